@@ -1,0 +1,1 @@
+"""Redline: asynchronous code-review assessments for hiring, graded and signed off."""

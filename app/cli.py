@@ -1,0 +1,218 @@
+"""The `redline` command: serve, migrate, check and sync content, and each domain's commands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from app.settings import Settings, get_settings
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _settings_error(exc: ValidationError) -> str:
+    lines = ["Redline cannot start: the configuration is invalid."]
+    for error in exc.errors():
+        name = "REDLINE_" + "_".join(str(p) for p in error["loc"]).upper() if error["loc"] else ""
+        lines.append(f"  {name or 'settings'}: {error['msg']}")
+    return "\n".join(lines)
+
+
+def load_settings() -> Settings:
+    """The settings, or exit with a message naming every invalid variable."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        print(_settings_error(exc), file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+# -- db ----------------------------------------------------------------------------------------
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from app import migrate
+
+    settings = load_settings()
+    migrate.upgrade(settings.database_url, args.revision)
+    print(f"database migrated to {args.revision}")
+    return 0
+
+
+def cmd_db_downgrade(args: argparse.Namespace) -> int:
+    from app import migrate
+
+    settings = load_settings()
+    migrate.downgrade(settings.database_url, args.revision)
+    print(f"database migrated down to {args.revision}")
+    return 0
+
+
+def cmd_db_current(args: argparse.Namespace) -> int:
+    from app import migrate
+    from app.db import get_engine
+
+    load_settings()
+    current, head = migrate.current_revision(get_engine()), migrate.head_revision()
+    print(f"current: {current or '(empty database)'}\nhead:    {head}")
+    return 0 if current == head else 1
+
+
+# -- content -----------------------------------------------------------------------------------
+
+
+def _content_dirs(path: Path | None, settings: Settings) -> tuple[Path, Path]:
+    if path is None:
+        return settings.assessments_dir, settings.seeded_bugs_dir
+    return path / "assessments", path / "seeded_bugs"
+
+
+def cmd_content_check(args: argparse.Namespace) -> int:
+    from grading import load_catalog
+
+    settings = load_settings()
+    assessments_dir, bugs_dir = _content_dirs(args.path, settings)
+    catalog = load_catalog(assessments_dir, bugs_dir, display_root=assessments_dir.parent)
+    for entry in catalog.entries:
+        key = entry.answer_key
+        print(f"ok  {entry.assessment.slug}: {len(entry.assessment.files)} files, "
+              f"{len(key.bugs)} bugs, {len(key.decoys)} decoys")
+    for problem in catalog.problems:
+        print(f"error  {problem}", file=sys.stderr)
+    if catalog.problems:
+        print(f"{len(catalog.problems)} problem(s) found", file=sys.stderr)
+        return 1
+    if not catalog.entries:
+        print(f"no assessments found in {assessments_dir}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_content_sync(args: argparse.Namespace) -> int:
+    from app.assessments.service import sync_content
+    from app.db import get_sessionmaker
+
+    settings = load_settings()
+    assessments_dir, bugs_dir = _content_dirs(args.path, settings)
+    with get_sessionmaker().begin() as session:
+        actions, problems = sync_content(session, assessments_dir, bugs_dir)
+    for action in actions:
+        print(action)
+    for problem in problems:
+        print(f"error  {problem}", file=sys.stderr)
+    if problems:
+        print(f"{len(problems)} problem(s): the assessments they name were not loaded",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+# -- serve -------------------------------------------------------------------------------------
+
+
+def prepare_embedded_database(settings: Settings) -> None:
+    """On SQLite, migrate and load the shipped content so the first start just works."""
+    from app import migrate
+    from app.assessments.service import sync_content
+    from app.db import get_sessionmaker
+
+    migrate.upgrade(settings.database_url)
+    with get_sessionmaker().begin() as session:
+        actions, problems = sync_content(session, settings.assessments_dir,
+                                         settings.seeded_bugs_dir)
+    for action in actions:
+        print(f"content: {action}")
+    for problem in problems:
+        print(f"content error: {problem}", file=sys.stderr)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from app import migrate
+    from app.db import get_engine
+
+    settings = load_settings()
+    settings.resolved_secret_key()  # create it once here, before several workers race for it
+    if settings.is_sqlite:
+        prepare_embedded_database(settings)
+    else:
+        current, head = migrate.current_revision(get_engine()), migrate.head_revision()
+        if current != head:
+            print(f"The database is at revision {current or '(empty)'}, the code needs {head}. "
+                  "Run `redline db upgrade` first.", file=sys.stderr)
+            return 2
+    uvicorn.run("app.main:app", host=args.host, port=args.port, workers=args.workers,
+                proxy_headers=True, log_level=args.log_level)
+    return 0
+
+
+# -- wiring ------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every command."""
+    parser = argparse.ArgumentParser(prog="redline", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="start the web service")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    serve.add_argument("--log-level", default="info")
+    serve.set_defaults(handler=cmd_serve)
+
+    db = commands.add_parser("db", help="database migrations").add_subparsers(
+        dest="db_command", required=True, metavar="ACTION")
+    up = db.add_parser("upgrade", help="migrate to the newest schema (or REVISION)")
+    up.add_argument("revision", nargs="?", default="head")
+    up.set_defaults(handler=cmd_db_upgrade)
+    down = db.add_parser("downgrade", help="migrate down to REVISION ('base': empty)")
+    down.add_argument("revision")
+    down.set_defaults(handler=cmd_db_downgrade)
+    db.add_parser("current", help="show the database's revision").set_defaults(
+        handler=cmd_db_current)
+
+    content = commands.add_parser("content", help="assessments and answer keys").add_subparsers(
+        dest="content_command", required=True, metavar="ACTION")
+    check = content.add_parser("check", help="validate content; report every problem")
+    check.add_argument("path", nargs="?", type=Path,
+                       help="folder holding assessments/ and seeded_bugs/ (default: configured)")
+    check.set_defaults(handler=cmd_content_check)
+    sync = content.add_parser("sync", help="load valid content into the database")
+    sync.add_argument("path", nargs="?", type=Path,
+                      help="folder holding assessments/ and seeded_bugs/ (default: configured)")
+    sync.set_defaults(handler=cmd_content_sync)
+
+    for register in _domain_commands():
+        register(commands)
+    return parser
+
+
+def _domain_commands() -> list[Callable[[argparse._SubParsersAction], None]]:  # type: ignore[type-arg]
+    """Each domain adds its own commands (invites, users, export)."""
+    registrars = []
+    for module_name in ("app.invites.commands", "app.users.commands", "app.reviews.commands"):
+        try:
+            module = __import__(module_name, fromlist=["register"])
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        registrars.append(module.register)
+    return registrars
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `redline` console script."""
+    args = build_parser().parse_args(argv)
+    handler: Handler = args.handler
+    return handler(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

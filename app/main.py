@@ -1,0 +1,66 @@
+"""The FastAPI application: routers, templates, static files and error pages."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app import health, pages
+from app.assessments.service import AssessmentNotFound
+from app.settings import PROJECT_ROOT
+from app.templating import templates
+
+STATIC_DIR = PROJECT_ROOT / "app" / "static"
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or "application/json" in request.headers.get(
+        "accept", ""
+    )
+
+
+def error_response(request: Request, status_code: int, title: str, detail: str) -> Response:
+    """An error as JSON for the API and as a page for people; never a stack trace."""
+    if _wants_json(request):
+        return JSONResponse({"detail": detail}, status_code=status_code)
+    return templates.TemplateResponse(
+        request, "error.html", {"title": title, "detail": detail}, status_code=status_code
+    )
+
+
+def create_app() -> FastAPI:
+    """Build the application."""
+    app = FastAPI(title="Redline", version="0.1.0",
+                  description="Asynchronous code-review assessments for hiring, graded and "
+                              "signed off by humans.")
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    app.include_router(health.router)
+    app.include_router(pages.router)
+
+    @app.exception_handler(AssessmentNotFound)
+    def _assessment_not_found(request: Request, exc: AssessmentNotFound) -> Response:
+        return error_response(request, 404, "Not found", f"No assessment called {exc}.")
+
+    @app.exception_handler(StarletteHTTPException)
+    def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        titles = {400: "Bad request", 401: "Sign in required", 403: "Not allowed",
+                  404: "Not found", 405: "Not allowed", 409: "Conflict", 410: "Gone",
+                  413: "Too large", 422: "Invalid input"}
+        detail = exc.detail if isinstance(exc.detail, str) else "The request was refused."
+        response = error_response(request, exc.status_code,
+                                  titles.get(exc.status_code, "Error"), detail)
+        for name, value in (exc.headers or {}).items():
+            response.headers[name] = value
+        return response
+
+    @app.exception_handler(Exception)
+    def _unexpected(request: Request, exc: Exception) -> Response:
+        return error_response(request, 500, "Something went wrong",
+                              "The server hit an unexpected error; nothing you saved was lost.")
+
+    return app
+
+
+app = create_app()

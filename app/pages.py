@@ -1,0 +1,16 @@
+"""Pages that belong to no single domain."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from app.templating import templates
+
+router = APIRouter()
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+def home(request: Request) -> HTMLResponse:
+    """The front page: what Redline is, and the way in for staff and candidates."""
+    return templates.TemplateResponse(request, "home.html", {})

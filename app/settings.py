@@ -1,0 +1,100 @@
+"""The one validated configuration of the service, read from the environment."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SECRET_KEY_FILE = "secret_key"
+MIN_SECRET_KEY_LENGTH = 32
+
+
+class Settings(BaseSettings):
+    """Configuration; every field can be set as REDLINE_<NAME> in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="REDLINE_", extra="ignore")
+
+    data_dir: Path = Field(default=PROJECT_ROOT / "var")
+    database_url: str = Field(
+        default="", validation_alias=AliasChoices("REDLINE_DATABASE_URL", "DATABASE_URL")
+    )
+    secret_key: SecretStr = Field(
+        default=SecretStr(""), validation_alias=AliasChoices("REDLINE_SECRET_KEY", "SECRET_KEY")
+    )
+    assessments_dir: Path = PROJECT_ROOT / "assessments"
+    seeded_bugs_dir: Path = PROJECT_ROOT / "seeded_bugs"
+    corpora_dir: Path = PROJECT_ROOT / "corpora"
+    base_url: str = "http://127.0.0.1:8000"
+    deadline_grace_seconds: int = Field(default=60, ge=0, le=3600)
+    invite_days: int = Field(default=14, ge=1, le=365)
+    session_hours: int = Field(default=12, ge=1, le=24 * 30)
+    max_comments: int = Field(default=200, ge=1, le=10_000)
+    max_comment_chars: int = Field(default=20_000, ge=100, le=1_000_000)
+    max_summary_chars: int = Field(default=50_000, ge=100, le=1_000_000)
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url_is_http(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
+        if value.startswith("postgresql://"):
+            # Without a driver suffix SQLAlchemy picks psycopg2, which we do not ship.
+            value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        return value
+
+    @model_validator(mode="after")
+    def _fill_defaults(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 'redline.sqlite3'}"
+        key = self.secret_key.get_secret_value()
+        if key and len(key) < MIN_SECRET_KEY_LENGTH:
+            raise ValueError(f"SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether the database is the embedded SQLite default (or another SQLite file)."""
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies carry Secure when the service is reached over https."""
+        return self.base_url.startswith("https://")
+
+    def resolved_secret_key(self) -> str:
+        """The secret key; when unset, one generated once and kept in the data directory."""
+        key = self.secret_key.get_secret_value()
+        if key:
+            return key
+        path = self.data_dir / SECRET_KEY_FILE
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        candidate = secrets.token_urlsafe(48)
+        try:
+            # O_EXCL: when several workers start at once, exactly one key wins.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return path.read_text().strip()
+        with os.fdopen(fd, "w") as handle:
+            handle.write(candidate)
+        return candidate
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, validated once."""
+    return Settings()

@@ -1,0 +1,79 @@
+"""Migrations run up, down and up again on an empty database, and agree with the models."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from alembic import command
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+
+from app import migrate
+from app.db import Base, make_engine
+from tests.conftest import TEST_DATABASE_URL
+
+
+@pytest.fixture
+def scratch_url(tmp_path) -> Iterator[str]:
+    """An empty database of the same kind as the test database, dropped afterwards."""
+    url = make_url(TEST_DATABASE_URL)
+    if url.get_backend_name() == "sqlite":
+        yield f"sqlite:///{tmp_path / 'scratch.sqlite3'}"
+        return
+    name = f"redline_scratch_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _tables(url: str) -> set[str]:
+    engine = make_engine(url)
+    try:
+        return set(inspect(engine).get_table_names()) - {"alembic_version"}
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_downgrade_upgrade_and_models_match(scratch_url: str) -> None:
+    migrate.upgrade(scratch_url)
+    assert _tables(scratch_url) == set(Base.metadata.tables)
+    command.check(migrate.alembic_config(scratch_url))  # raises if models and migrations differ
+
+    migrate.downgrade(scratch_url, "base")
+    assert _tables(scratch_url) == set()
+
+    migrate.upgrade(scratch_url)
+    assert _tables(scratch_url) == set(Base.metadata.tables)
+    engine = make_engine(scratch_url)
+    try:
+        assert migrate.current_revision(engine) == migrate.head_revision()
+    finally:
+        engine.dispose()
+
+
+def test_audit_events_cannot_be_changed_or_deleted(scratch_url: str) -> None:
+    migrate.upgrade(scratch_url)
+    engine = make_engine(scratch_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO audit_event (at, actor_label, subject_type, subject_id, action) "
+                "VALUES (CURRENT_TIMESTAMP, 'test', 'submission', '1', 'created')"))
+        for statement in ("UPDATE audit_event SET action = 'forged'", "DELETE FROM audit_event"):
+            with pytest.raises(DBAPIError, match="append-only"), engine.begin() as connection:
+                connection.execute(text(statement))
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT action FROM audit_event")).scalars().all() == [
+                "created"
+            ]
+    finally:
+        engine.dispose()
