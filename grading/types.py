@@ -143,3 +143,195 @@ class Review:
     assessment: str
     comments: tuple[Comment, ...] = ()
     summary: str = ""
+
+
+# -- results of grading -------------------------------------------------------------------------
+
+FLAG_ANCHOR = -1  # `comment` index meaning "the summary" or "the review as a whole"
+
+
+@dataclass(frozen=True)
+class Match:
+    """A seeded bug found by a comment (`comment` is -1 when only the summary found it)."""
+
+    bug: str
+    comment: int
+    confidence: float
+
+
+@dataclass(frozen=True)
+class NearMiss:
+    """A comment that came close to a bug: `misdiagnosed` or `misplaced`."""
+
+    bug: str
+    comment: int
+    kind: Literal["misdiagnosed", "misplaced"]
+
+
+@dataclass(frozen=True)
+class FalseAlarm:
+    """A comment that calls a decoy a bug."""
+
+    decoy: str
+    comment: int
+
+
+@dataclass(frozen=True)
+class RedFlag:
+    """A red flag for a human to confirm, with the words that raised it."""
+
+    kind: str
+    comment: int
+    evidence: str
+
+
+@dataclass(frozen=True)
+class CommentLabel:
+    """What the classifier takes one comment for."""
+
+    kind: str
+    confidence: float
+    tradeoff: bool
+
+
+@dataclass(frozen=True)
+class Point:
+    """One reason behind a dimension score, readable by a grader."""
+
+    points: float
+    reason: str
+    comment: int | None = None
+    quote: str = ""
+    signal: str = ""
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain JSON-ready form."""
+        out: dict[str, object] = {"points": round(self.points, 2), "reason": self.reason}
+        if self.comment is not None:
+            out["comment"] = self.comment
+        if self.quote:
+            out["quote"] = self.quote
+        if self.signal:
+            out["signal"] = self.signal
+        return out
+
+
+@dataclass(frozen=True)
+class DimensionEvidence:
+    """How one dimension's score was reached."""
+
+    dimension: str
+    score: float
+    points: tuple[Point, ...]
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain JSON-ready form."""
+        return {"score": round(self.score, 1), "points": [p.to_dict() for p in self.points]}
+
+
+@dataclass(frozen=True)
+class MatchEvidence:
+    """Why a comment was (or nearly was) taken to find a bug."""
+
+    bug: str
+    comment: int
+    confidence: float
+    signals: tuple[tuple[str, float], ...]
+    words: tuple[str, ...]
+    explanation: str
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain JSON-ready form."""
+        return {
+            "bug": self.bug,
+            "comment": self.comment,
+            "confidence": round(self.confidence, 3),
+            "signals": {k: round(v, 3) for k, v in self.signals},
+            "words": list(self.words),
+            "explanation": self.explanation,
+        }
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Every reason behind a grade: per dimension, per match, per flag, and what to check."""
+
+    dimensions: tuple[DimensionEvidence, ...] = ()
+    matches: tuple[MatchEvidence, ...] = ()
+    flags: tuple[tuple[str, int, str], ...] = ()
+    review_reasons: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain JSON-ready form."""
+        return {
+            "dimensions": {d.dimension: d.to_dict() for d in self.dimensions},
+            "matches": [m.to_dict() for m in self.matches],
+            "red_flags": [
+                {"kind": kind, "comment": comment, "explanation": text}
+                for kind, comment, text in self.flags
+            ],
+            "needs_review_because": list(self.review_reasons),
+        }
+
+
+def _round1(value: float) -> float:
+    return round(float(value) + 0.0, 1)
+
+
+@dataclass(frozen=True)
+class Grade:
+    """The score of one review (FORMATS.md section 4) with the evidence behind it."""
+
+    id: str
+    total: float
+    dimensions: tuple[tuple[str, float], ...]
+    matches: tuple[Match, ...] = ()
+    red_flags: tuple[RedFlag, ...] = ()
+    comments: tuple[CommentLabel, ...] = ()
+    near_misses: tuple[NearMiss, ...] = ()
+    false_alarms: tuple[FalseAlarm, ...] = ()
+    needs_review: bool = False
+    evidence: Evidence = field(default_factory=Evidence, compare=False)
+
+    def dimension(self, name: str) -> float:
+        """The score of one dimension, 0..100."""
+        return dict(self.dimensions)[name]
+
+    def to_dict(self, *, explain: bool = False) -> dict[str, object]:
+        """The score as FORMATS.md section 4; `explain=True` adds an `evidence` field.
+
+        Parameters
+        ----------
+        explain
+            Add the structured evidence (per dimension, per match, per flag) under `evidence`.
+
+        Returns
+        -------
+        dict
+            JSON-ready, keys in the order FORMATS.md shows them.
+        """
+        out: dict[str, object] = {
+            "id": self.id,
+            "total": round(self.total, 2),
+            "dimensions": {name: _round1(score) for name, score in self.dimensions},
+            "matches": [
+                {"bug": m.bug, "comment": m.comment, "confidence": round(m.confidence, 3)}
+                for m in self.matches
+            ],
+            "red_flags": [
+                {"kind": f.kind, "comment": f.comment, "evidence": f.evidence}
+                for f in self.red_flags
+            ],
+            "comments": [
+                {"kind": c.kind, "confidence": round(c.confidence, 3), "tradeoff": c.tradeoff}
+                for c in self.comments
+            ],
+            "near_misses": [
+                {"bug": n.bug, "comment": n.comment, "kind": n.kind} for n in self.near_misses
+            ],
+            "false_alarms": [{"decoy": f.decoy, "comment": f.comment} for f in self.false_alarms],
+            "needs_review": self.needs_review,
+        }
+        if explain:
+            out["evidence"] = self.evidence.to_dict()
+        return out

@@ -1,7 +1,5 @@
 """Ingestion: split help-centre articles into chunks, embed them, upsert them into Qdrant."""
-from __future__ import annotations
 
-import logging
 import re
 import uuid
 from abc import ABC, abstractmethod
@@ -11,18 +9,7 @@ from typing import Callable
 import httpx
 import tiktoken
 from qdrant_client import QdrantClient
-from qdrant_client.models import (
-    Distance,
-    FieldCondition,
-    Filter,
-    MatchValue,
-    PayloadSchemaType,
-    PointStruct,
-    Range,
-    VectorParams,
-)
-
-log = logging.getLogger(__name__)
+from qdrant_client.models import Distance, FieldCondition, Filter, MatchValue, PayloadSchemaType, PointStruct, Range, VectorParams
 
 COLLECTION = "helpdocs"
 EMBED_DIM = 1024
@@ -48,9 +35,6 @@ class EmbeddingProvider(ABC):
     @abstractmethod
     def embed(self, texts: list[str]) -> list[list[float]]: ...
 
-    @abstractmethod
-    def dimension(self) -> int: ...
-
 
 _PROVIDERS: dict[str, Callable[..., EmbeddingProvider]] = {}
 
@@ -64,17 +48,13 @@ def register_provider(name: str):
 
 
 def get_provider(name: str, **kwargs) -> EmbeddingProvider:
-    try:
-        factory = _PROVIDERS[name]
-    except KeyError:
+    if name not in _PROVIDERS:
         raise ValueError(f"unknown embedding provider {name!r}; known: {sorted(_PROVIDERS)}")
-    return factory(**kwargs)
+    return _PROVIDERS[name](**kwargs)
 
 
 @register_provider("gateway")
 class GatewayEmbeddings(EmbeddingProvider):
-    """OpenAI-compatible /v1/embeddings endpoint on the internal model gateway."""
-
     def __init__(self, base_url: str, model: str = "bge-m3", timeout: float = 10.0):
         self._http = httpx.Client(base_url=base_url, timeout=timeout)
         self._model = model
@@ -85,13 +65,9 @@ class GatewayEmbeddings(EmbeddingProvider):
         data = sorted(resp.json()["data"], key=lambda d: d["index"])
         return [d["embedding"] for d in data]
 
-    def dimension(self) -> int:
-        return EMBED_DIM
-
 
 class MarkdownChunker:
-    """Packs whole paragraphs into chunks of at most max_tokens; the last paragraph of a
-    chunk is repeated at the start of the next one so that context carries over."""
+    """Packs whole paragraphs into chunks of <= max_tokens; each chunk repeats the previous one's last paragraph."""
 
     def __init__(self, max_tokens: int = 400):
         self.max_tokens = max_tokens
@@ -115,10 +91,6 @@ class MarkdownChunker:
         return chunks
 
 
-def _point_id(tenant_id: str, article_id: str, chunk_index: int) -> str:
-    return str(uuid.uuid5(_POINT_NS, f"{tenant_id}:{article_id}:{chunk_index}"))
-
-
 class Ingestor:
     def __init__(self, qdrant: QdrantClient, embedder: EmbeddingProvider, chunker: MarkdownChunker | None = None):
         self._qdrant = qdrant
@@ -128,10 +100,7 @@ class Ingestor:
     def ensure_collection(self) -> None:
         if self._qdrant.collection_exists(COLLECTION):
             return
-        self._qdrant.create_collection(
-            COLLECTION,
-            vectors_config=VectorParams(size=self._embedder.dimension(), distance=Distance.COSINE),
-        )
+        self._qdrant.create_collection(COLLECTION, vectors_config=VectorParams(size=EMBED_DIM, distance=Distance.COSINE))
         self._qdrant.create_payload_index(COLLECTION, "tenant_id", PayloadSchemaType.KEYWORD)
         self._qdrant.create_payload_index(COLLECTION, "text", PayloadSchemaType.TEXT)
 
@@ -142,34 +111,21 @@ class Ingestor:
             return 0
         vectors: list[list[float]] = []
         for b in range(0, len(pieces), 64):
-            batch = pieces[b : b + 64]
-            vectors.extend(self._embedder.embed([f"{article.title}\n\n{p}" for p in batch]))
+            vectors.extend(self._embedder.embed([f"{article.title}\n\n{p}" for p in pieces[b : b + 64]]))
         points = [
             PointStruct(
-                id=_point_id(article.tenant_id, article.article_id, i),
+                id=str(uuid.uuid5(_POINT_NS, f"{article.tenant_id}:{article.article_id}:{i}")),
                 vector=vec,
-                payload={
-                    "tenant_id": article.tenant_id,
-                    "article_id": article.article_id,
-                    "chunk_index": i,
-                    "title": article.title,
-                    "url": article.url,
-                    "visibility": article.visibility,
-                    "text": text,
-                },
+                payload={"tenant_id": article.tenant_id, "article_id": article.article_id, "chunk_index": i,
+                         "title": article.title, "url": article.url, "visibility": article.visibility, "text": text},
             )
             for i, (text, vec) in enumerate(zip(pieces, vectors))
         ]
         self._qdrant.upsert(COLLECTION, points=points, wait=True)
-        self._qdrant.delete(
-            COLLECTION,
-            points_selector=Filter(
-                must=[
-                    FieldCondition(key="tenant_id", match=MatchValue(value=article.tenant_id)),
-                    FieldCondition(key="article_id", match=MatchValue(value=article.article_id)),
-                    FieldCondition(key="chunk_index", range=Range(gte=len(points))),
-                ]
-            ),
-        )
-        log.info("ingested %s/%s: %d chunks", article.tenant_id, article.article_id, len(points))
+        stale = Filter(must=[
+            FieldCondition(key="tenant_id", match=MatchValue(value=article.tenant_id)),
+            FieldCondition(key="article_id", match=MatchValue(value=article.article_id)),
+            FieldCondition(key="chunk_index", range=Range(gte=len(points))),
+        ])
+        self._qdrant.delete(COLLECTION, points_selector=stale)
         return len(points)
