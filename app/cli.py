@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -79,8 +80,10 @@ def cmd_content_check(args: argparse.Namespace) -> int:
     catalog = load_catalog(assessments_dir, bugs_dir, display_root=assessments_dir.parent)
     for entry in catalog.entries:
         key = entry.answer_key
-        print(f"ok  {entry.assessment.slug}: {len(entry.assessment.files)} files, "
-              f"{len(key.bugs)} bugs, {len(key.decoys)} decoys")
+        print(
+            f"ok  {entry.assessment.slug}: {len(entry.assessment.files)} files, "
+            f"{len(key.bugs)} bugs, {len(key.decoys)} decoys"
+        )
     for problem in catalog.problems:
         print(f"error  {problem}", file=sys.stderr)
     if catalog.problems:
@@ -105,8 +108,10 @@ def cmd_content_sync(args: argparse.Namespace) -> int:
     for problem in problems:
         print(f"error  {problem}", file=sys.stderr)
     if problems:
-        print(f"{len(problems)} problem(s): the assessments they name were not loaded",
-              file=sys.stderr)
+        print(
+            f"{len(problems)} problem(s): the assessments they name were not loaded",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
@@ -122,8 +127,9 @@ def prepare_embedded_database(settings: Settings) -> None:
 
     migrate.upgrade(settings.database_url)
     with get_sessionmaker().begin() as session:
-        actions, problems = sync_content(session, settings.assessments_dir,
-                                         settings.seeded_bugs_dir)
+        actions, problems = sync_content(
+            session, settings.assessments_dir, settings.seeded_bugs_dir
+        )
     for action in actions:
         print(f"content: {action}")
     for problem in problems:
@@ -143,11 +149,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     else:
         current, head = migrate.current_revision(get_engine()), migrate.head_revision()
         if current != head:
-            print(f"The database is at revision {current or '(empty)'}, the code needs {head}. "
-                  "Run `redline db upgrade` first.", file=sys.stderr)
+            print(
+                f"The database is at revision {current or '(empty)'}, the code needs {head}. "
+                "Run `redline db upgrade` first.",
+                file=sys.stderr,
+            )
             return 2
-    uvicorn.run("app.main:app", host=args.host, port=args.port, workers=args.workers,
-                proxy_headers=True, log_level=args.log_level)
+    uvicorn.run(
+        "app.main:app",
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        proxy_headers=True,
+        log_level=args.log_level,
+    )
     return 0
 
 
@@ -167,7 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(handler=cmd_serve)
 
     db = commands.add_parser("db", help="database migrations").add_subparsers(
-        dest="db_command", required=True, metavar="ACTION")
+        dest="db_command", required=True, metavar="ACTION"
+    )
     up = db.add_parser("upgrade", help="migrate to the newest schema (or REVISION)")
     up.add_argument("revision", nargs="?", default="head")
     up.set_defaults(handler=cmd_db_upgrade)
@@ -175,17 +191,27 @@ def build_parser() -> argparse.ArgumentParser:
     down.add_argument("revision")
     down.set_defaults(handler=cmd_db_downgrade)
     db.add_parser("current", help="show the database's revision").set_defaults(
-        handler=cmd_db_current)
+        handler=cmd_db_current
+    )
 
     content = commands.add_parser("content", help="assessments and answer keys").add_subparsers(
-        dest="content_command", required=True, metavar="ACTION")
+        dest="content_command", required=True, metavar="ACTION"
+    )
     check = content.add_parser("check", help="validate content; report every problem")
-    check.add_argument("path", nargs="?", type=Path,
-                       help="folder holding assessments/ and seeded_bugs/ (default: configured)")
+    check.add_argument(
+        "path",
+        nargs="?",
+        type=Path,
+        help="folder holding assessments/ and seeded_bugs/ (default: configured)",
+    )
     check.set_defaults(handler=cmd_content_check)
     sync = content.add_parser("sync", help="load valid content into the database")
-    sync.add_argument("path", nargs="?", type=Path,
-                      help="folder holding assessments/ and seeded_bugs/ (default: configured)")
+    sync.add_argument(
+        "path",
+        nargs="?",
+        type=Path,
+        help="folder holding assessments/ and seeded_bugs/ (default: configured)",
+    )
     sync.set_defaults(handler=cmd_content_sync)
 
     for register in _domain_commands():
@@ -193,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _domain_commands() -> list[Callable[[argparse._SubParsersAction], None]]:  # type: ignore[type-arg]
+def _domain_commands() -> list[Callable[[Any], None]]:
     """Each domain adds its own commands (invites, users, export)."""
     registrars = []
     for module_name in ("app.invites.commands", "app.users.commands", "app.reviews.commands"):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -32,9 +32,12 @@ def error_response(request: Request, status_code: int, title: str, detail: str) 
 
 def create_app() -> FastAPI:
     """Build the application."""
-    app = FastAPI(title="Redline", version="0.1.0",
-                  description="Asynchronous code-review assessments for hiring, graded and "
-                              "signed off by humans.")
+    app = FastAPI(
+        title="Redline",
+        version="0.1.0",
+        description="Asynchronous code-review assessments for hiring, graded and "
+        "signed off by humans.",
+    )
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.include_router(health.router)
     app.include_router(pages.router)
@@ -45,20 +48,33 @@ def create_app() -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        titles = {400: "Bad request", 401: "Sign in required", 403: "Not allowed",
-                  404: "Not found", 405: "Not allowed", 409: "Conflict", 410: "Gone",
-                  413: "Too large", 422: "Invalid input"}
+        titles = {
+            400: "Bad request",
+            401: "Sign in required",
+            403: "Not allowed",
+            404: "Not found",
+            405: "Not allowed",
+            409: "Conflict",
+            410: "Gone",
+            413: "Too large",
+            422: "Invalid input",
+        }
         detail = exc.detail if isinstance(exc.detail, str) else "The request was refused."
-        response = error_response(request, exc.status_code,
-                                  titles.get(exc.status_code, "Error"), detail)
+        response = error_response(
+            request, exc.status_code, titles.get(exc.status_code, "Error"), detail
+        )
         for name, value in (exc.headers or {}).items():
             response.headers[name] = value
         return response
 
     @app.exception_handler(Exception)
     def _unexpected(request: Request, exc: Exception) -> Response:
-        return error_response(request, 500, "Something went wrong",
-                              "The server hit an unexpected error; nothing you saved was lost.")
+        return error_response(
+            request,
+            500,
+            "Something went wrong",
+            "The server hit an unexpected error; nothing you saved was lost.",
+        )
 
     return app
 

@@ -93,8 +93,13 @@ def _parse_yaml(text: str, file: str) -> _Document:
     return doc
 
 
-def _check_keys(doc: _Document, path: FieldPath, value: dict[str, Any], allowed: Iterable[str],
-                required: Iterable[str]) -> None:
+def _check_keys(
+    doc: _Document,
+    path: FieldPath,
+    value: dict[str, Any],
+    allowed: Iterable[str],
+    required: Iterable[str],
+) -> None:
     allowed = set(allowed)
     for key in value:
         if key not in allowed:
@@ -128,8 +133,9 @@ def _read_text(path: Path) -> str | None:
         return None
 
 
-def check_assessment(folder: Path, *, display_root: Path | None = None) -> tuple[Assessment | None,
-                                                                               list[Problem]]:
+def check_assessment(
+    folder: Path, *, display_root: Path | None = None
+) -> tuple[Assessment | None, list[Problem]]:
     """Validate one assessment folder; return the assessment (None if unusable) and problems."""
     yaml_path = folder / ASSESSMENT_FILE
     file = _display(yaml_path, display_root)
@@ -151,12 +157,14 @@ def check_assessment(folder: Path, *, display_root: Path | None = None) -> tuple
 
     limit = data.get("time_limit_minutes")
     if "time_limit_minutes" in data and (
-        isinstance(limit, bool) or not isinstance(limit, int)
+        isinstance(limit, bool)
+        or not isinstance(limit, int)
         or not 1 <= limit <= MAX_TIME_LIMIT_MINUTES
     ):
-        doc.problem(("time_limit_minutes",),
-                    f"must be a whole number of minutes from 1 to {MAX_TIME_LIMIT_MINUTES}, "
-                    f"got {limit!r}")
+        doc.problem(
+            ("time_limit_minutes",),
+            f"must be a whole number of minutes from 1 to {MAX_TIME_LIMIT_MINUTES}, got {limit!r}",
+        )
         limit = None
 
     files: list[SnippetFile] = []
@@ -181,7 +189,9 @@ def check_assessment(folder: Path, *, display_root: Path | None = None) -> tuple
                     continue
                 snippet_text = _read_text(target) if target.is_file() else None
                 if snippet_text is None:
-                    doc.problem(path, f"missing snippet file {name!r} (no such file in {folder.name}/)")
+                    doc.problem(
+                        path, f"missing snippet file {name!r} (no such file in {folder.name}/)"
+                    )
                     continue
                 files.append(SnippetFile(name=name, text=snippet_text))
 
@@ -191,8 +201,15 @@ def check_assessment(folder: Path, *, display_root: Path | None = None) -> tuple
 
     if doc.problems or limit is None:
         return None, doc.problems
-    return Assessment(slug=slug, title=title, language=language, time_limit_minutes=limit,
-                      brief=brief, files=tuple(files), rubric=rubric), []
+    return Assessment(
+        slug=slug,
+        title=title,
+        language=language,
+        time_limit_minutes=limit,
+        brief=brief,
+        files=tuple(files),
+        rubric=rubric,
+    ), []
 
 
 def _check_rubric(doc: _Document, raw: Any) -> Rubric | None:
@@ -216,12 +233,15 @@ def _check_rubric(doc: _Document, raw: Any) -> Rubric | None:
 # -- answer keys -------------------------------------------------------------------------------
 
 
-def _check_lines(doc: _Document, path: FieldPath, raw: Any,
-                 snippet: SnippetFile | None) -> tuple[LineRange, ...]:
+def _check_lines(
+    doc: _Document, path: FieldPath, raw: Any, snippet: SnippetFile | None
+) -> tuple[LineRange, ...]:
     """Accept [a, b] or [[a, b], ...]; each range inclusive and inside the file."""
     pairs: list[Any]
-    if isinstance(raw, list) and len(raw) == 2 and all(
-        isinstance(x, int) and not isinstance(x, bool) for x in raw
+    if (
+        isinstance(raw, list)
+        and len(raw) == 2
+        and all(isinstance(x, int) and not isinstance(x, bool) for x in raw)
     ):
         pairs = [raw]
         paths = [path]
@@ -238,15 +258,19 @@ def _check_lines(doc: _Document, path: FieldPath, raw: Any,
             doc.problem(pair_path, f"must be [first, last] with 1 <= first <= last, got {pair!r}")
             continue
         if snippet is not None and pair[1] > snippet.line_count:
-            doc.problem(pair_path, f"lines {pair[0]}-{pair[1]} fall outside {snippet.name} "
-                                   f"({snippet.line_count} lines)")
+            doc.problem(
+                pair_path,
+                f"lines {pair[0]}-{pair[1]} fall outside {snippet.name} "
+                f"({snippet.line_count} lines)",
+            )
             continue
         ranges.append(LineRange(pair[0], pair[1]))
     return tuple(ranges)
 
 
-def _check_anchor(doc: _Document, path: FieldPath, item: dict[str, Any],
-                  assessment: Assessment | None) -> tuple[str | None, tuple[LineRange, ...]]:
+def _check_anchor(
+    doc: _Document, path: FieldPath, item: dict[str, Any], assessment: Assessment | None
+) -> tuple[str | None, tuple[LineRange, ...]]:
     file = item.get("file")
     snippet = None
     if file is not None:
@@ -257,8 +281,9 @@ def _check_anchor(doc: _Document, path: FieldPath, item: dict[str, Any],
             snippet = assessment.file(file)
             if snippet is None:
                 names = ", ".join(f.name for f in assessment.files)
-                doc.problem((*path, "file"), f"unknown snippet file {file!r} "
-                                             f"(the assessment has: {names})")
+                doc.problem(
+                    (*path, "file"), f"unknown snippet file {file!r} (the assessment has: {names})"
+                )
     lines: tuple[LineRange, ...] = ()
     if item.get("lines") is not None:
         if file is None:
@@ -267,8 +292,9 @@ def _check_anchor(doc: _Document, path: FieldPath, item: dict[str, Any],
     return file, lines
 
 
-def check_answer_key(path: Path, assessment: Assessment | None, *,
-                     display_root: Path | None = None) -> tuple[AnswerKey | None, list[Problem]]:
+def check_answer_key(
+    path: Path, assessment: Assessment | None, *, display_root: Path | None = None
+) -> tuple[AnswerKey | None, list[Problem]]:
     """Validate one answer key against its assessment (None: check it on its own)."""
     file = _display(path, display_root)
     text = _read_text(path)
@@ -283,18 +309,24 @@ def check_answer_key(path: Path, assessment: Assessment | None, *,
     if "assessment" in data:
         slug = _id(doc, ("assessment",), slug)
         if slug != path.stem:
-            doc.problem(("assessment",), f"assessment {slug!r} does not match the file name "
-                                         f"{path.name!r} (expected {path.stem!r})")
+            doc.problem(
+                ("assessment",),
+                f"assessment {slug!r} does not match the file name "
+                f"{path.name!r} (expected {path.stem!r})",
+            )
         elif assessment is not None and assessment.slug != slug:
-            doc.problem(("assessment",), f"names {slug!r} but was checked against "
-                                         f"{assessment.slug!r}")
+            doc.problem(
+                ("assessment",), f"names {slug!r} but was checked against {assessment.slug!r}"
+            )
 
     ids: dict[str, FieldPath] = {}
 
     def unique(item_path: FieldPath, item_id: str) -> None:
         if item_id in ids:
-            doc.problem((*item_path, "id"), f"duplicate id {item_id!r} "
-                                            f"(first used at {_field_name(ids[item_id])})")
+            doc.problem(
+                (*item_path, "id"),
+                f"duplicate id {item_id!r} (first used at {_field_name(ids[item_id])})",
+            )
         else:
             ids[item_id] = item_path
 
@@ -314,8 +346,11 @@ def check_answer_key(path: Path, assessment: Assessment | None, *,
         unique(item_path, bug_id)
         bug_file, bug_lines = _check_anchor(doc, item_path, raw, assessment)
         title = _text(doc, (*item_path, "title"), raw.get("title")) if "title" in raw else ""
-        description = (_text(doc, (*item_path, "description"), raw.get("description"))
-                       if "description" in raw else "")
+        description = (
+            _text(doc, (*item_path, "description"), raw.get("description"))
+            if "description" in raw
+            else ""
+        )
         rank = raw.get("rank")
         if "rank" in raw:
             if isinstance(rank, bool) or not isinstance(rank, int):
@@ -326,14 +361,23 @@ def check_answer_key(path: Path, assessment: Assessment | None, *,
         if not isinstance(subtle, bool):
             doc.problem((*item_path, "subtle"), f"must be true or false, got {subtle!r}")
         phrases = raw.get("phrases") or []
-        if not isinstance(phrases, list) or not all(isinstance(p, str) and p.strip()
-                                                    for p in phrases):
+        if not isinstance(phrases, list) or not all(
+            isinstance(p, str) and p.strip() for p in phrases
+        ):
             doc.problem((*item_path, "phrases"), "must be a list of non-empty strings")
             phrases = []
-        bugs.append(SeededBug(id=bug_id, title=title, description=description,
-                              rank=rank if isinstance(rank, int) else 0, file=bug_file,
-                              lines=bug_lines, subtle=subtle is True,
-                              phrases=tuple(p.strip() for p in phrases)))
+        bugs.append(
+            SeededBug(
+                id=bug_id,
+                title=title,
+                description=description,
+                rank=rank if isinstance(rank, int) else 0,
+                file=bug_file,
+                lines=bug_lines,
+                subtle=subtle is True,
+                phrases=tuple(p.strip() for p in phrases),
+            )
+        )
     _check_ranks(doc, ranks)
 
     decoys: list[Decoy] = []
@@ -363,11 +407,15 @@ def _check_ranks(doc: _Document, ranks: list[tuple[FieldPath, int]]) -> None:
     seen: dict[int, FieldPath] = {}
     for path, rank in ranks:
         if rank in seen:
-            doc.problem(path, f"rank {rank} is used twice (also at {_field_name(seen[rank])}); "
-                              f"ranks must be 1..{len(ranks)}, each once")
+            doc.problem(
+                path,
+                f"rank {rank} is used twice (also at {_field_name(seen[rank])}); "
+                f"ranks must be 1..{len(ranks)}, each once",
+            )
         elif rank not in expected:
-            doc.problem(path, f"rank {rank} is out of range; ranks must be 1..{len(ranks)}, "
-                              f"each once")
+            doc.problem(
+                path, f"rank {rank} is out of range; ranks must be 1..{len(ranks)}, each once"
+            )
         seen.setdefault(rank, path)
 
 
@@ -405,12 +453,14 @@ def _display(path: Path, root: Path | None) -> str:
 
 def _assessment_folders(assessments_dir: Path) -> Iterator[Path]:
     if assessments_dir.is_dir():
-        yield from sorted(p for p in assessments_dir.iterdir()
-                          if p.is_dir() and not p.name.startswith((".", "_")))
+        yield from sorted(
+            p for p in assessments_dir.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))
+        )
 
 
-def load_catalog(assessments_dir: Path, bugs_dir: Path, *,
-                 display_root: Path | None = None) -> Catalog:
+def load_catalog(
+    assessments_dir: Path, bugs_dir: Path, *, display_root: Path | None = None
+) -> Catalog:
     """Validate every assessment and answer key; keep the pairs that are both valid.
 
     Parameters
@@ -428,25 +478,36 @@ def load_catalog(assessments_dir: Path, bugs_dir: Path, *,
     problems: list[Problem] = []
     entries: list[CatalogEntry] = []
     if not assessments_dir.is_dir():
-        problems.append(Problem(_display(assessments_dir, display_root), None, "",
-                                "assessments folder not found"))
+        problems.append(
+            Problem(
+                _display(assessments_dir, display_root), None, "", "assessments folder not found"
+            )
+        )
     if not bugs_dir.is_dir():
-        problems.append(Problem(_display(bugs_dir, display_root), None, "",
-                                "seeded_bugs folder not found"))
+        problems.append(
+            Problem(_display(bugs_dir, display_root), None, "", "seeded_bugs folder not found")
+        )
     key_paths = {p.stem: p for p in sorted(bugs_dir.glob("*.yaml"))} if bugs_dir.is_dir() else {}
     if bugs_dir.is_dir():
         for stray in sorted(bugs_dir.glob("*.yml")):
-            problems.append(Problem(_display(stray, display_root), None, "",
-                                    "answer keys must end in .yaml"))
+            problems.append(
+                Problem(_display(stray, display_root), None, "", "answer keys must end in .yaml")
+            )
     folders = {f.name: f for f in _assessment_folders(assessments_dir)}
     for name, folder in folders.items():
         assessment, found = check_assessment(folder, display_root=display_root)
         problems.extend(found)
         key_path = key_paths.get(name)
         if key_path is None:
-            problems.append(Problem(_display(folder / ASSESSMENT_FILE, display_root), None, "",
-                                    f"assessment {name!r} has no answer key "
-                                    f"({_display(bugs_dir / (name + '.yaml'), display_root)})"))
+            problems.append(
+                Problem(
+                    _display(folder / ASSESSMENT_FILE, display_root),
+                    None,
+                    "",
+                    f"assessment {name!r} has no answer key "
+                    f"({_display(bugs_dir / (name + '.yaml'), display_root)})",
+                )
+            )
             continue
         key, found = check_answer_key(key_path, assessment, display_root=display_root)
         problems.extend(found)
@@ -454,9 +515,15 @@ def load_catalog(assessments_dir: Path, bugs_dir: Path, *,
             entries.append(CatalogEntry(assessment, key))
     for stem, key_path in key_paths.items():
         if stem not in folders:
-            problems.append(Problem(_display(key_path, display_root), 1, "assessment",
-                                    f"answer key without assessment: no folder "
-                                    f"{_display(assessments_dir / stem, display_root)}/"))
+            problems.append(
+                Problem(
+                    _display(key_path, display_root),
+                    1,
+                    "assessment",
+                    f"answer key without assessment: no folder "
+                    f"{_display(assessments_dir / stem, display_root)}/",
+                )
+            )
     return Catalog(tuple(entries), tuple(sorted(set(problems), key=_problem_order)))
 
 

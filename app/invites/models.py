@@ -12,7 +12,7 @@ from app.db import Base, UTCDateTime, utcnow
 
 
 class Invite(Base):
-    """A link for one candidate; only hashes of its token and of the candidate's session are kept."""
+    """A link for one candidate; only hashes of its token and of the candidate session are kept."""
 
     __tablename__ = "invite"
 

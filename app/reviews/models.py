@@ -32,8 +32,9 @@ class GradeDecision(Base):
     __tablename__ = "grade_decision"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    submission_id: Mapped[int] = mapped_column(ForeignKey("submission.id", ondelete="CASCADE"),
-                                               unique=True)
+    submission_id: Mapped[int] = mapped_column(
+        ForeignKey("submission.id", ondelete="CASCADE"), unique=True
+    )
     auto_score_id: Mapped[int | None] = mapped_column(
         ForeignKey("auto_score.id", ondelete="SET NULL")
     )
@@ -48,17 +49,20 @@ class GradeDecision(Base):
     finalized_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finalized_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
 
-    __mapper_args__: dict[str, Any] = {"version_id_col": version}
+    __mapper_args__: dict[str, Any] = {"version_id_col": version}  # noqa: RUF012
 
     submission: Mapped[Submission] = relationship()
     auto_score: Mapped[AutoScore | None] = relationship()
     finalized_by: Mapped[User | None] = relationship(foreign_keys=[finalized_by_id])
-    match_decisions: Mapped[list[MatchDecision]] = relationship(back_populates="decision",
-                                                                cascade="all, delete-orphan")
-    flag_decisions: Mapped[list[FlagDecision]] = relationship(back_populates="decision",
-                                                              cascade="all, delete-orphan")
-    overrides: Mapped[list[DimensionOverride]] = relationship(back_populates="decision",
-                                                              cascade="all, delete-orphan")
+    match_decisions: Mapped[list[MatchDecision]] = relationship(
+        back_populates="decision", cascade="all, delete-orphan"
+    )
+    flag_decisions: Mapped[list[FlagDecision]] = relationship(
+        back_populates="decision", cascade="all, delete-orphan"
+    )
+    overrides: Mapped[list[DimensionOverride]] = relationship(
+        back_populates="decision", cascade="all, delete-orphan"
+    )
 
 
 class MatchVerdict(enum.StrEnum):
@@ -76,8 +80,9 @@ class MatchDecision(Base):
     __table_args__ = (UniqueConstraint("decision_id", "bug_key", "comment_index"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    decision_id: Mapped[int] = mapped_column(ForeignKey("grade_decision.id", ondelete="CASCADE"),
-                                             index=True)
+    decision_id: Mapped[int] = mapped_column(
+        ForeignKey("grade_decision.id", ondelete="CASCADE"), index=True
+    )
     bug_key: Mapped[str] = mapped_column(String(100))
     comment_index: Mapped[int]
     verdict: Mapped[MatchVerdict] = mapped_column(Enum(MatchVerdict, native_enum=False, length=10))
@@ -101,8 +106,9 @@ class FlagDecision(Base):
     __table_args__ = (UniqueConstraint("decision_id", "kind", "comment_index"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    decision_id: Mapped[int] = mapped_column(ForeignKey("grade_decision.id", ondelete="CASCADE"),
-                                             index=True)
+    decision_id: Mapped[int] = mapped_column(
+        ForeignKey("grade_decision.id", ondelete="CASCADE"), index=True
+    )
     kind: Mapped[str] = mapped_column(String(20))
     comment_index: Mapped[int]
     verdict: Mapped[FlagVerdict] = mapped_column(Enum(FlagVerdict, native_enum=False, length=10))
@@ -119,8 +125,9 @@ class DimensionOverride(Base):
     __table_args__ = (UniqueConstraint("decision_id", "dimension"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    decision_id: Mapped[int] = mapped_column(ForeignKey("grade_decision.id", ondelete="CASCADE"),
-                                             index=True)
+    decision_id: Mapped[int] = mapped_column(
+        ForeignKey("grade_decision.id", ondelete="CASCADE"), index=True
+    )
     dimension: Mapped[str] = mapped_column(String(20))
     value: Mapped[float] = mapped_column(Float)
     reason: Mapped[str] = mapped_column(Text)

@@ -18,8 +18,9 @@ class AutoScore(Base):
     __tablename__ = "auto_score"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    submission_id: Mapped[int] = mapped_column(ForeignKey("submission.id", ondelete="CASCADE"),
-                                               index=True)
+    submission_id: Mapped[int] = mapped_column(
+        ForeignKey("submission.id", ondelete="CASCADE"), index=True
+    )
     grader_version: Mapped[str] = mapped_column(String(50))
     total: Mapped[float] = mapped_column(Float)
     dimensions: Mapped[dict[str, float]] = mapped_column(JSON)
@@ -29,10 +30,12 @@ class AutoScore(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     submission: Mapped[Submission] = relationship()
-    matches: Mapped[list[ScoreMatch]] = relationship(back_populates="auto_score",
-                                                     cascade="all, delete-orphan")
-    flags: Mapped[list[ScoreFlag]] = relationship(back_populates="auto_score",
-                                                  cascade="all, delete-orphan")
+    matches: Mapped[list[ScoreMatch]] = relationship(
+        back_populates="auto_score", cascade="all, delete-orphan"
+    )
+    flags: Mapped[list[ScoreFlag]] = relationship(
+        back_populates="auto_score", cascade="all, delete-orphan"
+    )
 
 
 class ScoreMatch(Base):
@@ -41,8 +44,9 @@ class ScoreMatch(Base):
     __tablename__ = "score_match"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    auto_score_id: Mapped[int] = mapped_column(ForeignKey("auto_score.id", ondelete="CASCADE"),
-                                               index=True)
+    auto_score_id: Mapped[int] = mapped_column(
+        ForeignKey("auto_score.id", ondelete="CASCADE"), index=True
+    )
     bug_key: Mapped[str] = mapped_column(String(100))
     comment_index: Mapped[int]
     confidence: Mapped[float] = mapped_column(Float)
@@ -57,8 +61,9 @@ class ScoreFlag(Base):
     __tablename__ = "score_flag"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    auto_score_id: Mapped[int] = mapped_column(ForeignKey("auto_score.id", ondelete="CASCADE"),
-                                               index=True)
+    auto_score_id: Mapped[int] = mapped_column(
+        ForeignKey("auto_score.id", ondelete="CASCADE"), index=True
+    )
     kind: Mapped[str] = mapped_column(String(20))
     comment_index: Mapped[int]
     evidence: Mapped[str] = mapped_column(Text, default="")

@@ -35,7 +35,8 @@ class Submission(Base):
     invite_id: Mapped[int] = mapped_column(ForeignKey("invite.id"), unique=True)
     version_id: Mapped[int] = mapped_column(ForeignKey("assessment_version.id"), index=True)
     status: Mapped[SubmissionStatus] = mapped_column(
-        Enum(SubmissionStatus, native_enum=False, length=20), default=SubmissionStatus.in_progress,
+        Enum(SubmissionStatus, native_enum=False, length=20),
+        default=SubmissionStatus.in_progress,
         index=True,
     )
     summary: Mapped[str] = mapped_column(Text, default="")
@@ -49,7 +50,8 @@ class Submission(Base):
     invite: Mapped[Invite] = relationship()
     version: Mapped[AssessmentVersion] = relationship()
     comments: Mapped[list[ReviewComment]] = relationship(
-        back_populates="submission", order_by="ReviewComment.position",
+        back_populates="submission",
+        order_by="ReviewComment.position",
         cascade="all, delete-orphan",
     )
 
@@ -60,8 +62,9 @@ class ReviewComment(Base):
     __tablename__ = "review_comment"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    submission_id: Mapped[int] = mapped_column(ForeignKey("submission.id", ondelete="CASCADE"),
-                                               index=True)
+    submission_id: Mapped[int] = mapped_column(
+        ForeignKey("submission.id", ondelete="CASCADE"), index=True
+    )
     client_id: Mapped[str] = mapped_column(String(64))
     position: Mapped[int]
     file: Mapped[str | None] = mapped_column(String(300))

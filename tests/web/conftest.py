@@ -23,8 +23,12 @@ from tests.conftest import TEST_DATABASE_URL
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--no-first-run",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
 ]
 
 
@@ -59,8 +63,9 @@ def session(engine: Engine) -> Iterator[Session]:
     """A session whose work is rolled back after the test, even what the app committed."""
     connection = engine.connect()
     outer = connection.begin()
-    session = Session(bind=connection, join_transaction_mode="create_savepoint",
-                      expire_on_commit=False)
+    session = Session(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
     yield session
     session.close()
     outer.rollback()
@@ -125,4 +130,3 @@ def page(browser: object) -> Iterator[object]:
     page = context.new_page()
     yield page
     context.close()
-

@@ -65,9 +65,12 @@ def test_audit_events_cannot_be_changed_or_deleted(scratch_url: str) -> None:
     engine = make_engine(scratch_url)
     try:
         with engine.begin() as connection:
-            connection.execute(text(
-                "INSERT INTO audit_event (at, actor_label, subject_type, subject_id, action) "
-                "VALUES (CURRENT_TIMESTAMP, 'test', 'submission', '1', 'created')"))
+            connection.execute(
+                text(
+                    "INSERT INTO audit_event (at, actor_label, subject_type, subject_id, action) "
+                    "VALUES (CURRENT_TIMESTAMP, 'test', 'submission', '1', 'created')"
+                )
+            )
         for statement in ("UPDATE audit_event SET action = 'forged'", "DELETE FROM audit_event"):
             with pytest.raises(DBAPIError, match="append-only"), engine.begin() as connection:
                 connection.execute(text(statement))
