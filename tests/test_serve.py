@@ -1,0 +1,72 @@
+"""`redline serve` starts on a fresh data directory: it migrates SQLite, loads the shipped
+content and answers; invalid settings stop it with a message naming the variable."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+REDLINE = [sys.executable, "-m", "app.cli"]
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if k not in {"REDLINE_DATABASE_URL", "DATABASE_URL", "REDLINE_SECRET_KEY"}}
+    env["REDLINE_DATA_DIR"] = str(tmp_path / "data")
+    env.update(extra)
+    return env
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def test_serve_on_a_fresh_machine_answers_with_content_loaded(tmp_path: Path) -> None:
+    port = _free_port()
+    process = subprocess.Popen([*REDLINE, "serve", "--port", str(port), "--workers", "2"],
+                               env=_env(tmp_path), stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                status, body = _get(f"http://127.0.0.1:{port}/healthz")
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert process.poll() is None, process.stdout.read() if process.stdout else ""
+                assert time.monotonic() < deadline, "the service did not answer within 60 s"
+                time.sleep(0.2)
+        assert status == 200, body
+        assert '"up_to_date":true' in body.replace(" ", "")
+        assert _get(f"http://127.0.0.1:{port}/")[0] == 200
+        secret = tmp_path / "data" / "secret_key"
+        assert secret.exists() and oct(secret.stat().st_mode & 0o777) == "0o600"
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=30)
+    assert "content: " in output and "created, version 1" in output
+
+
+def test_invalid_settings_stop_the_service_with_a_clear_message(tmp_path: Path) -> None:
+    result = subprocess.run([*REDLINE, "serve"], env=_env(tmp_path, REDLINE_BASE_URL="ftp://x",
+                                                           SECRET_KEY="short"),
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "Redline cannot start: the configuration is invalid." in result.stderr
+    assert "REDLINE_BASE_URL: Value error, must start with http:// or https://" in result.stderr
