@@ -16,8 +16,11 @@ REDLINE = [sys.executable, "-m", "app.cli"]
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if k not in {"REDLINE_DATABASE_URL", "DATABASE_URL", "REDLINE_SECRET_KEY"}}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"REDLINE_DATABASE_URL", "DATABASE_URL", "REDLINE_SECRET_KEY"}
+    }
     env["REDLINE_DATA_DIR"] = str(tmp_path / "data")
     env.update(extra)
     return env
@@ -39,9 +42,13 @@ def _get(url: str) -> tuple[int, str]:
 
 def test_serve_on_a_fresh_machine_answers_with_content_loaded(tmp_path: Path) -> None:
     port = _free_port()
-    process = subprocess.Popen([*REDLINE, "serve", "--port", str(port), "--workers", "2"],
-                               env=_env(tmp_path), stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [*REDLINE, "serve", "--port", str(port), "--workers", "2"],
+        env=_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -64,9 +71,13 @@ def test_serve_on_a_fresh_machine_answers_with_content_loaded(tmp_path: Path) ->
 
 
 def test_invalid_settings_stop_the_service_with_a_clear_message(tmp_path: Path) -> None:
-    result = subprocess.run([*REDLINE, "serve"], env=_env(tmp_path, REDLINE_BASE_URL="ftp://x",
-                                                           SECRET_KEY="short"),
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [*REDLINE, "serve"],
+        env=_env(tmp_path, REDLINE_BASE_URL="ftp://x", SECRET_KEY="short"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert "Redline cannot start: the configuration is invalid." in result.stderr
     assert "REDLINE_BASE_URL: Value error, must start with http:// or https://" in result.stderr
