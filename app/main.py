@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import health, pages
 from app.assessments.service import AssessmentNotFound
+from app.auth import LoginRequired
 from app.settings import PROJECT_ROOT
 from app.templating import templates
+from app.users import routes as users_routes
+from app.users.service import UserNotFound
 
 STATIC_DIR = PROJECT_ROOT / "app" / "static"
 
@@ -41,10 +46,22 @@ def create_app() -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.include_router(health.router)
     app.include_router(pages.router)
+    app.include_router(users_routes.router)
 
     @app.exception_handler(AssessmentNotFound)
     def _assessment_not_found(request: Request, exc: AssessmentNotFound) -> Response:
         return error_response(request, 404, "Not found", f"No assessment called {exc}.")
+
+    @app.exception_handler(LoginRequired)
+    def _login_required(request: Request, exc: LoginRequired) -> Response:
+        if request.method == "GET" and not _wants_json(request):
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+        return error_response(request, 401, "Sign in required", "Sign in to continue.")
+
+    @app.exception_handler(UserNotFound)
+    def _user_not_found(request: Request, exc: UserNotFound) -> Response:
+        return error_response(request, 404, "Not found", "No such account.")
 
     @app.exception_handler(StarletteHTTPException)
     def _http_error(request: Request, exc: StarletteHTTPException) -> Response:

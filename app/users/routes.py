@@ -1,0 +1,175 @@
+"""Sign in, sign out, and the admin page of staff accounts."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from app.auth import (
+    PRESESSION_COOKIE,
+    SESSION_COOKIE,
+    AdminUser,
+    Csrf,
+    CurrentUser,
+    clear_cookie,
+    login_csrf,
+    set_cookie,
+)
+from app.db import SessionDep
+from app.settings import get_settings
+from app.templating import templates
+from app.users import service
+from app.users.models import Role
+
+router = APIRouter()
+
+HOME_FOR_STAFF = "/staff/queue"
+
+
+def _safe_next(target: str | None) -> str:
+    # Only paths on this site: an absolute or scheme-relative URL would turn the sign-in page
+    # into an open redirect.
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return HOME_FOR_STAFF
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return HOME_FOR_STAFF
+    return target
+
+
+def _login_form(
+    request: Request,
+    *,
+    next_path: str,
+    error: str | None = None,
+    email: str = "",
+    status_code: int = 200,
+) -> Response:
+    csrf, fresh = login_csrf(request)
+    response = templates.TemplateResponse(
+        request,
+        "users/login.html",
+        {"next": next_path, "error": error, "email": email, "csrf_token": csrf},
+        status_code=status_code,
+    )
+    if fresh:
+        set_cookie(response, PRESESSION_COOKIE, fresh, max_age=3600)
+    return response
+
+
+@router.get("/login", response_class=HTMLResponse, include_in_schema=False)
+def login_page(request: Request, user: CurrentUser, next: str | None = None) -> Response:
+    """The sign-in form; signed-in staff go straight on."""
+    if user is not None:
+        return RedirectResponse(_safe_next(next), status_code=303)
+    return _login_form(request, next_path=_safe_next(next))
+
+
+@router.post("/login", include_in_schema=False)
+def login(
+    request: Request,
+    session: SessionDep,
+    _csrf: Csrf,
+    email: Annotated[str, Form(max_length=320)],
+    password: Annotated[str, Form(max_length=1000)],
+    next: Annotated[str, Form(max_length=2000)] = HOME_FOR_STAFF,
+) -> Response:
+    """Check the credentials and open a fresh session (the old one, if any, ends)."""
+    user = service.authenticate(session, email, password)
+    if user is None:
+        return _login_form(
+            request,
+            next_path=_safe_next(next),
+            email=email,
+            status_code=401,
+            error="That e-mail and password do not match an active account.",
+        )
+    # A new token at every sign-in: a session fixed before login is never promoted.
+    service.end_session(session, request.cookies.get(SESSION_COOKIE))
+    token = service.start_session(session, user)
+    session.commit()
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    set_cookie(response, SESSION_COOKIE, token, max_age=get_settings().session_hours * 3600)
+    clear_cookie(response, PRESESSION_COOKIE)
+    return response
+
+
+@router.post("/logout", include_in_schema=False)
+def logout(request: Request, session: SessionDep, user: CurrentUser, _csrf: Csrf) -> Response:
+    """End the session on the server and in the browser."""
+    service.end_session(session, request.cookies.get(SESSION_COOKIE))
+    session.commit()
+    response = RedirectResponse("/login", status_code=303)
+    clear_cookie(response, SESSION_COOKIE)
+    return response
+
+
+def _users_page(
+    request: Request,
+    session: SessionDep,
+    *,
+    error: str | None = None,
+    form: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    return templates.TemplateResponse(
+        request,
+        "users/list.html",
+        {
+            "users": service.list_users(session),
+            "roles": [r.value for r in Role],
+            "error": error,
+            "form": form or {},
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/staff/users", response_class=HTMLResponse, include_in_schema=False)
+def users_page(request: Request, session: SessionDep, user: AdminUser) -> Response:
+    """Every staff account, and a form to add one."""
+    return _users_page(request, session)
+
+
+@router.post("/staff/users", include_in_schema=False)
+def add_user(
+    request: Request,
+    session: SessionDep,
+    user: AdminUser,
+    _csrf: Csrf,
+    email: Annotated[str, Form(max_length=320)],
+    name: Annotated[str, Form(max_length=200)],
+    role: Annotated[str, Form(max_length=20)],
+    password: Annotated[str, Form(max_length=1000)],
+) -> Response:
+    """Create an account; the admin hands the password over out of band."""
+    try:
+        service.create_user(
+            session, email=email, name=name, role=role, password=password, actor=user
+        )
+    except service.UserError as exc:
+        return _users_page(
+            request,
+            session,
+            error=str(exc),
+            status_code=422,
+            form={"email": email, "name": name, "role": role},
+        )
+    session.commit()
+    return RedirectResponse("/staff/users", status_code=303)
+
+
+@router.post("/staff/users/{user_id}/active", include_in_schema=False)
+def set_user_active(
+    session: SessionDep, user: AdminUser, _csrf: Csrf, user_id: int, active: Annotated[bool, Form()]
+) -> Response:
+    """Enable or disable an account (never one's own, so an admin always remains)."""
+    target = service.get_user(session, user_id)
+    if target.id == user.id:
+        raise HTTPException(409, "You cannot disable your own account.")
+    service.set_active(session, target, active, actor=user)
+    session.commit()
+    return RedirectResponse("/staff/users", status_code=303)

@@ -1,0 +1,191 @@
+"""Staff accounts: creation, passwords (argon2) and server-side sessions."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from app.audit import service as audit
+from app.db import utcnow
+from app.security import new_token, token_hash
+from app.settings import get_settings
+from app.users.models import Role, User, UserSession
+
+MIN_PASSWORD_LENGTH = 12
+
+_hasher = PasswordHasher()
+# Verified against when the e-mail is unknown, so that a failed login takes as long whether
+# or not the account exists.
+_DUMMY_HASH = _hasher.hash("not-a-real-password-" + new_token())
+
+
+class UserError(ValueError):
+    """A request about accounts that cannot be carried out."""
+
+
+class UserExists(UserError):
+    """An account with that e-mail already exists."""
+
+
+class UserNotFound(UserError):
+    """No account has that id or e-mail."""
+
+
+class WeakPassword(UserError):
+    """The password is too short."""
+
+
+def normalize_email(email: str) -> str:
+    """E-mail addresses compare case-insensitively and without surrounding blanks."""
+    return email.strip().lower()
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of `password`, or WeakPassword."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise WeakPassword(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
+    return _hasher.hash(password)
+
+
+def create_user(
+    session: Session,
+    *,
+    email: str,
+    name: str,
+    role: Role | str,
+    password: str,
+    actor: User | str | None = None,
+) -> User:
+    """A new active account; UserExists, WeakPassword or UserError on bad input."""
+    email = normalize_email(email)
+    name = name.strip()
+    if "@" not in email or len(email) > 320:
+        raise UserError("a valid e-mail address is required")
+    if not name:
+        raise UserError("a name is required")
+    try:
+        role = Role(role)
+    except ValueError:
+        raise UserError(f"the role must be one of {', '.join(r.value for r in Role)}") from None
+    if session.scalars(select(User).where(User.email == email)).first() is not None:
+        raise UserExists(f"an account for {email} already exists")
+    user = User(email=email, name=name[:200], role=role, password_hash=hash_password(password))
+    session.add(user)
+    session.flush()
+    audit.record(session, actor, "user", user.id, "user.created", None, user_state(user))
+    return user
+
+
+def user_state(user: User) -> dict[str, object]:
+    """What the audit trail keeps about an account (never its password hash)."""
+    return {
+        "email": user.email,
+        "name": user.name,
+        "role": user.role.value,
+        "is_active": user.is_active,
+    }
+
+
+def list_users(session: Session) -> list[User]:
+    """Every account, by e-mail."""
+    return list(session.scalars(select(User).order_by(User.email)))
+
+
+def get_user(session: Session, user_id: int) -> User:
+    """The account with `user_id`, or UserNotFound."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise UserNotFound(f"no account with id {user_id}")
+    return user
+
+
+def get_user_by_email(session: Session, email: str) -> User:
+    """The account with `email`, or UserNotFound."""
+    user = session.scalars(select(User).where(User.email == normalize_email(email))).first()
+    if user is None:
+        raise UserNotFound(f"no account for {normalize_email(email)}")
+    return user
+
+
+def set_active(session: Session, user: User, active: bool, *, actor: User | str | None) -> None:
+    """Enable or disable an account; disabling ends its sessions at once."""
+    if user.is_active == active:
+        return
+    before = user_state(user)
+    user.is_active = active
+    if not active:
+        session.execute(delete(UserSession).where(UserSession.user_id == user.id))
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "user",
+        user.id,
+        "user.activated" if active else "user.deactivated",
+        before,
+        user_state(user),
+    )
+
+
+def set_password(session: Session, user: User, password: str, *, actor: User | str | None) -> None:
+    """Replace a password; every session of the account ends."""
+    user.password_hash = hash_password(password)
+    session.execute(delete(UserSession).where(UserSession.user_id == user.id))
+    session.flush()
+    audit.record(session, actor, "user", user.id, "user.password_changed", None, None)
+
+
+def authenticate(session: Session, email: str, password: str) -> User | None:
+    """The active account with these credentials, or None."""
+    user = session.scalars(select(User).where(User.email == normalize_email(email))).first()
+    try:
+        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if user is None or not user.is_active:
+        return None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    return user
+
+
+def start_session(session: Session, user: User) -> str:
+    """Open a session for `user`; returns the cookie token (only its hash is stored)."""
+    token = new_token()
+    now = utcnow()
+    session.add(
+        UserSession(
+            user_id=user.id,
+            token_hash=token_hash(token),
+            created_at=now,
+            expires_at=now + timedelta(hours=get_settings().session_hours),
+        )
+    )
+    user.last_login_at = now
+    # Expired sessions are swept here rather than by a job: logins are frequent enough.
+    session.execute(delete(UserSession).where(UserSession.expires_at < now))
+    session.flush()
+    return token
+
+
+def end_session(session: Session, token: str | None) -> None:
+    """Forget the session of a cookie token, if any."""
+    if token:
+        session.execute(delete(UserSession).where(UserSession.token_hash == token_hash(token)))
+        session.flush()
+
+
+def user_for_token(session: Session, token: str | None) -> User | None:
+    """The active user whose unexpired session the cookie token names, or None."""
+    if not token:
+        return None
+    row = session.scalars(
+        select(UserSession).where(UserSession.token_hash == token_hash(token))
+    ).first()
+    if row is None or row.expires_at <= utcnow() or not row.user.is_active:
+        return None
+    return row.user
