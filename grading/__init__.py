@@ -1,16 +1,37 @@
-"""Redline's grading engine: content loading, matching, classification and scoring.
+"""Redline's grading engine: match review comments to seeded bugs and score them by the rubric.
 
-Importable without the web app, a database or environment variables.
+A library with no web, database or environment dependency. The usual use::
+
+    from grading import Grader, load_assessment, load_answer_key, parse_review
+
+    assessment = load_assessment(Path("assessments/docs-rag"))
+    key = load_answer_key(Path("seeded_bugs/docs-rag.yaml"), assessment)
+    grade = Grader.default().grade(parse_review(obj), assessment, key)
+    grade.to_dict(explain=True)
 """
 
+from grading.classification import CommentClassifier
 from grading.content import Catalog, CatalogEntry, load_answer_key, load_assessment, load_catalog
 from grading.errors import ContentError, GradingError, ModelError, Problem, ReviewFormatError
+from grading.grader import Grader, GraderSettings
+from grading.matching import AssessmentIndex, MatchModel, build_index
+from grading.reviews import iter_review_lines, parse_review
 from grading.types import (
     AnswerKey,
     Assessment,
     Comment,
+    CommentLabel,
     Decoy,
+    DimensionEvidence,
+    Evidence,
+    FalseAlarm,
+    Grade,
     LineRange,
+    Match,
+    MatchEvidence,
+    NearMiss,
+    Point,
+    RedFlag,
     Review,
     Rubric,
     SeededBug,
@@ -20,21 +41,39 @@ from grading.types import (
 __all__ = [
     "AnswerKey",
     "Assessment",
+    "AssessmentIndex",
     "Catalog",
     "CatalogEntry",
     "Comment",
+    "CommentClassifier",
+    "CommentLabel",
     "ContentError",
     "Decoy",
+    "DimensionEvidence",
+    "Evidence",
+    "FalseAlarm",
+    "Grade",
+    "Grader",
+    "GraderSettings",
     "GradingError",
     "LineRange",
+    "Match",
+    "MatchEvidence",
+    "MatchModel",
     "ModelError",
+    "NearMiss",
+    "Point",
     "Problem",
+    "RedFlag",
     "Review",
     "ReviewFormatError",
     "Rubric",
     "SeededBug",
     "SnippetFile",
+    "build_index",
+    "iter_review_lines",
     "load_answer_key",
     "load_assessment",
     "load_catalog",
+    "parse_review",
 ]

@@ -1,0 +1,559 @@
+"""The `Grader`: trained models plus the per-assessment caches, and the grading pipeline."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from grading import scoring
+from grading.classification import FLAG_CLASSES, CommentClassifier
+from grading.matching import (
+    FEATURES,
+    SUMMARY,
+    AssessmentIndex,
+    PairScorer,
+    Unit,
+    UnitTokens,
+    build_index,
+    review_units,
+    unit_features,
+)
+from grading.text import join_words, words
+from grading.text import stem as stem_word
+from grading.types import (
+    DIMENSIONS,
+    AnswerKey,
+    Assessment,
+    CommentLabel,
+    DimensionEvidence,
+    Evidence,
+    FalseAlarm,
+    Grade,
+    Match,
+    MatchEvidence,
+    NearMiss,
+    Review,
+)
+
+F = {name: i for i, name in enumerate(FEATURES)}
+INDEX_CACHE_SIZE = 64
+CHUNK = 256
+
+
+@dataclass(frozen=True)
+class GraderSettings:
+    """Decision thresholds of a `Grader`; the defaults are the documented behaviour.
+
+    Parameters
+    ----------
+    match_threshold
+        A unit finds a bug when the match model's probability reaches this.
+    uncertain
+        A found or missed bug whose best probability falls inside this band needs review.
+    boundaries
+        Totals where a hiring decision flips; a total within `boundary_margin` of one needs
+        review.
+    boundary_margin
+        Half-width of the band around each boundary.
+    tradeoff_threshold, flag_threshold
+        Probabilities from which a comment counts as weighing a tradeoff / showing a red flag.
+    """
+
+    match_threshold: float = 0.5
+    uncertain: tuple[float, float] = (0.3, 0.7)
+    boundaries: tuple[float, ...] = (50.0, 70.0)
+    boundary_margin: float = 2.5
+    tradeoff_threshold: float = 0.5
+    flag_threshold: float = 0.5
+
+
+@dataclass
+class _Analysis:
+    """Everything the models said about one review, before scoring."""
+
+    units: list[Unit]
+    tokens: list[UnitTokens]
+    features: np.ndarray  # (n_units, n_bugs, n_features)
+    proba: np.ndarray  # (n_units, n_bugs)
+    kind_proba: np.ndarray  # (n_units, n_kinds)
+    tradeoff: np.ndarray  # (n_units,)
+    flag_proba: np.ndarray  # (n_units, n_flags)
+
+
+class Grader:
+    """Trained models and caches; grades reviews of any assessment from its answer key.
+
+    Parameters
+    ----------
+    classifier
+        A fitted `CommentClassifier`.
+    match_model
+        A fitted `MatchModel`.
+    background
+        Stem weights learned from review comments in general (see `build_index`).
+    settings
+        Decision thresholds.
+    """
+
+    _default_lock: ClassVar[threading.Lock] = threading.Lock()
+    _defaults: ClassVar[dict[Path, Grader]] = {}
+
+    def __init__(
+        self,
+        classifier: CommentClassifier,
+        match_model: PairScorer,
+        *,
+        background: Mapping[str, float] | None = None,
+        settings: GraderSettings | None = None,
+    ) -> None:
+        self.classifier = classifier
+        self.match_model = match_model
+        self.background = dict(background or {})
+        self.settings = settings or GraderSettings()
+        self._indexes: OrderedDict[tuple[Assessment, AnswerKey], AssessmentIndex] = OrderedDict()
+        self._index_lock = threading.Lock()
+
+    @classmethod
+    def default(cls, root: Path | str | None = None) -> Grader:
+        """The process-wide grader trained on the corpora under `root`, built on first use.
+
+        Parameters
+        ----------
+        root
+            The project folder holding `assessments/`, `seeded_bugs/` and `corpora/`; by
+            default the folder this package sits in. Training takes about a second and is
+            deterministic; the result is cached per root and shared between threads.
+
+        Returns
+        -------
+        Grader
+        """
+        from grading.training import default_root, load_corpus, train_grader
+
+        key = Path(root).resolve() if root is not None else default_root()
+        with cls._default_lock:
+            grader = cls._defaults.get(key)
+            if grader is None:
+                grader = train_grader(load_corpus(key))
+                cls._defaults[key] = grader
+            return grader
+
+    def index(self, assessment: Assessment, answer_key: AnswerKey) -> AssessmentIndex:
+        """The cached matching state for one assessment and answer key."""
+        key = (assessment, answer_key)
+        with self._index_lock:
+            found = self._indexes.get(key)
+            if found is not None:
+                self._indexes.move_to_end(key)
+                return found
+        built = build_index(assessment, answer_key, background=self.background)
+        with self._index_lock:
+            self._indexes[key] = built
+            while len(self._indexes) > INDEX_CACHE_SIZE:
+                self._indexes.popitem(last=False)
+        return built
+
+    def grade(self, review: Review, assessment: Assessment, answer_key: AnswerKey) -> Grade:
+        """Grade one review.
+
+        Parameters
+        ----------
+        review
+            The candidate's review (see `parse_review`).
+        assessment, answer_key
+            What the review is about, as `load_assessment` and `load_answer_key` return them.
+
+        Returns
+        -------
+        Grade
+            Scores per FORMATS.md section 4, with `evidence`.
+        """
+        return self.grade_many([review], assessment, answer_key)[0]
+
+    def grade_many(
+        self,
+        reviews: Sequence[Review],
+        assessment: Assessment,
+        answer_key: AnswerKey,
+        *,
+        chunk: int = CHUNK,
+    ) -> list[Grade]:
+        """Grade a batch of reviews of one assessment; vectorised across the batch."""
+        grades: list[Grade] = []
+        for start in range(0, len(reviews), chunk):
+            grades.extend(self._grade_chunk(reviews[start : start + chunk], assessment, answer_key))
+        return grades
+
+    def iter_grade(
+        self,
+        reviews: Iterable[Review],
+        assessment: Assessment,
+        answer_key: AnswerKey,
+        *,
+        chunk: int = CHUNK,
+    ) -> Iterable[Grade]:
+        """Grade a stream of reviews chunk by chunk, yielding grades in order."""
+        batch: list[Review] = []
+        for review in reviews:
+            batch.append(review)
+            if len(batch) >= chunk:
+                yield from self._grade_chunk(batch, assessment, answer_key)
+                batch = []
+        if batch:
+            yield from self._grade_chunk(batch, assessment, answer_key)
+
+    # -- pipeline --------------------------------------------------------------------------
+
+    def analyse(self, reviews: Sequence[Review], index: AssessmentIndex) -> list[_Analysis]:
+        """Run the classifier and the matcher over a batch; one analysis per review."""
+        per_review = [review_units(r, index) for r in reviews]
+        units = [u for us in per_review for u in us]
+        preds = self.classifier.predict([u.text for u in units])
+        features, tokens = unit_features(units, index, preds.kind_proba)
+        proba = (
+            self.match_model.predict_proba(features)
+            if len(units)
+            else np.zeros((0, len(index.bugs)))
+        )
+        out = []
+        start = 0
+        for us in per_review:
+            stop = start + len(us)
+            out.append(
+                _Analysis(
+                    us,
+                    tokens[start:stop],
+                    features[start:stop],
+                    proba[start:stop],
+                    preds.kind_proba[start:stop],
+                    preds.tradeoff_proba[start:stop],
+                    preds.flag_proba[start:stop],
+                )
+            )
+            start = stop
+        return out
+
+    def _grade_chunk(
+        self, reviews: Sequence[Review], assessment: Assessment, answer_key: AnswerKey
+    ) -> list[Grade]:
+        index = self.index(assessment, answer_key)
+        analyses = self.analyse(reviews, index)
+        return [self._score(r, a, index) for r, a in zip(reviews, analyses, strict=True)]
+
+    def decide_matches(self, analysis: _Analysis, index: AssessmentIndex) -> dict[str, int]:
+        """Bug id -> the first comment (or -1, the summary) whose probability passes."""
+        threshold = self.settings.match_threshold
+        found: dict[str, int] = {}
+        for j, bug in enumerate(index.bugs):
+            for i, unit in enumerate(analysis.units):
+                if analysis.proba[i, j] >= threshold:
+                    found[bug.id] = unit.comment
+                    break
+        return found
+
+    def _score(self, review: Review, a: _Analysis, index: AssessmentIndex) -> Grade:
+        settings = self.settings
+        bugs = index.bugs
+        threshold = settings.match_threshold
+        n_comments = len(review.comments)
+        from grading.types import COMMENT_KINDS
+
+        # Comment labels come from the comment units (the first n_comments units).
+        labels = []
+        for i in range(n_comments):
+            j = int(np.argmax(a.kind_proba[i]))
+            labels.append(
+                CommentLabel(
+                    COMMENT_KINDS[j],
+                    float(a.kind_proba[i, j]),
+                    bool(a.tradeoff[i] >= settings.tradeoff_threshold),
+                )
+            )
+        summary_rows = list(range(n_comments, len(a.units)))
+
+        found = self.decide_matches(a, index)
+        matches = []
+        match_evidence = []
+        for j, bug in enumerate(bugs):
+            if bug.id not in found:
+                continue
+            comment = found[bug.id]
+            rows = (
+                [comment]
+                if comment != SUMMARY
+                else [r for r in summary_rows if a.proba[r, j] >= threshold][:1]
+            )
+            row = rows[0]
+            confidence = float(a.proba[row, j])
+            matches.append(Match(bug.id, comment, confidence))
+            match_evidence.append(self._explain_match(a, row, j, index, review))
+
+        # Severity items: problem-raising comments, then the summary as one item.
+        def mentioned(rows: Sequence[int]) -> tuple[str, ...]:
+            positions: list[tuple[int, int, str]] = []
+            for order, r in enumerate(rows):
+                for j, bug in enumerate(bugs):
+                    if a.proba[r, j] >= threshold:
+                        positions.append((order, _mention_position(a.tokens[r], index, j), bug.id))
+            return tuple(dict.fromkeys(b for _, _, b in sorted(positions)))
+
+        items = [
+            scoring.Item(i, review.comments[i].severity, mentioned([i]))
+            for i in range(n_comments)
+            if labels[i].kind in scoring.PROBLEM_KINDS
+        ]
+        if review.summary.strip():
+            items.append(scoring.Item(SUMMARY, None, mentioned(summary_rows)))
+        priority: list[str] = []
+        if scoring.has_priority_statement(review.summary):
+            priority = list(mentioned(summary_rows))
+
+        views = self._views(review, a, labels, summary_rows)
+        flags_rewrite = any(
+            v.flag == "rewrite" and v.flag_confidence >= settings.flag_threshold for v in views
+        )
+        det = scoring.detection(found, bugs)
+        sev = scoring.severity(items, found, bugs, priority)
+        tra = scoring.tradeoffs(views, threshold=settings.tradeoff_threshold, rewrite=flags_rewrite)
+        taste = scoring.tool_taste(views, flag_threshold=settings.flag_threshold)
+        dims = {"detection": det, "severity": sev, "tradeoffs": tra, "tool_taste": taste}
+        scores = {name: float(np.clip(d.score, 0.0, 100.0)) for name, d in dims.items()}
+        total = float(np.clip(index.assessment.rubric.total(scores), 0.0, 100.0))
+
+        asked = any(lab.kind == "question" for lab in labels) or any(
+            float(a.kind_proba[r, 2]) >= 0.5 for r in summary_rows
+        )
+        flags = scoring.red_flags(
+            views,
+            found_any=bool(found),
+            asked_question=asked,
+            flag_threshold=settings.flag_threshold,
+        )
+        near_misses = self._near_misses(a, index, found, labels)
+        false_alarms = self._false_alarms(a, index, labels)
+
+        reasons = []
+        low, high = settings.uncertain
+        for j, bug in enumerate(bugs):
+            best = float(a.proba[:, j].max()) if len(a.units) else 0.0
+            if low <= best < high:
+                verdict = "found" if bug.id in found else "missed"
+                reasons.append(
+                    f"uncertain match: '{bug.id}' {verdict} with best confidence {best:.2f}"
+                )
+        reasons.extend(f"red flag '{f.kind}' to confirm" for f in flags)
+        for boundary in settings.boundaries:
+            if abs(total - boundary) <= settings.boundary_margin:
+                reasons.append(
+                    f"total {total:.1f} is within {settings.boundary_margin:g} of the "
+                    f"decision boundary {boundary:g}"
+                )
+        evidence = Evidence(
+            dimensions=tuple(
+                DimensionEvidence(name, scores[name], tuple(dims[name].points))
+                for name in DIMENSIONS
+            ),
+            matches=tuple(match_evidence),
+            flags=tuple(
+                (f.kind, f.comment, _flag_explanation(f.kind, f.comment, f.evidence)) for f in flags
+            ),
+            review_reasons=tuple(reasons),
+        )
+        return Grade(
+            id=review.id,
+            total=total,
+            dimensions=tuple((name, scores[name]) for name in DIMENSIONS),
+            matches=tuple(matches),
+            red_flags=tuple(flags),
+            comments=tuple(labels),
+            near_misses=tuple(near_misses),
+            false_alarms=tuple(false_alarms),
+            needs_review=bool(reasons),
+            evidence=evidence,
+        )
+
+    def _views(
+        self,
+        review: Review,
+        a: _Analysis,
+        labels: Sequence[CommentLabel],
+        summary_rows: Sequence[int],
+    ) -> list[scoring.CommentView]:
+        views = []
+        for i, label in enumerate(labels):
+            f = int(np.argmax(a.flag_proba[i]))
+            views.append(
+                scoring.CommentView(
+                    i,
+                    a.units[i].text,
+                    label.kind,
+                    float(a.tradeoff[i]),
+                    FLAG_CLASSES[f],
+                    float(a.flag_proba[i, f]),
+                    review.comments[i].severity,
+                )
+            )
+        if summary_rows:
+            from grading.types import COMMENT_KINDS
+
+            trade = float(a.tradeoff[summary_rows].max())
+            flag_scores = a.flag_proba[summary_rows]
+            best = int(np.argmax(flag_scores[:, 1:]))
+            r, f = divmod(best, flag_scores.shape[1] - 1)
+            flag = FLAG_CLASSES[f + 1]
+            flag_conf = float(flag_scores[r, f + 1])
+            kind = COMMENT_KINDS[int(np.argmax(a.kind_proba[summary_rows].mean(axis=0)))]
+            views.append(scoring.CommentView(SUMMARY, review.summary, kind, trade, flag, flag_conf))
+        return views
+
+    def _near_misses(
+        self,
+        a: _Analysis,
+        index: AssessmentIndex,
+        found: Mapping[str, int],
+        labels: Sequence[CommentLabel],
+    ) -> list[NearMiss]:
+        threshold = self.settings.match_threshold
+        out: list[NearMiss] = []
+        for i, label in enumerate(labels):
+            if label.kind in ("question", "praise"):
+                continue
+            finds = a.proba[i] >= threshold
+            for j, bug in enumerate(index.bugs):
+                if finds[j]:
+                    continue
+                f = a.features[i, j]
+                on_lines = f[F["in_range"]] > 0 and f[F["same_file"]] > 0
+                about = f[F["best_text_bug"]] > 0 and (
+                    f[F["phrase_cover"]] >= 0.5 or f[F["title_cover"]] >= 0.4
+                )
+                if on_lines and not finds.any() and not about:
+                    out.append(NearMiss(bug.id, i, "misdiagnosed"))
+                elif (
+                    about
+                    and (f[F["wrong_file"]] > 0 or f[F["line_distance"]] > 0.6)
+                    and (bug.id not in found)
+                ):
+                    out.append(NearMiss(bug.id, i, "misplaced"))
+        return out
+
+    def _false_alarms(
+        self, a: _Analysis, index: AssessmentIndex, labels: Sequence[CommentLabel]
+    ) -> list[FalseAlarm]:
+        threshold = self.settings.match_threshold
+        out = []
+        for i, label in enumerate(labels):
+            if label.kind != "defect" or (a.proba[i] >= threshold).any():
+                continue
+            unit = a.units[i]
+            if unit.start is None or unit.end is None:
+                continue
+            for decoy in index.decoy_targets:
+                if (
+                    decoy.ranges
+                    and unit.file_index in (decoy.file_index, -1)
+                    and min(r.distance(unit.start, unit.end) for r in decoy.ranges) == 0
+                ):
+                    out.append(FalseAlarm(decoy.id, i))
+                    break
+        return out
+
+    def _explain_match(
+        self, a: _Analysis, row: int, j: int, index: AssessmentIndex, review: Review
+    ) -> MatchEvidence:
+        unit = a.units[row]
+        bug = index.bugs[j]
+        f = a.features[row, j]
+        contrib = self.match_model.contributions(f)
+        top = sorted(range(len(FEATURES)), key=lambda k: (-abs(contrib[k]), k))[:6]
+        signals = tuple((FEATURES[k], float(f[k])) for k in top)
+        shared = _shared_words(unit.text, index, j)
+        idents = sorted(
+            a.tokens[row].idents
+            & {
+                t[2:]
+                for t, v in index.vocab.items()
+                if t.startswith("i:") and index.ident[v, j] > 0
+            }
+        )
+        where = "the summary" if unit.comment == SUMMARY else f"comment {unit.comment}"
+        parts = [where]
+        comment = review.comments[unit.comment] if unit.comment != SUMMARY else None
+        ranges = ", ".join(
+            f"{r.start}-{r.end}" if r.start != r.end else f"{r.start}" for r in bug.lines
+        )
+        if comment is not None and comment.line is not None:
+            span = (
+                f"{comment.line}"
+                if not comment.end_line or comment.end_line == comment.line
+                else f"{comment.line}-{comment.end_line}"
+            )
+            place = f"{comment.file or '(no file)'}:{span}"
+            if f[F["in_range"]] > 0:
+                parts.append(f"points at {place}, inside the bug's lines {ranges}")
+            elif f[F["near_range"]] > 0:
+                parts.append(f"points at {place}, a few lines from the bug's lines {ranges}")
+            elif f[F["wrong_file"]] > 0:
+                parts.append(f"points at {place}, but the bug is in {bug.file}")
+            else:
+                parts.append(f"points at {place}, away from the bug's lines {ranges}")
+        elif comment is not None:
+            parts.append("has no line anchor")
+        if shared:
+            parts.append(f"shares {join_words(shared)} with the bug's description")
+        if idents:
+            parts.append(f"names {join_words(idents)} from the bug's code")
+        explanation = "; ".join([" ".join(parts[:2]), *parts[2:]]) if len(parts) > 1 else where
+        explanation += f" (confidence {float(a.proba[row, j]):.2f})"
+        return MatchEvidence(
+            bug.id,
+            unit.comment,
+            float(a.proba[row, j]),
+            signals,
+            tuple(shared + idents),
+            explanation,
+        )
+
+
+def _mention_position(tokens: UnitTokens, index: AssessmentIndex, j: int) -> int:
+    """Where in a unit the bug is first mentioned: the first of its words the unit uses."""
+    for position, s in enumerate(tokens.stems):
+        v = index.vocab.get("s:" + s)
+        if v is not None and index.title[v, j] > 0:
+            return position
+    for position, s in enumerate(tokens.stems):
+        v = index.vocab.get("s:" + s)
+        if v is not None and index.desc[v, j] > 0:
+            return position
+    return len(tokens.stems)
+
+
+def _shared_words(text: str, index: AssessmentIndex, j: int, *, limit: int = 6) -> list[str]:
+    """The comment's own words that the bug's title, description or phrases also use."""
+    out: list[str] = []
+    weights: list[float] = []
+    for word in words(text):
+        v = index.vocab.get("s:" + stem_word(word))
+        if v is None or index.desc[v, j] <= 0 or word in out or len(word) < 3:
+            continue
+        out.append(word)
+        weights.append(float(index.desc[v, j]))
+    ranked = sorted(range(len(out)), key=lambda k: (-weights[k], k))[:limit]
+    return [out[k] for k in sorted(ranked)]
+
+
+def _flag_explanation(kind: str, comment: int, evidence: str) -> str:
+    where = "the review as a whole" if comment == SUMMARY else f"comment {comment}"
+    what = {
+        "rewrite": "proposes rewriting instead of fixing",
+        "framework": "reaches for a heavy framework or service",
+        "style_only": "raises only style points while the seeded bugs go unmentioned",
+        "no_questions": "asks no clarifying question about how the system is used",
+    }[kind]
+    return f'{where} {what}: "{evidence}"'

@@ -1,0 +1,594 @@
+"""Match review comments to seeded bugs.
+
+Every comment, and every sentence of the summary, is a *unit*. For each unit and each seeded
+bug the matcher computes signals that carry over to assessments it has never seen:
+
+- where the comment points: same file, overlap with the bug's line ranges, line distance, a line
+  number named in the prose, whether it points at another bug or at a decoy instead;
+- what it says: share of the bug's title, description and phrases it covers after stemming
+  (weighted so words every bug uses count little), TF-IDF cosine, rapidfuzz similarity to the
+  title and phrases, and identifiers from the bug's own code lines that it names;
+- how it says it: the comment classifier's probability that it reports a defect;
+- how each text signal compares with the best *other* bug, so a comment is given to the bug it
+  is most about.
+
+A small learned model turns these into a calibrated probability that the unit finds the bug.
+`AssessmentIndex` holds everything that depends only on the assessment and its answer key; it
+is built once and cached, so per-comment work is tokenising the comment and a few sparse
+products over the whole batch.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Protocol
+
+import numpy as np
+import scipy.sparse as sp
+from rapidfuzz import fuzz, process
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+
+from grading.errors import ModelError
+from grading.text import (
+    clip,
+    code_spans,
+    content_stems,
+    identifiers,
+    line_refs,
+    sentences,
+)
+from grading.types import AnswerKey, Assessment, Comment, LineRange, Review, SeededBug
+
+SUMMARY = -1
+NO_FILE = -1
+UNKNOWN_FILE = -2
+FAR = 60  # line distance treated as "nowhere near"
+QUOTED_LINES_KEPT = 3  # pasted snippet lines beyond these are quotation, not diagnosis
+
+FEATURES: tuple[str, ...] = (
+    "anchored",
+    "same_file",
+    "wrong_file",
+    "in_range",
+    "near_range",
+    "line_distance",
+    "other_bug_in_range",
+    "decoy_in_range",
+    "bug_unplaced",
+    "prose_line_hit",
+    "title_cover",
+    "phrase_cover",
+    "description_cover",
+    "description_precision",
+    "cosine",
+    "identifier_weight",
+    "identifier_count",
+    "code_words",
+    "fuzzy_title",
+    "fuzzy_phrase",
+    "title_margin",
+    "phrase_margin",
+    "description_margin",
+    "cosine_margin",
+    "identifier_margin",
+    "best_text_bug",
+    "decoy_similarity",
+    "p_defect",
+    "p_question",
+    "p_style",
+    "p_praise",
+    "is_summary",
+    "length",
+    "pasted",
+)
+F = {name: i for i, name in enumerate(FEATURES)}
+
+
+@dataclass(frozen=True)
+class Unit:
+    """Something in a review that can find a bug: a comment or a summary sentence."""
+
+    comment: int
+    text: str
+    file_index: int = NO_FILE
+    start: int | None = None
+    end: int | None = None
+    pasted: float = 0.0
+
+
+@dataclass(frozen=True)
+class _Target:
+    """A bug or decoy as the matcher sees it."""
+
+    id: str
+    file_index: int
+    ranges: tuple[LineRange, ...]
+    text: str
+
+
+@dataclass
+class AssessmentIndex:
+    """Per-assessment state computed once: vocabularies, weights and anchors of every bug."""
+
+    assessment: Assessment
+    answer_key: AnswerKey
+    bugs: tuple[SeededBug, ...]
+    files: dict[str, int]
+    snippet_lines: frozenset[str]
+    vocab: dict[str, int]
+    stem_weight: np.ndarray  # (V,) idf of each vocabulary entry
+    desc: np.ndarray  # (V, B) weights of title + description + phrases
+    title: np.ndarray  # (V, B) weights of title + phrases
+    ident: np.ndarray  # (V, B) idf of identifiers on the bug's lines
+    code: np.ndarray  # (V, B) stems of those identifiers' word parts
+    decoy: np.ndarray  # (V, D) weights of decoy texts and identifiers
+    phrase: np.ndarray  # (V, P) normalised phrase vectors
+    phrase_owner: np.ndarray  # (P,) bug index of each phrase
+    title_strings: list[str]
+    phrase_strings: list[str]
+    targets: tuple[_Target, ...]
+    decoy_targets: tuple[_Target, ...]
+    surface: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def resolve_file(self, name: str | None) -> int:
+        """Index of a snippet file from a candidate's spelling, NO_FILE or UNKNOWN_FILE."""
+        if not name:
+            return NO_FILE
+        key = name.strip().replace("\\", "/").lstrip("./").lower()
+        if key in self.files:
+            return self.files[key]
+        base = key.rsplit("/", 1)[-1]
+        return self.files.get(base, UNKNOWN_FILE)
+
+
+def _idf(df: Counter[str], n_docs: int) -> dict[str, float]:
+    return {t: math.log((1 + n_docs) / (1 + c)) + 1.0 for t, c in df.items()}
+
+
+def _bug_lines_text(assessment: Assessment, file: str | None, ranges: Sequence[LineRange]) -> str:
+    snippet = assessment.file(file) if file else None
+    if snippet is None:
+        return ""
+    lines = snippet.text.splitlines()
+    return "\n".join("\n".join(lines[r.start - 1 : r.end]) for r in ranges)
+
+
+def _backticked(text: str) -> str:
+    return " ".join(code_spans(text))
+
+
+def build_index(
+    assessment: Assessment, answer_key: AnswerKey, *, background: Mapping[str, float] | None = None
+) -> AssessmentIndex:
+    """Precompute what matching needs from an assessment and its answer key.
+
+    `background` maps stems to a weight learned from review comments in general, so words
+    every review uses ("error", "handle") count less than the bug's own words.
+    """
+    bugs = tuple(sorted(answer_key.bugs, key=lambda b: (b.rank, b.id)))
+    files: dict[str, int] = {}
+    for i, snippet in enumerate(assessment.files):
+        files.setdefault(snippet.name.lower(), i)
+        files.setdefault(snippet.name.lower().rsplit("/", 1)[-1], i)
+    snippet_lines = frozenset(
+        line.strip()
+        for f in assessment.files
+        for line in f.text.splitlines()
+        if len(line.strip()) >= 8
+    )
+    # Identifier weights: an identifier on few lines of the snippet says where a comment points.
+    line_docs = [identifiers(line) for f in assessment.files for line in f.text.splitlines()]
+    ident_idf = _idf(Counter(i for doc in line_docs for i in doc), max(len(line_docs), 1))
+
+    def file_index(name: str | None) -> int:
+        return files.get(name.lower(), UNKNOWN_FILE) if name else NO_FILE
+
+    bug_full = [f"{b.title}\n{b.description}\n" + "\n".join(b.phrases) for b in bugs]
+    bug_short = [f"{b.title}\n" + "\n".join(b.phrases) for b in bugs]
+    decoys = answer_key.decoys
+    decoy_texts = [d.why for d in decoys]
+    docs = [set(content_stems(t)) for t in bug_full + decoy_texts]
+    stem_idf = _idf(Counter(s for d in docs for s in d), len(docs))
+    bg = background or {}
+
+    def weight(s: str) -> float:
+        return stem_idf.get(s, 1.0) * bg.get(s, 1.0)
+
+    bug_idents: list[dict[str, float]] = []
+    bug_code: list[set[str]] = []
+    for b in bugs:
+        code_text = _bug_lines_text(assessment, b.file, b.lines) + "\n" + _backticked(b.description)
+        idents = {
+            i: ident_idf.get(i, max(ident_idf.values(), default=1.0))
+            for i in identifiers(code_text)
+        }
+        bug_idents.append(idents)
+        bug_code.append({s for i in idents for s in content_stems(i)})
+    decoy_idents = [
+        identifiers(_bug_lines_text(assessment, d.file, d.lines) + "\n" + _backticked(d.why))
+        for d in decoys
+    ]
+
+    vocab: dict[str, int] = {}
+
+    def vid(token: str) -> int:
+        return vocab.setdefault(token, len(vocab))
+
+    entries: list[tuple[str, int, int, float]] = []  # (matrix, row, column, weight)
+    for j, text in enumerate(bug_full):
+        for s in set(content_stems(text)):
+            entries.append(("desc", vid("s:" + s), j, weight(s)))
+    for j, text in enumerate(bug_short):
+        for s in set(content_stems(text)):
+            entries.append(("title", vid("s:" + s), j, weight(s)))
+    for j, idents in enumerate(bug_idents):
+        for ident, w in idents.items():
+            entries.append(("ident", vid("i:" + ident), j, w))
+    for j, stems in enumerate(bug_code):
+        for s in stems:
+            entries.append(("code", vid("s:" + s), j, weight(s)))
+    for j, (text, names) in enumerate(zip(decoy_texts, decoy_idents, strict=True)):
+        for s in set(content_stems(text)):
+            entries.append(("decoy", vid("s:" + s), j, weight(s)))
+        for ident in names:
+            entries.append(("decoy", vid("i:" + ident), j, ident_idf.get(ident, 1.0)))
+    phrases: list[tuple[int, str]] = []
+    for j, b in enumerate(bugs):
+        phrases.extend((j, p) for p in (b.title, *b.phrases))
+    phrase_stems = [set(content_stems(p)) for _, p in phrases]
+    for stems in phrase_stems:
+        for s in stems:
+            vid("s:" + s)
+
+    n_vocab = len(vocab)
+    mats = {
+        "desc": np.zeros((n_vocab, len(bugs))),
+        "title": np.zeros((n_vocab, len(bugs))),
+        "ident": np.zeros((n_vocab, len(bugs))),
+        "code": np.zeros((n_vocab, len(bugs))),
+        "decoy": np.zeros((n_vocab, len(decoys))),
+    }
+    for name, row, col, w in entries:
+        mats[name][row, col] = w
+    phrase_mat = np.zeros((n_vocab, len(phrases)))
+    for k, stems in enumerate(phrase_stems):
+        total = sum(weight(s) for s in stems) or 1.0
+        for s in stems:
+            phrase_mat[vocab["s:" + s], k] = weight(s) / total
+    stem_weight = np.ones(n_vocab)
+    for token, i in vocab.items():
+        stem_weight[i] = (
+            weight(token[2:]) if token.startswith("s:") else ident_idf.get(token[2:], 1)
+        )
+
+    targets = tuple(
+        _Target(b.id, file_index(b.file), b.lines, text)
+        for b, text in zip(bugs, bug_full, strict=True)
+    )
+    decoy_targets = tuple(_Target(d.id, file_index(d.file), d.lines, d.why) for d in decoys)
+    return AssessmentIndex(
+        assessment=assessment,
+        answer_key=answer_key,
+        bugs=bugs,
+        files=files,
+        snippet_lines=snippet_lines,
+        vocab=vocab,
+        stem_weight=stem_weight,
+        desc=mats["desc"],
+        title=mats["title"],
+        ident=mats["ident"],
+        code=mats["code"],
+        decoy=mats["decoy"],
+        phrase=phrase_mat,
+        phrase_owner=np.array([j for j, _ in phrases], dtype=np.int64),
+        title_strings=[" ".join(sorted(set(content_stems(b.title)))) for b in bugs],
+        phrase_strings=[" ".join(sorted(s)) for s in phrase_stems],
+        targets=targets,
+        decoy_targets=decoy_targets,
+    )
+
+
+# -- units ---------------------------------------------------------------------------------------
+
+
+def _strip_pasted(text: str, snippet_lines: frozenset[str]) -> tuple[str, float]:
+    """Drop snippet lines pasted back beyond the first few; return the text and pasted share."""
+    if "\n" not in text:
+        return text, 1.0 if text.strip() in snippet_lines else 0.0
+    kept: list[str] = []
+    pasted = quoted = 0
+    total = 0
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped:
+            continue
+        total += 1
+        if stripped in snippet_lines:
+            pasted += 1
+            if quoted < QUOTED_LINES_KEPT:
+                quoted += 1
+                kept.append(line)
+            continue
+        kept.append(line)
+    return "\n".join(kept), pasted / total if total else 0.0
+
+
+def review_units(review: Review, index: AssessmentIndex) -> list[Unit]:
+    """The units of a review: each comment, then each sentence of the summary."""
+    units = []
+    for i, c in enumerate(review.comments):
+        units.append(comment_unit(c, i, index))
+    for sentence in sentences(clip(review.summary)):
+        units.append(Unit(SUMMARY, sentence))
+    return units
+
+
+def comment_unit(comment: Comment, position: int, index: AssessmentIndex) -> Unit:
+    """One comment as a unit: its prose and its anchor resolved against the snippet files."""
+    text, pasted = _strip_pasted(clip(comment.body), index.snippet_lines)
+    file_index = index.resolve_file(comment.file)
+    if file_index == NO_FILE and comment.line is not None and len(index.assessment.files) == 1:
+        file_index = 0
+    start, end = comment.line, comment.end_line or comment.line
+    if start is not None and end is not None and end < start:
+        start, end = end, start
+    if start is not None and end is not None:
+        end = min(end, start + 400)
+    return Unit(position, text, file_index, start, end, pasted)
+
+
+# -- features ------------------------------------------------------------------------------------
+
+
+def _distance(ranges: Sequence[LineRange], start: int, end: int) -> int:
+    return min((r.distance(start, end) for r in ranges), default=FAR)
+
+
+def _margin(values: np.ndarray) -> np.ndarray:
+    """Each column minus the best of the other columns (0 with a single column)."""
+    if values.shape[1] < 2:
+        return np.zeros_like(values)
+    top2 = np.sort(values, axis=1)[:, -2:]
+    best, second = top2[:, 1:2], top2[:, 0:1]
+    others = np.where(values >= best, second, best)
+    return values - others
+
+
+@dataclass
+class UnitTokens:
+    """The tokens of one unit, kept for evidence."""
+
+    stems: list[str]
+    idents: set[str]
+
+
+def _tokens(text: str) -> UnitTokens:
+    return UnitTokens(content_stems(text), identifiers(text))
+
+
+@lru_cache(maxsize=4096)
+def _stem_string(text: str) -> str:
+    return " ".join(sorted(set(content_stems(text))))
+
+
+def unit_features(
+    units: Sequence[Unit], index: AssessmentIndex, kind_proba: np.ndarray
+) -> tuple[np.ndarray, list[UnitTokens]]:
+    """Signals for every (unit, bug) pair: an array (n_units, n_bugs, len(FEATURES)).
+
+    `kind_proba` is the comment classifier's output for the units, one row each, in the
+    column order of `COMMENT_KINDS`.
+    """
+    n, b = len(units), len(index.bugs)
+    out = np.zeros((n, b, len(FEATURES)))
+    if n == 0 or b == 0:
+        return out, []
+    tokens = [_tokens(u.text) for u in units]
+    vocab = index.vocab
+    rows: list[int] = []
+    cols: list[int] = []
+    n_stems = np.zeros(n)
+    for i, tok in enumerate(tokens):
+        seen = {vocab[t] for t in ("s:" + s for s in tok.stems) if t in vocab}
+        seen.update(vocab[t] for t in ("i:" + x for x in tok.idents) if t in vocab)
+        rows.extend([i] * len(seen))
+        cols.extend(seen)
+        n_stems[i] = len(set(tok.stems))
+    u = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, len(vocab)))
+
+    def cover(mat: np.ndarray) -> np.ndarray:
+        total = mat.sum(axis=0)
+        return np.asarray(u @ mat) / np.where(total > 0, total, 1.0)
+
+    desc_cover = cover(index.desc)
+    title_cover = cover(index.title)
+    code_words = cover(index.code)
+    ident_weight = np.asarray(u @ index.ident)
+    ident_count = np.asarray(u @ (index.ident > 0).astype(np.float64))
+    desc_bin = (index.desc > 0).astype(np.float64)
+    desc_precision = np.asarray(u @ desc_bin) / np.maximum(n_stems, 1.0)[:, None]
+    phrase_scores = np.asarray(u @ index.phrase)
+    phrase_cover = np.zeros((n, b))
+    np.maximum.at(phrase_cover.T, index.phrase_owner, phrase_scores.T)
+    # Cosine between the unit and each bug text, both weighted by the index's idf.
+    uw = u.multiply(index.stem_weight[None, :]).tocsr()
+    unit_norm = np.sqrt(
+        np.asarray(uw.multiply(uw).sum(axis=1)).ravel()
+        + np.maximum(n_stems - np.asarray(u.sum(axis=1)).ravel(), 0.0)
+    )
+    bug_norm = np.sqrt((index.desc**2).sum(axis=0))
+    cosine = np.asarray(uw @ index.desc) / (
+        np.maximum(unit_norm, 1e-9)[:, None] * np.maximum(bug_norm, 1e-9)[None, :]
+    )
+    decoy_sim = (
+        np.asarray(u @ index.decoy) / np.maximum(index.decoy.sum(axis=0), 1e-9)
+        if index.decoy.shape[1]
+        else np.zeros((n, 0))
+    )
+
+    stem_strings = [_stem_string(unit.text) for unit in units]
+    fuzzy_title = (
+        process.cdist(
+            stem_strings,
+            index.title_strings,
+            scorer=fuzz.token_set_ratio,
+            dtype=np.float32,
+            workers=1,
+        )
+        / 100.0
+    )
+    fuzzy_phrase = np.zeros((n, b))
+    if index.phrase_strings:
+        scores = (
+            process.cdist(
+                stem_strings,
+                index.phrase_strings,
+                scorer=fuzz.token_set_ratio,
+                dtype=np.float32,
+                workers=1,
+            )
+            / 100.0
+        )
+        np.maximum.at(fuzzy_phrase.T, index.phrase_owner, scores.T)
+
+    out[:, :, F["title_cover"]] = title_cover
+    out[:, :, F["phrase_cover"]] = phrase_cover
+    out[:, :, F["description_cover"]] = desc_cover
+    out[:, :, F["description_precision"]] = desc_precision
+    out[:, :, F["cosine"]] = cosine
+    out[:, :, F["identifier_weight"]] = np.log1p(ident_weight)
+    out[:, :, F["identifier_count"]] = np.minimum(ident_count, 5.0) / 5.0
+    out[:, :, F["code_words"]] = code_words
+    out[:, :, F["fuzzy_title"]] = fuzzy_title
+    out[:, :, F["fuzzy_phrase"]] = fuzzy_phrase
+    out[:, :, F["title_margin"]] = _margin(title_cover)
+    out[:, :, F["phrase_margin"]] = _margin(phrase_cover)
+    out[:, :, F["description_margin"]] = _margin(desc_cover)
+    out[:, :, F["cosine_margin"]] = _margin(cosine)
+    out[:, :, F["identifier_margin"]] = _margin(np.log1p(ident_weight))
+    text_score = desc_cover + phrase_cover + cosine + 0.2 * np.log1p(ident_weight)
+    out[:, :, F["best_text_bug"]] = (text_score >= text_score.max(axis=1, keepdims=True)) & (
+        text_score > 0
+    )
+    if decoy_sim.shape[1]:
+        out[:, :, F["decoy_similarity"]] = decoy_sim.max(axis=1)[:, None]
+    kinds = kind_proba
+    out[:, :, F["p_defect"]] = kinds[:, 0:1]
+    out[:, :, F["p_style"]] = kinds[:, 1:2]
+    out[:, :, F["p_question"]] = kinds[:, 2:3]
+    out[:, :, F["p_praise"]] = kinds[:, 4:5]
+    out[:, :, F["length"]] = (np.log1p(n_stems) / 5.0)[:, None]
+    for i, unit in enumerate(units):
+        out[i, :, F["is_summary"]] = 1.0 if unit.comment == SUMMARY else 0.0
+        out[i, :, F["pasted"]] = unit.pasted
+        _anchor_features(out[i], unit, index)
+    return out, tokens
+
+
+def _anchor_features(row: np.ndarray, unit: Unit, index: AssessmentIndex) -> None:
+    """Fill the anchor columns of one unit's (n_bugs, n_features) block in place."""
+    refs = line_refs(unit.text) if any(ch.isdigit() for ch in unit.text) else []
+    anchored = unit.start is not None and unit.end is not None
+    in_bug = []
+    for target in index.targets:
+        hit = False
+        if (
+            anchored
+            and target.ranges
+            and (unit.file_index == target.file_index or unit.file_index == NO_FILE)
+        ):
+            hit = _distance(target.ranges, unit.start, unit.end) == 0  # type: ignore[arg-type]
+        in_bug.append(hit)
+    in_decoy = anchored and any(
+        d.ranges
+        and unit.file_index in (d.file_index, NO_FILE)
+        and _distance(d.ranges, unit.start, unit.end) == 0  # type: ignore[arg-type]
+        for d in index.decoy_targets
+    )
+    for j, target in enumerate(index.targets):
+        r = row[j]
+        r[F["bug_unplaced"]] = 0.0 if target.ranges else 1.0
+        r[F["decoy_in_range"]] = 1.0 if in_decoy else 0.0
+        r[F["other_bug_in_range"]] = (
+            1.0 if any(hit for k, hit in enumerate(in_bug) if k != j) and not in_bug[j] else 0.0
+        )
+        if refs and target.ranges:
+            r[F["prose_line_hit"]] = (
+                1.0 if any(_distance(target.ranges, a, b) <= 1 for a, b in refs) else 0.0
+            )
+        if not anchored:
+            r[F["line_distance"]] = 0.5
+            continue
+        r[F["anchored"]] = 1.0
+        if unit.file_index == UNKNOWN_FILE or (
+            unit.file_index >= 0 and target.file_index >= 0 and unit.file_index != target.file_index
+        ):
+            r[F["wrong_file"]] = 1.0
+            r[F["line_distance"]] = 1.0
+            continue
+        if unit.file_index == target.file_index:
+            r[F["same_file"]] = 1.0
+        if not target.ranges:
+            r[F["line_distance"]] = 0.5
+            continue
+        d = _distance(target.ranges, unit.start, unit.end)  # type: ignore[arg-type]
+        r[F["in_range"]] = 1.0 if d == 0 else 0.0
+        r[F["near_range"]] = 1.0 if d <= 3 else 0.0
+        r[F["line_distance"]] = math.log1p(min(d, FAR)) / math.log1p(FAR)
+
+
+# -- the learned combiner ------------------------------------------------------------------------
+
+
+class PairScorer(Protocol):
+    """Anything that turns pair features into P(found): the learned model or a baseline."""
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray: ...
+
+    def contributions(self, x: np.ndarray) -> np.ndarray: ...
+
+
+class MatchModel:
+    """Logistic regression over the matching signals: a calibrated P(unit finds bug).
+
+    Parameters
+    ----------
+    C
+        Inverse regularisation strength; small, because a handful of assessments must
+        generalise to the next one.
+    random_state
+        Kept for the estimator convention; the lbfgs solver is deterministic.
+    """
+
+    def __init__(self, *, C: float = 0.5, random_state: int = 0) -> None:
+        self.C = C
+        self.random_state = random_state
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> MatchModel:
+        """Learn from pair features `x` (n, len(FEATURES)) and 0/1 labels `y`; returns self."""
+        if len(np.unique(y)) < 2:
+            raise ModelError("matching needs both found and not-found examples to train on")
+        self.scaler_ = StandardScaler().fit(x)
+        model = LogisticRegression(C=self.C, max_iter=5000)
+        model.fit(self.scaler_.transform(x), y)
+        scale = np.where(self.scaler_.scale_ > 0, self.scaler_.scale_, 1.0)
+        # Fold the scaler into the weights so prediction is one dot product.
+        self.coef_ = model.coef_[0] / scale
+        self.intercept_ = float(model.intercept_[0] - (self.scaler_.mean_ / scale) @ model.coef_[0])
+        return self
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        """P(found) for each row of `x` (any leading shape, last axis the features)."""
+        if not hasattr(self, "coef_"):
+            raise ModelError("the match model is not trained")
+        z = x @ self.coef_ + self.intercept_
+        return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+
+    def contributions(self, x: np.ndarray) -> np.ndarray:
+        """Each feature's additive share of the log-odds, for explanations."""
+        return x * self.coef_

@@ -1,0 +1,452 @@
+"""Score a review by RUBRIC.md, every point with the comment and words behind it.
+
+The functions here are pure: they take what matching and classification decided about a
+review and return dimension scores with `Point`s explaining them. Keeping the rubric apart from
+the models makes each rule testable with hand-built inputs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from grading.classification import HEAVY_RE, REWRITE_RE, TRADEOFF_RE
+from grading.text import normalise_space, quote, sentences
+from grading.types import SEVERITIES, Point, RedFlag, SeededBug
+
+SUMMARY = -1
+NO_SEVERITY = len(SEVERITIES)
+PROBLEM_KINDS = frozenset({"defect", "style", "suggestion", "other"})
+
+MEASURE_RE = re.compile(
+    r"\b(measure|measuring|benchmark|profile|profiling|metric|metrics|instrument|load[- ]test"
+    r"|p9[59]|percentile|dashboard|alert|monitor|telemetry|trace|observe|before (?:deciding"
+    r"|changing|switching|we|you))\b",
+    re.I,
+)
+SEQUENCE_RE = re.compile(
+    r"\b(first|then|afterwards|after that|later|follow[- ]up|next sprint|short[- ]term"
+    r"|long[- ]term|hotfix|stopgap|for now|until|phase|step \d|once)\b",
+    re.I,
+)
+ABSTRACTION_RE = re.compile(
+    r"\b(over-?engineer\w*|overkill|yagni|premature (?:abstraction|generali[sz]ation)"
+    r"|needless (?:abstraction|indirection|layer)|unnecessary (?:abstraction|indirection|layer"
+    r"|dependency|registry|factory|wrapper|base class|plugin|class|complexity|framework)"
+    r"|(?:doesn't|does not|don't|do not) need (?:a |an |the |this )?(?:abstract\w*|registry"
+    r"|factory|plugin|base class|framework|library|dependency|wrapper|class)"
+    r"|(?:a |one )?plain function|just a function|a simple function would|too many layers"
+    r"|indirection|abstract base class for (?:one|a single)|single implementation)\b",
+    re.I,
+)
+
+
+@dataclass(frozen=True)
+class Item:
+    """Something in the candidate's order of urgency: a problem-raising comment or the summary."""
+
+    comment: int
+    severity: str | None
+    bugs: tuple[str, ...]  # bugs it finds, in the order it mentions them
+
+
+@dataclass(frozen=True)
+class CommentView:
+    """What scoring needs to know about one comment (or the summary, comment = -1)."""
+
+    comment: int
+    text: str
+    kind: str
+    tradeoff: float
+    flag: str
+    flag_confidence: float
+    severity: str | None = None
+
+
+@dataclass
+class DimensionScore:
+    """A dimension's score and the reasons for it."""
+
+    score: float
+    points: list[Point] = field(default_factory=list)
+
+
+def detection(found: Mapping[str, int], bugs: Sequence[SeededBug]) -> DimensionScore:
+    """100 x weight found / total weight; a subtle bug weighs 2 (RUBRIC.md, Detection)."""
+    total = sum(b.weight for b in bugs)
+    if total == 0:
+        return DimensionScore(0.0, [Point(0.0, "the answer key has no bugs")])
+    result = DimensionScore(0.0)
+    for bug in sorted(bugs, key=lambda b: (b.rank, b.id)):
+        share = 100.0 * bug.weight / total
+        what = f"'{bug.title}' (rank {bug.rank}{', subtle, weighs 2' if bug.subtle else ''})"
+        if bug.id in found:
+            where = "the summary" if found[bug.id] == SUMMARY else f"comment {found[bug.id]}"
+            result.points.append(
+                Point(share, f"{where} finds {what}", found[bug.id], signal="match")
+            )
+            result.score += share
+        else:
+            result.points.append(
+                Point(0.0, f"no comment finds {what}: {share:.1f} points missed", signal="match")
+            )
+    result.score = min(100.0, result.score)
+    return result
+
+
+def urgency_order(
+    items: Sequence[Item], summary_priority: Sequence[str]
+) -> tuple[list[Item], list[str]]:
+    """The candidate's order of urgency (RUBRIC.md, Severity ranking, steps 1-4).
+
+    Returns the items sorted by the severity given (stable among equals, the summary last) and
+    the bugs in the order the candidate would fix them: an explicit summary priority first, then
+    every other found bug in the order the sorted items reach it.
+    """
+
+    def key(pair: tuple[int, Item]) -> tuple[int, int, int]:
+        position, item = pair
+        rank = SEVERITIES.index(item.severity) if item.severity in SEVERITIES else NO_SEVERITY
+        return (rank, 1 if item.comment == SUMMARY else 0, position)
+
+    ordered = [item for _, item in sorted(enumerate(items), key=key)]
+    bugs: list[str] = list(dict.fromkeys(summary_priority))
+    for item in ordered:
+        for bug in item.bugs:
+            if bug not in bugs:
+                bugs.append(bug)
+    return ordered, bugs
+
+
+def severity(
+    items: Sequence[Item],
+    found: Mapping[str, int],
+    bugs: Sequence[SeededBug],
+    summary_priority: Sequence[str] = (),
+) -> DimensionScore:
+    """Severity ranking: 50 for putting the rank-1 bug first, 50 x pairs in key order."""
+    if not found:
+        return DimensionScore(
+            0.0, [Point(0.0, "no seeded bug was found, so there is no ranking to judge")]
+        )
+    ranks = {b.id: b.rank for b in bugs}
+    priority = [b for b in summary_priority if b in found]
+    items = [Item(i.comment, i.severity, tuple(b for b in i.bugs if b in found)) for i in items]
+    ordered, order = urgency_order(items, priority)
+    order = [b for b in order if b in found]
+    order += sorted((b for b in found if b not in order), key=lambda b: (found[b], ranks[b]))
+    rank1 = min(bugs, key=lambda b: b.rank)
+    result = DimensionScore(0.0)
+    if priority:
+        top_bug = priority[0]
+        if top_bug == rank1.id:
+            result.points.append(
+                Point(
+                    50.0,
+                    f"the summary puts '{rank1.title}' first "
+                    f"(an explicit priority overrides severity labels)",
+                    SUMMARY,
+                    signal="summary_priority",
+                )
+            )
+        else:
+            result.points.append(
+                Point(
+                    0.0,
+                    f"the summary's first priority is {top_bug!r}, not "
+                    f"the rank-1 bug '{rank1.title}'",
+                    SUMMARY,
+                    signal="summary_priority",
+                )
+            )
+    elif ordered:
+        top = ordered[0]
+        where = "the summary" if top.comment == SUMMARY else f"comment {top.comment}"
+        label = f" (marked {top.severity})" if top.severity else ""
+        if rank1.id in top.bugs:
+            result.points.append(
+                Point(
+                    50.0,
+                    f"the most urgent item, {where}{label}, finds the rank-1 bug '{rank1.title}'",
+                    top.comment,
+                    signal="order",
+                )
+            )
+        elif top.bugs:
+            result.points.append(
+                Point(
+                    0.0,
+                    f"the most urgent item, {where}{label}, finds "
+                    f"{', '.join(top.bugs)}, not the rank-1 bug "
+                    f"'{rank1.title}'",
+                    top.comment,
+                    signal="order",
+                )
+            )
+        else:
+            result.points.append(
+                Point(
+                    0.0,
+                    f"the most urgent item, {where}{label}, finds no "
+                    f"seeded bug; it sits above the rank-1 bug",
+                    top.comment,
+                    signal="order",
+                )
+            )
+    if len(order) == 1:
+        result.points.append(
+            Point(25.0, "a single bug was found: half of the pair points", signal="order")
+        )
+    else:
+        pairs = agree = 0
+        for i in range(len(order)):
+            for j in range(i + 1, len(order)):
+                pairs += 1
+                agree += ranks[order[i]] < ranks[order[j]]
+        share = 50.0 * agree / pairs
+        result.points.append(
+            Point(
+                share,
+                f"the candidate orders {agree} of {pairs} pairs of "
+                f"found bugs as the key does (order: "
+                f"{' > '.join(order)})",
+                signal="order",
+            )
+        )
+    result.score = sum(p.points for p in result.points)
+    return result
+
+
+def _first_sentence_matching(text: str, pattern: re.Pattern[str]) -> str:
+    m = pattern.search(text)
+    if m is None:
+        return normalise_space(text)[:120]
+    return quote(text, m.start(), m.end(), width=90)
+
+
+def tradeoffs(
+    views: Sequence[CommentView], *, threshold: float = 0.5, rewrite: bool = False
+) -> DimensionScore:
+    """Tradeoff articulation on RUBRIC.md's anchors 0/25/50/75/100."""
+    if rewrite:
+        return DimensionScore(
+            0.0,
+            [
+                Point(
+                    0.0,
+                    "the review proposes a rewrite instead of weighing fixes",
+                    signal="red_flag:rewrite",
+                )
+            ],
+        )
+    framed = [v for v in views if v.tradeoff >= threshold and v.text.strip()]
+    passing = [
+        v
+        for v in views
+        if v not in framed and (v.tradeoff >= threshold / 2 or TRADEOFF_RE.search(v.text))
+    ]
+    measures = [v for v in framed if MEASURE_RE.search(v.text)]
+    sequences = [v for v in framed if SEQUENCE_RE.search(v.text)]
+    problems = [v for v in views if v.kind in PROBLEM_KINDS and v.comment != SUMMARY]
+    points = [
+        Point(
+            0.0,
+            f"{'the summary' if v.comment == SUMMARY else f'comment {v.comment}'}"
+            f" weighs a cost or condition (p={v.tradeoff:.2f})",
+            v.comment,
+            _first_sentence_matching(v.text, TRADEOFF_RE),
+            "tradeoff",
+        )
+        for v in framed
+    ]
+    if not framed:
+        if passing:
+            v = passing[0]
+            return DimensionScore(
+                25.0,
+                [
+                    Point(
+                        25.0,
+                        "one passing mention of a cost or alternative",
+                        v.comment,
+                        _first_sentence_matching(v.text, TRADEOFF_RE),
+                        "tradeoff",
+                    )
+                ],
+            )
+        return DimensionScore(
+            0.0,
+            [
+                Point(
+                    0.0, "only prescriptions: no fix is weighed against its cost", signal="tradeoff"
+                )
+            ],
+        )
+    if len(framed) == 1:
+        return DimensionScore(
+            50.0,
+            [*points, Point(50.0, "one fix framed with a condition or cost", signal="tradeoff")],
+        )
+    consistent = len(framed) >= max(3, (len(problems) + 1) // 2)
+    if consistent and measures and sequences:
+        return DimensionScore(
+            100.0,
+            [
+                *points,
+                Point(
+                    100.0,
+                    "weighs options throughout, orders the work and says what to measure first",
+                    signal="tradeoff",
+                ),
+            ],
+        )
+    return DimensionScore(
+        75.0,
+        [
+            *points,
+            Point(
+                75.0,
+                f"{len(framed)} fixes framed with conditions, measurements or sequencing",
+                signal="tradeoff",
+            ),
+        ],
+    )
+
+
+def tool_taste(views: Sequence[CommentView], *, flag_threshold: float = 0.5) -> DimensionScore:
+    """Tool taste on RUBRIC.md's anchors, from framework/rewrite flags, style share and taste."""
+    comments = [v for v in views if v.comment != SUMMARY]
+    frameworks = [v for v in views if v.flag == "framework" and v.flag_confidence >= flag_threshold]
+    rewrites = [v for v in views if v.flag == "rewrite" and v.flag_confidence >= flag_threshold]
+    styles = [v for v in comments if v.kind == "style"]
+    problems = [v for v in comments if v.kind in PROBLEM_KINDS]
+    style_share = len(styles) / len(problems) if problems else 0.0
+
+    def at(v: CommentView, pattern: re.Pattern[str]) -> Point:
+        where = "the summary" if v.comment == SUMMARY else f"comment {v.comment}"
+        return Point(0.0, f"{where}", v.comment, _first_sentence_matching(v.text, pattern))
+
+    if rewrites and (frameworks or any(HEAVY_RE.search(v.text) for v in rewrites)):
+        v = rewrites[0]
+        return DimensionScore(
+            0.0,
+            [
+                Point(
+                    0.0,
+                    "proposes rewriting the whole thing on a framework",
+                    v.comment,
+                    _first_sentence_matching(v.text, REWRITE_RE),
+                    "red_flag:rewrite",
+                )
+            ],
+        )
+    if len(frameworks) >= 2 or (problems and style_share >= 0.75 and len(styles) >= 2):
+        why = (
+            f"{len(frameworks)} disproportionate suggestions"
+            if len(frameworks) >= 2
+            else f"mostly style: {len(styles)} of {len(problems)} remarks"
+        )
+        pts = [Point(25.0, why, signal="tool_taste")]
+        pts += [at(v, HEAVY_RE) for v in frameworks]
+        return DimensionScore(25.0, pts)
+    if frameworks or rewrites or (len(styles) >= 3 and style_share >= 0.4):
+        if frameworks or rewrites:
+            v = (frameworks or rewrites)[0]
+            pattern = HEAVY_RE if frameworks else REWRITE_RE
+            pts = [
+                Point(
+                    50.0,
+                    "one disproportionate suggestion",
+                    v.comment,
+                    _first_sentence_matching(v.text, pattern),
+                    "red_flag:framework",
+                )
+            ]
+        else:
+            pts = [
+                Point(
+                    50.0,
+                    f"heavy with style nits: {len(styles)} of {len(problems)} remarks",
+                    signal="tool_taste",
+                )
+            ]
+        return DimensionScore(50.0, pts)
+    tasteful = [v for v in views if ABSTRACTION_RE.search(v.text)]
+    if tasteful:
+        v = tasteful[0]
+        return DimensionScore(
+            100.0,
+            [
+                Point(
+                    100.0,
+                    "proportionate, and names unnecessary abstraction or dependency",
+                    v.comment,
+                    _first_sentence_matching(v.text, ABSTRACTION_RE),
+                    "tool_taste",
+                )
+            ],
+        )
+    return DimensionScore(
+        75.0,
+        [
+            Point(
+                75.0,
+                "proportionate, without misjudgment, but no taste shown either way",
+                signal="tool_taste",
+            )
+        ],
+    )
+
+
+def red_flags(
+    views: Sequence[CommentView],
+    *,
+    found_any: bool,
+    asked_question: bool,
+    flag_threshold: float = 0.5,
+) -> list[RedFlag]:
+    """The red flags of RUBRIC.md with the words that raised them, in a stable order."""
+    flags: list[RedFlag] = []
+    for v in views:
+        if v.flag == "rewrite" and v.flag_confidence >= flag_threshold:
+            flags.append(
+                RedFlag("rewrite", v.comment, _first_sentence_matching(v.text, REWRITE_RE))
+            )
+        elif v.flag == "framework" and v.flag_confidence >= flag_threshold:
+            flags.append(
+                RedFlag("framework", v.comment, _first_sentence_matching(v.text, HEAVY_RE))
+            )
+    comments = [v for v in views if v.comment != SUMMARY]
+    styles = [v for v in comments if v.kind == "style"]
+    problems = [v for v in comments if v.kind in PROBLEM_KINDS]
+    if not found_any and styles and len(styles) * 2 >= len(problems):
+        quoted = "; ".join(normalise_space(v.text)[:60] for v in styles[:3])
+        flags.append(RedFlag("style_only", SUMMARY, quoted))
+    if not asked_question:
+        flags.append(
+            RedFlag(
+                "no_questions",
+                SUMMARY,
+                "no comment or summary sentence asks how the system is used",
+            )
+        )
+    return flags
+
+
+PRIORITY_RE = re.compile(
+    r"\b(first|most urgent|urgent|top priority|highest priority|priority|before anything"
+    r"|start with|begin with|immediately|asap|right away|blocker|must fix|fix .{0,40} before)\b"
+    r"|^\s*(?:\d+[.)]|\(\d+\)|#\d)",
+    re.I | re.M,
+)
+
+
+def has_priority_statement(summary: str) -> bool:
+    """Whether a summary states an order of work ("fix X first", a numbered list)."""
+    return bool(PRIORITY_RE.search(summary))
+
+
+def summary_sentences(summary: str) -> list[str]:
+    """The sentences of a summary, as the matcher sees them."""
+    return sentences(summary)

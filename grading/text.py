@@ -1,0 +1,466 @@
+"""Text handling shared by the classifier and the matcher: words, stems, identifiers.
+
+Everything here is language-agnostic on the code side: identifiers are whatever looks like one
+in any C-family, Python, Go or Java snippet, minus a list of keywords common to those languages.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from functools import lru_cache
+
+# Comments past this length are cut before matching; the candidate's point is made long before.
+MAX_TEXT_CHARS = 8000
+
+WORD_RE = re.compile(r"[a-z][a-z0-9]*")
+IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+CAMEL_RE = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
+FENCE_RE = re.compile(r"```[^\n]*\n?(.*?)(?:```|$)", re.S)
+INLINE_CODE_RE = re.compile(r"`([^`\n]{1,200})`")
+LINE_REF_RE = re.compile(
+    r"\b(?:lines?|l\.?|ln)\s*(\d{1,5})(?:\s*(?:-|–|to|through)\s*(\d{1,5}))?", re.I
+)
+
+STOPWORDS = frozenset(
+    [
+        "a",
+        "about",
+        "above",
+        "after",
+        "again",
+        "against",
+        "all",
+        "also",
+        "am",
+        "an",
+        "and",
+        "any",
+        "are",
+        "as",
+        "at",
+        "be",
+        "because",
+        "been",
+        "before",
+        "being",
+        "below",
+        "between",
+        "both",
+        "but",
+        "by",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "doing",
+        "down",
+        "during",
+        "each",
+        "few",
+        "for",
+        "from",
+        "further",
+        "had",
+        "has",
+        "have",
+        "having",
+        "here",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "itself",
+        "just",
+        "me",
+        "more",
+        "most",
+        "my",
+        "no",
+        "nor",
+        "not",
+        "now",
+        "of",
+        "off",
+        "on",
+        "once",
+        "only",
+        "or",
+        "other",
+        "our",
+        "out",
+        "over",
+        "own",
+        "same",
+        "should",
+        "so",
+        "some",
+        "such",
+        "than",
+        "that",
+        "the",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "through",
+        "to",
+        "too",
+        "under",
+        "until",
+        "up",
+        "very",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "while",
+        "who",
+        "whom",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+        "yours",
+        "it's",
+        "i'm",
+        "don't",
+        "doesn't",
+        "isn't",
+        "can't",
+        "won't",
+        "here's",
+        "there's",
+        "let's",
+        "via",
+        "per",
+        "e.g",
+        "i.e",
+        "etc",
+        "one",
+        "two",
+        "get",
+        "gets",
+        "got",
+        "use",
+        "used",
+        "uses",
+        "using",
+        "make",
+        "makes",
+        "made",
+        "way",
+        "thing",
+        "things",
+        "think",
+        "like",
+        "also",
+        "really",
+        "maybe",
+        "might",
+        "may",
+        "must",
+        "need",
+        "needs",
+        "want",
+        "seems",
+        "seem",
+        "look",
+        "looks",
+        "code",
+        "line",
+        "lines",
+        "here",
+    ]
+)
+
+# Keywords and builtins of the snippet languages we expect; they identify nothing.
+CODE_KEYWORDS = frozenset(
+    [
+        "abstract",
+        "and",
+        "as",
+        "assert",
+        "async",
+        "await",
+        "break",
+        "case",
+        "catch",
+        "chan",
+        "class",
+        "const",
+        "continue",
+        "def",
+        "default",
+        "defer",
+        "del",
+        "elif",
+        "else",
+        "enum",
+        "except",
+        "extends",
+        "false",
+        "final",
+        "finally",
+        "for",
+        "from",
+        "func",
+        "go",
+        "goto",
+        "if",
+        "implements",
+        "import",
+        "in",
+        "instanceof",
+        "interface",
+        "is",
+        "lambda",
+        "let",
+        "map",
+        "new",
+        "nil",
+        "none",
+        "nonlocal",
+        "not",
+        "null",
+        "or",
+        "package",
+        "pass",
+        "private",
+        "protected",
+        "public",
+        "raise",
+        "range",
+        "return",
+        "select",
+        "self",
+        "static",
+        "struct",
+        "super",
+        "switch",
+        "this",
+        "throw",
+        "throws",
+        "true",
+        "try",
+        "type",
+        "var",
+        "void",
+        "while",
+        "with",
+        "yield",
+        "int",
+        "str",
+        "float",
+        "bool",
+        "bytes",
+        "dict",
+        "list",
+        "set",
+        "tuple",
+        "string",
+        "boolean",
+        "long",
+        "double",
+        "char",
+        "byte",
+        "object",
+        "len",
+        "print",
+        "isinstance",
+        "getattr",
+        "setattr",
+        "hasattr",
+        "error",
+        "err",
+        "ok",
+        "fmt",
+        "args",
+        "kwargs",
+        "cls",
+        "println",
+        "printf",
+        "sprintf",
+        "errorf",
+        "make",
+        "append",
+        "copy",
+        "close",
+        "string",
+        "value",
+        "values",
+        "key",
+        "keys",
+        "item",
+        "items",
+        "get",
+        "put",
+        "add",
+        "remove",
+        "size",
+        "length",
+        "data",
+        "result",
+        "results",
+        "name",
+        "optional",
+        "any",
+        "callable",
+        "iterator",
+        "iterable",
+        "sequence",
+        "mapping",
+        "annotations",
+        "future",
+        "typing",
+        "dataclass",
+        "field",
+        "logging",
+        "log",
+        "logger",
+        "info",
+        "debug",
+        "warning",
+        "exception",
+        "json",
+        "time",
+        "os",
+        "sys",
+        "re",
+    ]
+)
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """A light suffix stripper: enough to meet 'caching' with 'cached', 'retries' with 'retry'."""
+    w = word
+    if len(w) <= 3:
+        return w
+    if w.endswith("ies") and len(w) > 4:
+        w = w[:-3] + "y"
+    elif w.endswith("s") and not w.endswith(("ss", "us", "is")) and len(w) > 4:
+        w = w[:-1]
+    for suffix, repl in (
+        ("ational", "ate"),
+        ("ization", "ize"),
+        ("ation", "ate"),
+        ("ness", ""),
+        ("ment", ""),
+        ("ingly", ""),
+        ("edly", ""),
+        ("ity", ""),
+        ("ously", "ous"),
+        ("ied", "y"),
+        ("ing", ""),
+        ("er", ""),
+        ("ed", ""),
+        ("ly", ""),
+        ("e", ""),
+    ):
+        if w.endswith(suffix) and len(w) - len(suffix) >= 3:
+            w = w[: -len(suffix)] + repl
+            break
+    if len(w) > 3 and w[-1] == w[-2] and w[-1] not in "lsz":
+        w = w[:-1]
+    if len(w) > 3 and w.endswith("e"):
+        w = w[:-1]
+    return w
+
+
+def clip(text: str) -> str:
+    """The part of a text the grader reads (the first MAX_TEXT_CHARS characters)."""
+    return text if len(text) <= MAX_TEXT_CHARS else text[:MAX_TEXT_CHARS]
+
+
+def words(text: str) -> list[str]:
+    """Lower-case word tokens; identifiers are split at underscores and camel case."""
+    out: list[str] = []
+    for token in IDENT_RE.findall(text):
+        if "_" in token or (token[1:] != token[1:].lower() and token.upper() != token):
+            out.extend(p.lower() for p in CAMEL_RE.findall(token))
+        else:
+            out.append(token.lower())
+    return out
+
+
+def content_stems(text: str) -> list[str]:
+    """Stems of the non-stopword words of a text, in order."""
+    return [stem(w) for w in words(text) if w not in STOPWORDS and len(w) > 1]
+
+
+def identifiers(text: str, *, min_length: int = 3) -> set[str]:
+    """Lower-cased identifiers that name something: keywords and short names left out."""
+    out = set()
+    for token in IDENT_RE.findall(text):
+        lowered = token.lower()
+        if len(token) >= min_length and lowered not in CODE_KEYWORDS:
+            out.add(lowered)
+    return out
+
+
+def code_spans(text: str) -> list[str]:
+    """The Markdown code in a text: fenced blocks and inline `code`."""
+    spans = [m.group(1) for m in FENCE_RE.finditer(text)]
+    spans.extend(INLINE_CODE_RE.findall(FENCE_RE.sub(" ", text)))
+    return spans
+
+
+def without_fences(text: str) -> str:
+    """The prose of a text: fenced code blocks replaced by a marker word."""
+    return FENCE_RE.sub(" codeblock ", text)
+
+
+def line_refs(text: str) -> list[tuple[int, int]]:
+    """Line numbers a text names in prose ('line 44', 'lines 41-47', 'L12')."""
+    out = []
+    for m in LINE_REF_RE.finditer(text):
+        start = int(m.group(1))
+        end = int(m.group(2)) if m.group(2) else start
+        if end < start:
+            start, end = end, start
+        out.append((start, min(end, start + 200)))
+    return out
+
+
+SENTENCE_RE = re.compile(r"(?<=[.!?;])\s+|\n+\s*(?:[-*•]|\d+[.)]|\(\d+\))?\s*")
+
+
+def sentences(text: str) -> list[str]:
+    """Split prose into sentences and list items, dropping empty pieces."""
+    return [s.strip() for s in SENTENCE_RE.split(text) if s and s.strip()]
+
+
+def normalise_space(text: str) -> str:
+    """Collapse runs of whitespace to one space."""
+    return " ".join(text.split())
+
+
+def quote(text: str, start: int, end: int, *, width: int = 60) -> str:
+    """A short excerpt around text[start:end], for evidence a person reads."""
+    left = max(0, start - width // 2)
+    right = min(len(text), end + width // 2)
+    excerpt = normalise_space(text[left:right])
+    return ("…" if left > 0 else "") + excerpt + ("…" if right < len(text) else "")
+
+
+def join_words(items: Iterable[str], *, limit: int = 6) -> str:
+    """'a', 'b' and 'c' style list for explanations."""
+    quoted = [f"'{w}'" for w in list(items)[:limit]]
+    if not quoted:
+        return ""
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]

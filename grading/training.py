@@ -1,0 +1,288 @@
+"""Load the labelled corpora and train a `Grader` from them, deterministically.
+
+Training data:
+
+- `corpora/comments/*.jsonl` and the comments of `corpora/reviews/*.jsonl` teach the comment
+  classifier (kind, tradeoff, rewrite/framework language);
+- the reviews' gold matches teach the match model which (unit, bug) pairs are finds.
+
+`exclude` leaves assessments out of every learned part, which is how leave-one-assessment-out
+evaluation keeps the held assessment unseen.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from grading.classification import CommentClassifier
+from grading.content import CatalogEntry, load_catalog
+from grading.errors import ModelError, Problem, ReviewFormatError
+from grading.matching import FEATURES, SUMMARY, MatchModel, build_index, review_units, unit_features
+from grading.reviews import parse_review
+from grading.text import content_stems
+from grading.types import Review
+
+MIN_BACKGROUND_DF = 2
+TEXT_COLUMNS = [
+    FEATURES.index(n) for n in ("title_cover", "phrase_cover", "description_cover", "cosine")
+]
+
+
+def default_root() -> Path:
+    """The project folder this package sits in (holding assessments/, seeded_bugs/, corpora/)."""
+    return Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class LabelledComment:
+    """A single comment with its labels (corpora/comments or a gold review comment)."""
+
+    text: str
+    kind: str
+    tradeoff: bool
+    flag: str | None
+    source: str  # the assessment slug for review comments, the file stem otherwise
+
+
+@dataclass(frozen=True)
+class Gold:
+    """A human grader's labels for one review (corpora/README.md)."""
+
+    matches: tuple[tuple[str, int], ...]
+    summary_priority: tuple[str, ...]
+    dimensions: dict[str, float]
+    total: float
+    red_flags: tuple[tuple[str, int], ...]
+    comments: tuple[tuple[str, bool], ...]
+    near_misses: tuple[tuple[str, int, str], ...] = ()
+    false_alarms: tuple[tuple[str, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class LabelledReview:
+    """A corpus review with its gold labels and where it came from."""
+
+    review: Review
+    gold: Gold
+    file: str
+    line: int
+
+
+@dataclass
+class Corpus:
+    """Everything training and evaluation read: content, labelled reviews and comments."""
+
+    entries: dict[str, CatalogEntry]
+    reviews: dict[str, list[LabelledReview]]
+    comments: list[LabelledComment]
+    problems: list[Problem] = field(default_factory=list)
+
+    def assessments(self) -> list[str]:
+        """Slugs that have both content and labelled reviews, sorted."""
+        return sorted(s for s in self.reviews if s in self.entries and self.reviews[s])
+
+
+def _gold(raw: Any) -> Gold:
+    if not isinstance(raw, dict):
+        raise ReviewFormatError("gold", "must be an object")
+    try:
+        return Gold(
+            matches=tuple((str(m["bug"]), int(m["comment"])) for m in raw.get("matches") or []),
+            summary_priority=tuple(str(b) for b in raw.get("summary_priority") or []),
+            dimensions={str(k): float(v) for k, v in (raw.get("dimensions") or {}).items()},
+            total=float(raw.get("total", 0.0)),
+            red_flags=tuple(
+                (str(f["kind"]), int(f.get("comment", -1))) for f in raw.get("red_flags") or []
+            ),
+            comments=tuple(
+                (str(c.get("kind", "other")), bool(c.get("tradeoff", False)))
+                for c in raw.get("comments") or []
+            ),
+            near_misses=tuple(
+                (str(n["bug"]), int(n["comment"]), str(n.get("kind", "")))
+                for n in raw.get("near_misses") or []
+            ),
+            false_alarms=tuple(
+                (str(f["decoy"]), int(f["comment"])) for f in raw.get("false_alarms") or []
+            ),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ReviewFormatError("gold", f"malformed labels: {exc}") from exc
+
+
+def _read_jsonl(path: Path) -> Iterable[tuple[int, Any]]:
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if line.strip():
+                yield number, json.loads(line)
+
+
+def load_corpus(
+    root: Path, *, reviews_dir: Path | None = None, comments_dir: Path | None = None
+) -> Corpus:
+    """Read content and labelled corpora under a project folder; bad lines become problems."""
+    root = Path(root)
+    catalog = load_catalog(root / "assessments", root / "seeded_bugs", display_root=root)
+    entries = {e.assessment.slug: e for e in catalog.entries}
+    problems = list(catalog.problems)
+    reviews: dict[str, list[LabelledReview]] = {}
+    for path in sorted((reviews_dir or root / "corpora" / "reviews").glob("*.jsonl")):
+        for number, obj in _read_jsonl(path):
+            try:
+                review = parse_review(obj)
+                gold = _gold(obj.get("gold"))
+            except ReviewFormatError as exc:
+                problems.append(Problem(str(path), number, exc.field, exc.message))
+                continue
+            reviews.setdefault(review.assessment, []).append(
+                LabelledReview(review, gold, str(path), number)
+            )
+    comments: list[LabelledComment] = []
+    for path in sorted((comments_dir or root / "corpora" / "comments").glob("*.jsonl")):
+        for number, obj in _read_jsonl(path):
+            if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
+                problems.append(Problem(str(path), number, "text", "must be a string"))
+                continue
+            comments.append(
+                LabelledComment(
+                    obj["text"],
+                    str(obj.get("kind") or "other"),
+                    bool(obj.get("tradeoff")),
+                    obj.get("flag"),
+                    path.stem,
+                )
+            )
+    return Corpus(entries, reviews, comments, problems)
+
+
+def review_comments(corpus: Corpus, slugs: Iterable[str]) -> list[LabelledComment]:
+    """Gold-labelled comments of the reviews of these assessments, flags from gold red flags."""
+    out = []
+    for slug in slugs:
+        for item in corpus.reviews.get(slug, []):
+            flags = {c: k for k, c in item.gold.red_flags if k in ("rewrite", "framework")}
+            for i, comment in enumerate(item.review.comments):
+                if i >= len(item.gold.comments):
+                    break
+                kind, tradeoff = item.gold.comments[i]
+                out.append(LabelledComment(comment.body, kind, tradeoff, flags.get(i), slug))
+    return out
+
+
+def _fit_classifier(comments: Sequence[LabelledComment]) -> CommentClassifier:
+    return CommentClassifier().fit(
+        [c.text for c in comments],
+        [c.kind for c in comments],
+        [c.tradeoff for c in comments],
+        [c.flag for c in comments],
+    )
+
+
+def background_weights(texts: Iterable[str]) -> dict[str, float]:
+    """Stem weights in 0.2..1: words most review comments use weigh little."""
+    df: Counter[str] = Counter()
+    n = 0
+    for text in texts:
+        n += 1
+        df.update(set(content_stems(text)))
+    if n < 10:
+        return {}
+    top = math.log(n)
+    return {
+        s: max(0.2, min(1.0, math.log(n / c) / top))
+        for s, c in df.items()
+        if c >= MIN_BACKGROUND_DF
+    }
+
+
+def match_examples(
+    corpus: Corpus, slug: str, classifier: CommentClassifier, background: dict[str, float]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(unit, bug) features and labels for one assessment's labelled reviews.
+
+    Gold names the *first* comment that finds each bug, so a later comment about a found bug
+    may find it too: those pairs are left out rather than taught as misses. The summary is
+    a positive only when gold credits it alone.
+    """
+    entry = corpus.entries[slug]
+    index = build_index(entry.assessment, entry.answer_key, background=background)
+    xs: list[np.ndarray] = []
+    ys: list[np.ndarray] = []
+    bug_pos = {b.id: j for j, b in enumerate(index.bugs)}
+    for item in corpus.reviews[slug]:
+        units = review_units(item.review, index)
+        if not units:
+            continue
+        preds = classifier.predict([u.text for u in units])
+        feats, _ = unit_features(units, index, preds.kind_proba)
+        labels = np.zeros((len(units), len(index.bugs)))
+        keep = np.ones_like(labels, dtype=bool)
+        gold = dict(item.gold.matches)
+        for bug, first in gold.items():
+            j = bug_pos.get(bug)
+            if j is None:
+                continue
+            for i, unit in enumerate(units):
+                if first == SUMMARY:
+                    # Only the summary found it; which sentence is unknown, so take the best.
+                    if unit.comment == SUMMARY:
+                        keep[i, j] = False
+                elif unit.comment == first:
+                    labels[i, j] = 1.0
+                elif unit.comment == SUMMARY or unit.comment > first:
+                    keep[i, j] = False
+            if first == SUMMARY:
+                rows = [i for i, u in enumerate(units) if u.comment == SUMMARY]
+                if rows:
+                    best = max(rows, key=lambda r: float(feats[r, j, TEXT_COLUMNS].sum()))
+                    labels[best, j] = 1.0
+                    keep[best, j] = True
+        xs.append(feats[keep])
+        ys.append(labels[keep])
+    if not xs:
+        return np.zeros((0, len(FEATURES))), np.zeros(0)
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def train_grader(
+    corpus: Corpus, *, exclude: Iterable[str] = (), oof: bool = True, settings: Any = None
+) -> Any:
+    """Train every learned part on the corpus, leaving out the `exclude`d assessments.
+
+    With `oof`, the match model learns from classifier probabilities predicted by a classifier
+    that did not see that assessment's comments, as it will be at grading time.
+    """
+    from grading.grader import Grader
+
+    excluded = set(exclude)
+    slugs = [s for s in corpus.assessments() if s not in excluded]
+    if not slugs:
+        raise ModelError(
+            "no labelled reviews to train on (corpora/reviews is empty or every "
+            "assessment was excluded)"
+        )
+    base = list(corpus.comments)
+    classifier = _fit_classifier(base + review_comments(corpus, slugs))
+    background = background_weights(
+        [c.text for c in base] + [c.text for c in review_comments(corpus, slugs)]
+    )
+    xs, ys = [], []
+    for slug in slugs:
+        fold_classifier = (
+            _fit_classifier(base + review_comments(corpus, [s for s in slugs if s != slug]))
+            if oof and len(slugs) > 1
+            else classifier
+        )
+        x, y = match_examples(corpus, slug, fold_classifier, background)
+        xs.append(x)
+        ys.append(y)
+    model = MatchModel().fit(np.concatenate(xs), np.concatenate(ys))
+    return Grader(classifier, model, background=background, settings=settings)
