@@ -12,6 +12,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app import health, pages
 from app.assessments.service import AssessmentNotFound
 from app.auth import LoginRequired
+from app.reviews import routes as reviews_routes
+from app.reviews.service import SubmissionNotFound
 from app.settings import PROJECT_ROOT
 from app.templating import templates
 from app.users import routes as users_routes
@@ -47,6 +49,7 @@ def create_app() -> FastAPI:
     app.include_router(health.router)
     app.include_router(pages.router)
     app.include_router(users_routes.router)
+    app.include_router(reviews_routes.router)
 
     @app.exception_handler(AssessmentNotFound)
     def _assessment_not_found(request: Request, exc: AssessmentNotFound) -> Response:
@@ -58,6 +61,10 @@ def create_app() -> FastAPI:
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
         return error_response(request, 401, "Sign in required", "Sign in to continue.")
+
+    @app.exception_handler(SubmissionNotFound)
+    def _submission_not_found(request: Request, exc: SubmissionNotFound) -> Response:
+        return error_response(request, 404, "Not found", "No submitted submission has that id.")
 
     @app.exception_handler(UserNotFound)
     def _user_not_found(request: Request, exc: UserNotFound) -> Response:

@@ -123,7 +123,7 @@ def score_dict(**overrides: Any) -> dict[str, Any]:
     """A plausible score (FORMATS.md section 4) for the default assessment; override any key."""
     score: dict[str, Any] = {
         "id": "r-test",
-        "total": 60.0,
+        "total": 61.25,
         "dimensions": {"detection": 50.0, "severity": 75.0, "tradeoffs": 50.0, "tool_taste": 75.0},
         "matches": [
             {"bug": "cache-key-ignores-params", "comment": 0, "confidence": 0.93},

@@ -1,0 +1,304 @@
+"""The grading queue, the review page, grading decisions (forms and JSON) and export."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from app.assessments import service as assessment_service
+from app.auth import Csrf, GraderUser
+from app.db import SessionDep
+from app.reviews import export, service
+from app.reviews.schemas import DecisionIn
+from app.reviews.service import DecisionConflict, InvalidDecision
+from app.templating import templates
+from app.users.models import User
+
+router = APIRouter()
+
+PARTIAL_HEADER = "x-partial"
+
+
+@router.get("/staff/queue", response_class=HTMLResponse, include_in_schema=False)
+def queue_page(
+    request: Request,
+    session: SessionDep,
+    user: GraderUser,
+    assessment: str | None = None,
+    status: str = "todo",
+) -> Response:
+    """Submissions to grade, what needs a human most first."""
+    if status not in service.QUEUE_STATUSES:
+        status = "todo"
+    rows = service.list_queue(session, assessment=assessment or None, status=status)
+    return templates.TemplateResponse(
+        request,
+        "reviews/queue.html",
+        {
+            "rows": rows,
+            "assessments": assessment_service.list_assessments(session, active_only=False),
+            "assessment": assessment or "",
+            "status": status,
+            "statuses": service.QUEUE_STATUSES,
+            "decision_line": service.DECISION_LINE,
+        },
+    )
+
+
+def _render(
+    request: Request,
+    session: Session,
+    submission_id: int,
+    *,
+    status_code: int = 200,
+    conflict: str | None = None,
+    error: str | None = None,
+) -> Response:
+    page = service.build_review_page(session, submission_id)
+    partial = request.headers.get(PARTIAL_HEADER) == "1"
+    return templates.TemplateResponse(
+        request,
+        "reviews/_panel.html" if partial else "reviews/detail.html",
+        {"page": page, "conflict": conflict, "error": error},
+        status_code=status_code,
+    )
+
+
+@router.get(
+    "/staff/submissions/{submission_id}", response_class=HTMLResponse, include_in_schema=False
+)
+def review_page(
+    request: Request, session: SessionDep, user: GraderUser, submission_id: int
+) -> Response:
+    """One submission: snippet and comments, answer key, matches, flags, dimensions, audit."""
+    return _render(request, session, submission_id)
+
+
+def _apply_form(
+    request: Request, session: Session, submission_id: int, action: Callable[[], object]
+) -> Response:
+    try:
+        action()
+    except DecisionConflict as exc:
+        if exc.lost_race:
+            session.rollback()
+        return _render(request, session, submission_id, status_code=409, conflict=str(exc))
+    except InvalidDecision as exc:
+        return _render(request, session, submission_id, status_code=422, error=str(exc))
+    session.commit()
+    if request.headers.get(PARTIAL_HEADER) == "1":
+        return _render(request, session, submission_id)
+    return RedirectResponse(f"/staff/submissions/{submission_id}", status_code=303)
+
+
+IntForm = Annotated[int, Form()]
+ShortForm = Annotated[str, Form(max_length=100)]
+
+
+@router.post("/staff/submissions/{submission_id}/matches", include_in_schema=False)
+def post_match(
+    request: Request,
+    session: SessionDep,
+    user: GraderUser,
+    _csrf: Csrf,
+    submission_id: int,
+    version: IntForm,
+    bug: ShortForm,
+    comment: IntForm,
+    verdict: ShortForm,
+) -> Response:
+    """Confirm, reject, add or clear a match."""
+    return _apply_form(
+        request,
+        session,
+        submission_id,
+        lambda: service.decide_match(
+            session, submission_id, user, version=version, bug=bug, comment=comment, verdict=verdict
+        ),
+    )
+
+
+@router.post("/staff/submissions/{submission_id}/flags", include_in_schema=False)
+def post_flag(
+    request: Request,
+    session: SessionDep,
+    user: GraderUser,
+    _csrf: Csrf,
+    submission_id: int,
+    version: IntForm,
+    kind: ShortForm,
+    comment: IntForm,
+    verdict: ShortForm,
+) -> Response:
+    """Confirm, dismiss or clear a red flag."""
+    return _apply_form(
+        request,
+        session,
+        submission_id,
+        lambda: service.decide_flag(
+            session,
+            submission_id,
+            user,
+            version=version,
+            kind=kind,
+            comment=comment,
+            verdict=verdict,
+        ),
+    )
+
+
+@router.post("/staff/submissions/{submission_id}/overrides", include_in_schema=False)
+def post_override(
+    request: Request,
+    session: SessionDep,
+    user: GraderUser,
+    _csrf: Csrf,
+    submission_id: int,
+    version: IntForm,
+    dimension: ShortForm,
+    value: Annotated[str, Form(max_length=20)] = "",
+    reason: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """Set a dimension by hand with a reason; an empty value removes the override."""
+
+    def action() -> object:
+        try:
+            number = float(value) if value.strip() else None
+        except ValueError:
+            raise InvalidDecision("the score must be a number from 0 to 100") from None
+        return service.override_dimension(
+            session,
+            submission_id,
+            user,
+            version=version,
+            dimension=dimension,
+            value=number,
+            reason=reason,
+        )
+
+    return _apply_form(request, session, submission_id, action)
+
+
+@router.post("/staff/submissions/{submission_id}/finalize", include_in_schema=False)
+def post_finalize(
+    request: Request,
+    session: SessionDep,
+    user: GraderUser,
+    _csrf: Csrf,
+    submission_id: int,
+    version: IntForm,
+) -> Response:
+    """Sign the grade."""
+    return _apply_form(
+        request,
+        session,
+        submission_id,
+        lambda: service.finalize(session, submission_id, user, version=version),
+    )
+
+
+# -- JSON API ----------------------------------------------------------------------------------
+
+
+@router.get("/api/staff/submissions/{submission_id}", tags=["grading"])
+def api_state(session: SessionDep, user: GraderUser, submission_id: int) -> dict[str, Any]:
+    """The saved decisions and the grade as it stands."""
+    return service.current_state(session, submission_id)
+
+
+def _decide(session: Session, user: User, submission_id: int, body: DecisionIn) -> object:
+    def need(value: Any, name: str) -> Any:
+        if value is None:
+            raise InvalidDecision(f"{name} is required for a {body.action} decision")
+        return value
+
+    if body.action == "match":
+        return service.decide_match(
+            session,
+            submission_id,
+            user,
+            version=body.version,
+            bug=need(body.bug, "bug"),
+            comment=need(body.comment, "comment"),
+            verdict=need(body.verdict, "verdict"),
+        )
+    if body.action == "flag":
+        return service.decide_flag(
+            session,
+            submission_id,
+            user,
+            version=body.version,
+            kind=need(body.kind, "kind"),
+            comment=need(body.comment, "comment"),
+            verdict=need(body.verdict, "verdict"),
+        )
+    if body.action == "override":
+        return service.override_dimension(
+            session,
+            submission_id,
+            user,
+            version=body.version,
+            dimension=need(body.dimension, "dimension"),
+            value=body.value,
+            reason=body.reason,
+        )
+    return service.finalize(session, submission_id, user, version=body.version)
+
+
+@router.post("/api/staff/submissions/{submission_id}/decisions", tags=["grading"])
+def api_decide(
+    session: SessionDep, user: GraderUser, _csrf: Csrf, submission_id: int, body: DecisionIn
+) -> JSONResponse:
+    """Apply one decision; 409 with the current state when `version` is stale."""
+    try:
+        _decide(session, user, submission_id, body)
+    except DecisionConflict as exc:
+        if exc.lost_race:
+            session.rollback()
+        return JSONResponse(
+            {"detail": str(exc), "current": service.current_state(session, submission_id)},
+            status_code=409,
+        )
+    except InvalidDecision as exc:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+    session.commit()
+    return JSONResponse(service.current_state(session, submission_id))
+
+
+# -- export ------------------------------------------------------------------------------------
+
+
+@router.get("/staff/export", response_class=HTMLResponse, include_in_schema=False)
+def export_page(request: Request, session: SessionDep, user: GraderUser) -> Response:
+    """Links to the CSV and JSON exports, per assessment or all."""
+    return templates.TemplateResponse(
+        request,
+        "reviews/export.html",
+        {"assessments": assessment_service.list_assessments(session, active_only=False)},
+    )
+
+
+@router.get("/staff/export.json", tags=["grading"])
+def export_json(session: SessionDep, user: GraderUser, assessment: str | None = None) -> Response:
+    """Auto and final scores of every submission, as JSON."""
+    records = export.export_records(session, assessment=assessment or None)
+    return Response(
+        export.to_json(records),
+        media_type="application/json",
+        headers={"Content-Disposition": 'attachment; filename="redline-scores.json"'},
+    )
+
+
+@router.get("/staff/export.csv", tags=["grading"])
+def export_csv(session: SessionDep, user: GraderUser, assessment: str | None = None) -> Response:
+    """Auto and final scores of every submission, as CSV."""
+    records = export.export_records(session, assessment=assessment or None)
+    return Response(
+        export.to_csv(records),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="redline-scores.csv"'},
+    )
