@@ -10,7 +10,7 @@ from typing import Any
 
 from rapidfuzz import fuzz, process
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -727,21 +727,32 @@ def _save(
     auto: AutoScore | None,
     user: User,
 ) -> None:
-    now = recompute(submission, auto, decision)
-    decision.dimensions = now.dimensions
-    decision.total = now.total
-    decision.updated_at = utcnow()
-    decision.updated_by_id = user.id
+    submission_id = submission.id  # a failed flush expires every loaded object
     try:
+        # One flush only: each flush of a changed decision bumps its version.
+        with session.no_autoflush:
+            now = recompute(submission, auto, decision)
+        decision.dimensions = now.dimensions
+        decision.total = now.total
+        decision.updated_at = utcnow()
+        decision.updated_by_id = user.id
         session.flush()
-    except (StaleDataError, IntegrityError) as exc:
-        # Both mean another grader's save landed between our read and our write.
+    except (StaleDataError, IntegrityError, OperationalError) as exc:
+        # Each means another grader's save landed between our read and our write: a stale
+        # version, a duplicate first decision, or (SQLite) a write on an outdated snapshot.
+        if isinstance(exc, OperationalError) and not _is_write_race(exc):
+            raise
         raise DecisionConflict(
             "Another grader saved this submission at the same moment. Your change was not "
             "saved; review the current state below and apply it again if it still holds.",
-            submission_id=submission.id,
+            submission_id=submission_id,
             lost_race=True,
         ) from exc
+
+
+def _is_write_race(exc: OperationalError) -> bool:
+    message = str(exc.orig).lower()
+    return any(sign in message for sign in ("locked", "deadlock", "could not serialize"))
 
 
 def _check_comment(submission: Submission, comment: int) -> None:
