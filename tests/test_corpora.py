@@ -1,0 +1,126 @@
+"""The labelled corpora follow their formats, and their gold labels follow the rubric."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from grading import load_catalog
+from grading.reviews import parse_review
+from grading.types import COMMENT_KINDS, DIMENSIONS, RED_FLAG_KINDS
+
+ROOT = Path(__file__).resolve().parents[1]
+REVIEWS_DIR = ROOT / "corpora" / "reviews"
+COMMENTS_DIR = ROOT / "corpora" / "comments"
+CATALOG = load_catalog(ROOT / "assessments", ROOT / "seeded_bugs")
+MIN_REVIEWS, MIN_STRONG, MIN_WEAK = 40, 8, 8
+
+
+def _lines(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if line.strip():
+            rows.append((number, json.loads(line)))
+    return rows
+
+
+def _review_files() -> list[Path]:
+    return sorted(REVIEWS_DIR.glob("*.jsonl"))
+
+
+def test_shipped_content_is_valid() -> None:
+    assert CATALOG.problems == ()
+    assert {e.assessment.slug for e in CATALOG.entries} == {
+        "docs-rag",
+        "agent-orchestrator",
+        "llm-gateway-client",
+    }
+    for entry in CATALOG.entries:
+        bugs = entry.answer_key.bugs
+        assert len(bugs) == 3, entry.assessment.slug
+        assert sum(b.subtle for b in bugs) >= 1, entry.assessment.slug
+        assert entry.answer_key.decoys, entry.assessment.slug
+
+
+def test_every_assessment_has_a_review_corpus() -> None:
+    assert {p.stem for p in _review_files()} == {e.assessment.slug for e in CATALOG.entries}
+
+
+@pytest.mark.parametrize("path", _review_files(), ids=lambda p: p.stem)
+def test_review_corpus_labels_follow_the_rubric(path: Path) -> None:
+    entry = CATALOG.get(path.stem)
+    assert entry is not None, f"{path.name}: no valid assessment {path.stem!r}"
+    bugs = {b.id: b for b in entry.answer_key.bugs}
+    decoys = {d.id for d in entry.answer_key.decoys}
+    rubric = entry.assessment.rubric
+    rows = _lines(path)
+    ids: set[str] = set()
+    totals = []
+    for number, row in rows:
+        where = f"{path.name}:{number}"
+        review = parse_review(row)
+        assert review.assessment == path.stem, where
+        assert review.id not in ids, f"{where}: duplicate id {review.id}"
+        ids.add(review.id)
+        gold = row["gold"]
+        n = len(review.comments)
+        indices = range(-1, n)
+
+        matched = [m["bug"] for m in gold["matches"]]
+        assert len(matched) == len(set(matched)), f"{where}: a bug is matched twice"
+        for match in gold["matches"]:
+            assert match["bug"] in bugs and match["comment"] in indices, f"{where}: {match}"
+        for bug_id in gold.get("summary_priority", []):
+            assert bug_id in bugs, f"{where}: summary_priority names {bug_id}"
+        for miss in gold.get("near_misses", []):
+            assert miss["bug"] in bugs and miss["comment"] in indices, f"{where}: {miss}"
+            assert miss["kind"] in {"misdiagnosed", "misplaced"}, f"{where}: {miss}"
+        for alarm in gold.get("false_alarms", []):
+            assert alarm["decoy"] in decoys and alarm["comment"] in indices, f"{where}: {alarm}"
+        for flag in gold["red_flags"]:
+            assert flag["kind"] in RED_FLAG_KINDS and flag["comment"] in indices, f"{where}"
+        labels = gold["comments"]
+        assert len(labels) == n, f"{where}: {len(labels)} comment labels for {n} comments"
+        for label in labels:
+            assert label["kind"] in COMMENT_KINDS and isinstance(label["tradeoff"], bool), where
+
+        dims = gold["dimensions"]
+        assert set(dims) == set(DIMENSIONS), where
+        assert all(0 <= dims[d] <= 100 for d in DIMENSIONS), where
+        weight_all = sum(b.weight for b in bugs.values())
+        detection = 100 * sum(bugs[b].weight for b in matched) / weight_all
+        assert dims["detection"] == pytest.approx(detection, abs=0.06), f"{where}: detection"
+        if not matched:
+            assert dims["severity"] == 0, f"{where}: severity without a found bug"
+        assert gold["total"] == pytest.approx(rubric.total(dims), abs=0.011), f"{where}: total"
+        totals.append(gold["total"])
+
+    assert len(rows) >= MIN_REVIEWS
+    assert sum(t > 70 for t in totals) >= MIN_STRONG
+    assert sum(t < 40 for t in totals) >= MIN_WEAK
+
+
+def test_every_red_flag_kind_appears_in_the_corpus() -> None:
+    kinds = Counter(
+        flag["kind"]
+        for path in _review_files()
+        for _, row in _lines(path)
+        for flag in row["gold"]["red_flags"]
+    )
+    assert set(kinds) == set(RED_FLAG_KINDS), kinds
+
+
+@pytest.mark.parametrize("name", ["written.jsonl", "crc_py.jsonl"])
+def test_comment_corpus_format(name: str) -> None:
+    rows = _lines(COMMENTS_DIR / name)
+    assert len(rows) >= 700
+    for number, row in rows:
+        where = f"{name}:{number}"
+        assert isinstance(row["text"], str) and row["text"].strip(), where
+        assert row["kind"] in COMMENT_KINDS, where
+        assert row["tradeoff"] in (True, False, None), where
+        assert row["flag"] in (None, "rewrite", "framework"), where
