@@ -46,6 +46,17 @@ def test_shipped_content_is_valid() -> None:
         assert entry.answer_key.decoys, entry.assessment.slug
 
 
+def test_every_bug_and_decoy_points_inside_its_file() -> None:
+    for entry in CATALOG.entries:
+        for item in (*entry.answer_key.bugs, *entry.answer_key.decoys):
+            snippet = entry.assessment.file(item.file or "")
+            assert snippet is not None, f"{entry.assessment.slug}/{item.id}: {item.file}"
+            for lines in item.lines:
+                assert 1 <= lines.start <= lines.end <= snippet.line_count, (
+                    f"{entry.assessment.slug}/{item.id}: {lines} outside {snippet.name}"
+                )
+
+
 def test_every_assessment_has_a_review_corpus() -> None:
     assert {p.stem for p in _review_files()} == {e.assessment.slug for e in CATALOG.entries}
 
