@@ -222,7 +222,12 @@ def build_parser() -> argparse.ArgumentParser:
 def _domain_commands() -> list[Callable[[Any], None]]:
     """Each domain adds its own commands (invites, users, export)."""
     registrars = []
-    for module_name in ("app.invites.commands", "app.users.commands", "app.reviews.commands"):
+    for module_name in (
+        "app.invites.commands",
+        "app.submissions.commands",
+        "app.users.commands",
+        "app.reviews.commands",
+    ):
         try:
             module = __import__(module_name, fromlist=["register"])
         except ModuleNotFoundError as exc:

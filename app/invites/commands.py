@@ -1,0 +1,77 @@
+"""`redline invite create`: make an invite link from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime, timedelta
+
+
+def _expiry(args: argparse.Namespace) -> datetime | None:
+    if args.expires:
+        value = datetime.fromisoformat(args.expires)
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if args.days:
+        return datetime.now(UTC) + timedelta(days=args.days)
+    return None
+
+
+def cmd_invite_create(args: argparse.Namespace) -> int:
+    """Create an invite and print its link (shown only this once)."""
+    from app.assessments.service import AssessmentNotFound
+    from app.cli import load_settings
+    from app.db import get_sessionmaker
+    from app.invites import service
+
+    settings = load_settings()
+    try:
+        expires_at = _expiry(args)
+    except ValueError:
+        print(f"error: --expires '{args.expires}' is not an ISO date or time", file=sys.stderr)
+        return 2
+    try:
+        with get_sessionmaker().begin() as session:
+            new = service.create_invite(
+                session,
+                assessment=args.assessment,
+                candidate_name=args.name,
+                candidate_email=args.email,
+                expires_at=expires_at,
+                base_url=args.base_url or settings.base_url,
+            )
+            expires = new.invite.expires_at
+    except AssessmentNotFound:
+        print(
+            f"error: no assessment called '{args.assessment}' (run `redline content sync`)",
+            file=sys.stderr,
+        )
+        return 1
+    except service.InviteInvalid as exc:
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return 1
+    print(new.url)
+    print(f"expires {expires:%Y-%m-%d %H:%M} UTC; the link is shown only now", file=sys.stderr)
+    return 0
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add `invite create` to the `redline` command."""
+    invite = commands.add_parser("invite", help="candidate invite links").add_subparsers(
+        dest="invite_command", required=True, metavar="ACTION"
+    )
+    create = invite.add_parser("create", help="create an invite and print its link")
+    create.add_argument("--assessment", required=True, metavar="SLUG")
+    create.add_argument("--name", help="candidate's name")
+    create.add_argument("--email", help="candidate's e-mail address")
+    create.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="where candidates reach Redline (default: REDLINE_BASE_URL)",
+    )
+    expiry = create.add_mutually_exclusive_group()
+    expiry.add_argument(
+        "--days", type=int, help="valid for this many days (default: REDLINE_INVITE_DAYS)"
+    )
+    expiry.add_argument("--expires", metavar="WHEN", help="expiry as an ISO date or time (UTC)")
+    create.set_defaults(handler=cmd_invite_create)

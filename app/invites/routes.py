@@ -1,0 +1,50 @@
+"""Opening an invite link: the token is exchanged for a session cookie and leaves the URL."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, RedirectResponse
+
+from app.db import SessionDep
+from app.invites import service
+from app.scoring import service as scoring_service
+from app.submissions import service as submission_service
+from app.submissions import views
+from app.submissions.deps import COOKIE_NAME, Candidate, set_session_cookie
+from app.submissions.schemas import CandidateState, ErrorBody, SessionCreate
+
+router = APIRouter()
+
+
+@router.get("/i/{token}", include_in_schema=False)
+def open_link(token: str, request: Request, session: SessionDep) -> RedirectResponse:
+    """Open an invite: set the session cookie and redirect so the token leaves the address bar."""
+    _invite, session_token = service.open_invite(
+        session, token, current_session_token=request.cookies.get(COOKIE_NAME)
+    )
+    scoring_service.commit_and_score(session)
+    response = RedirectResponse("/take", status_code=303)
+    set_session_cookie(response, session_token)
+    # The token must not leak to other sites through the Referer of the next page.
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@router.post(
+    "/api/candidate/session",
+    response_model=CandidateState,
+    tags=["candidate"],
+    responses={404: {"model": ErrorBody, "description": "The link is unknown, expired or used."}},
+)
+def create_session(body: SessionCreate, request: Request, session: SessionDep) -> JSONResponse:
+    """Exchange an invite token for a candidate session cookie; returns the state."""
+    invite, session_token = service.open_invite(
+        session, body.token, current_session_token=request.cookies.get(COOKIE_NAME)
+    )
+    scoring_service.commit_and_score(session)
+    submission = submission_service.submission_for_invite(session, invite)
+    candidate = Candidate(invite=invite, submission=submission, session_token=session_token)
+    state = views.candidate_state(invite, submission, candidate.csrf_token)
+    response = JSONResponse(state.model_dump(mode="json"))
+    set_session_cookie(response, session_token)
+    return response

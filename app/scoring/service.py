@@ -1,0 +1,170 @@
+"""Run the grading engine over a stored submission and keep its result.
+
+Grading must never cost a candidate their submission: `score_submission_safely` runs the
+grader in a savepoint, and when it fails the submission stays submitted, the failure is
+logged and written to the audit trail, and graders can run it again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.assessments import service as assessment_service
+from app.audit.models import AuditEvent
+from app.scoring.models import AutoScore, ScoreFlag, ScoreMatch
+
+if TYPE_CHECKING:
+    from app.submissions.models import Submission
+
+logger = logging.getLogger(__name__)
+
+SYSTEM_ACTOR = "system:auto-grader"
+
+# Training the default grader takes from seconds to minutes on a cold process; starting it
+# when a candidate starts means it is ready by the time they submit. Tests switch it off.
+WARM_UP_ENABLED = True
+_warm_up_started = threading.Event()
+
+
+def to_review(submission: Submission) -> Any:
+    """The grading engine's `Review` of a stored submission (comments in the candidate's order)."""
+    from grading import Comment, Review
+
+    return Review(
+        id=submission.public_id,
+        assessment=submission.version.assessment.slug,
+        comments=tuple(
+            Comment(body=c.body, file=c.file, line=c.line, end_line=c.end_line, severity=c.severity)  # type: ignore[arg-type]
+            for c in submission.comments
+        ),
+        summary=submission.summary,
+    )
+
+
+def _grader_version(grader: Any) -> str:
+    for name in ("version", "__version__"):
+        value = getattr(grader, name, None)
+        if isinstance(value, str) and value:
+            return value[:50]
+    import grading
+
+    return str(getattr(grading, "__version__", "unknown"))[:50]
+
+
+def _evidence_for_match(evidence: dict[str, Any], bug: str, comment: int) -> str:
+    for item in evidence.get("matches", []) or []:
+        if isinstance(item, dict) and item.get("bug") == bug and item.get("comment") == comment:
+            text = item.get("explanation") or item.get("quote") or item.get("evidence") or ""
+            return str(text)
+    return ""
+
+
+def _warm_up() -> None:
+    try:
+        from grading import Grader
+
+        Grader.default()
+    except Exception:
+        logger.exception("warming up the grader failed; submissions will retry on submit")
+
+
+def warm_up() -> None:
+    """Train the default grader in the background, once per process, if not done yet."""
+    if not WARM_UP_ENABLED or _warm_up_started.is_set():
+        return
+    _warm_up_started.set()
+    threading.Thread(target=_warm_up, name="grader-warm-up", daemon=True).start()
+
+
+def score_submission(session: Session, submission: Submission) -> AutoScore:
+    """Grade a submission with the default grader and store the score, matches and flags."""
+    from grading import Grader
+
+    assessment, answer_key = assessment_service.to_grading(submission.version)
+    grader = Grader.default()
+    grade = grader.grade(to_review(submission), assessment, answer_key)
+    result: dict[str, Any] = grade.to_dict()
+    explained: dict[str, Any] = grade.to_dict(explain=True)
+    evidence: dict[str, Any] = explained.get("evidence", {}) or {}
+    score = AutoScore(
+        submission_id=submission.id,
+        grader_version=_grader_version(grader),
+        total=float(result["total"]),
+        dimensions=dict(result["dimensions"]),
+        needs_review=bool(result["needs_review"]),
+        result=result,
+        evidence=evidence,
+        matches=[
+            ScoreMatch(
+                bug_key=m["bug"],
+                comment_index=int(m["comment"]),
+                confidence=float(m["confidence"]),
+                evidence=_evidence_for_match(evidence, m["bug"], m["comment"]),
+            )
+            for m in result["matches"]
+        ],
+        flags=[
+            ScoreFlag(
+                kind=f["kind"],
+                comment_index=int(f["comment"]),
+                evidence=str(f.get("evidence", "")),
+                confidence=f.get("confidence"),
+            )
+            for f in result["red_flags"]
+        ],
+    )
+    session.add(score)
+    session.flush()
+    return score
+
+
+def score_submission_safely(session: Session, submission: Submission) -> AutoScore | None:
+    """`score_submission`, except that a failure is recorded instead of raised."""
+    try:
+        with session.begin_nested():
+            return score_submission(session, submission)
+    except Exception as exc:
+        logger.exception("auto-grading failed for submission %s", submission.public_id)
+        session.add(
+            AuditEvent(
+                actor_label=SYSTEM_ACTOR,
+                subject_type="submission",
+                subject_id=submission.public_id,
+                action="auto_score.failed",
+                after={"error": f"{type(exc).__name__}: {exc}"[:2000]},
+            )
+        )
+        session.flush()
+        return None
+
+
+def commit_and_score(session: Session) -> int:
+    """Commit, then grade every submission the session closed, committing each score.
+
+    The submission is made durable first, so a grader crash or failure can never undo it.
+    Returns how many were graded successfully.
+    """
+    from app.submissions.service import closed_since_commit
+
+    session.commit()
+    graded = 0
+    for submission in closed_since_commit(session):
+        if score_submission_safely(session, submission) is not None:
+            graded += 1
+        session.commit()
+    return graded
+
+
+def latest_score(session: Session, submission: Submission) -> AutoScore | None:
+    """The newest auto-score of a submission, if grading ever succeeded."""
+    return session.scalars(
+        select(AutoScore)
+        .where(AutoScore.submission_id == submission.id)
+        .order_by(AutoScore.created_at.desc(), AutoScore.id.desc())
+        .limit(1)
+    ).first()

@@ -1,0 +1,148 @@
+"""The candidate behind a request: found by session cookie, with CSRF checks for writes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, HTTPException, Request, Response
+from fastapi.routing import APIRoute
+from starlette.types import Message
+
+from app.db import SessionDep
+from app.invites import service as invite_service
+from app.invites.models import Invite
+from app.scoring import service as scoring_service
+from app.security import csrf_token_for, csrf_token_is_valid
+from app.settings import get_settings
+from app.submissions import service
+from app.submissions.models import Submission
+
+COOKIE_NAME = "redline_candidate"
+CSRF_HEADER = "X-CSRF-Token"
+
+
+class CandidateSessionMissing(Exception):
+    """The request carries no valid candidate session (cookie missing, replaced or revoked)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This browser has no open session for an assessment, or it was replaced when the "
+            "invite link was opened elsewhere. Open the link from your invite again to "
+            "continue; everything you saved is kept."
+        )
+
+
+@dataclass
+class Candidate:
+    """The invite, submission (once started) and session of the candidate on this request."""
+
+    invite: Invite
+    submission: Submission | None
+    session_token: str
+
+    @property
+    def csrf_token(self) -> str:
+        """The token forms and API writes must send back."""
+        return csrf_token_for(self.session_token)
+
+
+def get_candidate(request: Request, session: SessionDep) -> Candidate:
+    """The candidate of this request; an overdue draft is submitted on the way."""
+    token = request.cookies.get(COOKIE_NAME)
+    invite = invite_service.invite_for_session(session, token)
+    if invite is None or invite.revoked_at is not None or token is None:
+        raise CandidateSessionMissing()
+    submission = service.submission_for_invite(session, invite)
+    if submission is not None and service.finalize_if_overdue(session, submission):
+        # Closing an overdue draft must stick even when this request is then refused.
+        scoring_service.commit_and_score(session)
+    return Candidate(invite=invite, submission=submission, session_token=token)
+
+
+CandidateDep = Annotated[Candidate, Depends(get_candidate)]
+
+
+def check_csrf(candidate: Candidate, submitted: str | None) -> None:
+    """Refuse a write whose CSRF token does not belong to the candidate's session."""
+    if not csrf_token_is_valid(candidate.session_token, submitted):
+        raise HTTPException(
+            403,
+            "This page is out of date or was not sent by Redline (its "
+            "security token does not match). Reload the page and try "
+            "again; everything you saved is kept.",
+        )
+
+
+def api_candidate(
+    candidate: CandidateDep, x_csrf_token: Annotated[str | None, Header()] = None
+) -> Candidate:
+    """The candidate of a JSON write, which must carry the CSRF token in a header."""
+    check_csrf(candidate, x_csrf_token)
+    return candidate
+
+
+ApiCandidateDep = Annotated[Candidate, Depends(api_candidate)]
+
+
+def set_session_cookie(response: Response, session_token: str) -> None:
+    """Hand the candidate's session to the browser (HttpOnly, same-site)."""
+    settings = get_settings()
+    response.set_cookie(
+        COOKIE_NAME,
+        session_token,
+        max_age=settings.session_hours * 3600,
+        httponly=True,
+        samesite="lax",
+        secure=settings.secure_cookies,
+        path="/",
+    )
+
+
+def body_limit() -> int:
+    """The largest request body a candidate write may have, in bytes.
+
+    A full draft at every limit, with each character escaped to six bytes as JSON may do;
+    anything larger is refused before it is read into memory.
+    """
+    s = get_settings()
+    chars = s.max_summary_chars + s.max_comments * s.max_comment_chars
+    return 6 * chars + 1_000 * s.max_comments + 64 * 1024
+
+
+def _too_large(size: int, limit: int) -> HTTPException:
+    return HTTPException(
+        413,
+        f"The request is {size:,} bytes, the limit is {limit:,}. "
+        "Nothing was saved from it; your earlier work is kept.",
+    )
+
+
+class BodyLimitRoute(APIRoute):
+    """A route that refuses bodies over `body_limit()` with 413, declared or streamed."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """Wrap the handler so the body is counted as it arrives."""
+        handler = super().get_route_handler()
+
+        async def limited(request: Request) -> Response:
+            limit = body_limit()
+            declared = request.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > limit:
+                raise _too_large(int(declared), limit)
+            received = 0
+            receive = request.receive
+
+            async def counting_receive() -> Message:
+                nonlocal received
+                message = await receive()
+                if message["type"] == "http.request":
+                    received += len(message.get("body", b""))
+                    if received > limit:
+                        raise _too_large(received, limit)
+                return message
+
+            return await handler(Request(request.scope, counting_receive))
+
+        return limited

@@ -1,0 +1,67 @@
+"""How candidate-facing errors look: JSON naming every problem for the API, pages for people."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from fastapi.responses import JSONResponse, Response
+
+from app.submissions import service
+from app.templating import templates
+
+STATUS = {
+    service.DraftInvalid: 422,
+    service.InviteClosed: 410,
+    service.CommentNotFound: 404,
+}
+TITLES = {
+    service.DeadlinePassed: "Time is up",
+    service.AlreadySubmitted: "Already submitted",
+    service.DraftConflict: "Changed in another tab",
+    service.DraftInvalid: "Not saved",
+    service.InviteClosed: "Invite closed",
+    service.NotStarted: "Not started",
+    service.CommentNotFound: "Comment not found",
+}
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or "application/json" in request.headers.get(
+        "accept", ""
+    )
+
+
+def submission_error_response(request: Request, exc: service.SubmissionError) -> Response:
+    """A candidate's error: 409 for state conflicts, 422 for invalid drafts."""
+    status = STATUS.get(type(exc), 409)
+    problems = exc.problems if isinstance(exc, service.DraftInvalid) else []
+    if _wants_json(request):
+        return JSONResponse(
+            {"detail": str(exc), "code": exc.code, "problems": problems}, status_code=status
+        )
+    closed = isinstance(exc, service.DeadlinePassed | service.AlreadySubmitted)
+    return templates.TemplateResponse(
+        request,
+        "candidate/error.html",
+        {
+            "title": TITLES.get(type(exc), "Not saved"),
+            "detail": str(exc),
+            "problems": problems,
+            "next_url": "/take/receipt" if closed else "/take",
+            "next_label": "See your receipt" if closed else "Back to your review",
+        },
+        status_code=status,
+    )
+
+
+def unavailable_response(request: Request, status: int, message: str, title: str) -> Response:
+    """The one page for every link or session that cannot be used, whatever the reason."""
+    if _wants_json(request):
+        return JSONResponse(
+            {"detail": message, "code": "unavailable", "problems": []}, status_code=status
+        )
+    return templates.TemplateResponse(
+        request,
+        "candidate/unavailable.html",
+        {"title": title, "detail": message},
+        status_code=status,
+    )
