@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, Header, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.auth import (
@@ -19,6 +19,7 @@ from app.auth import (
     set_cookie,
 )
 from app.db import SessionDep
+from app.security import csrf_token_is_valid
 from app.settings import get_settings
 from app.templating import templates
 from app.users import service
@@ -98,10 +99,20 @@ def login(
 
 
 @router.post("/logout", include_in_schema=False)
-def logout(request: Request, session: SessionDep, user: CurrentUser, _csrf: Csrf) -> Response:
+def logout(
+    request: Request,
+    session: SessionDep,
+    csrf_token: Annotated[str | None, Form(max_length=200)] = None,
+    x_csrf_token: Annotated[str | None, Header(max_length=200)] = None,
+) -> Response:
     """End the session on the server and in the browser."""
-    service.end_session(session, request.cookies.get(SESSION_COOKIE))
-    session.commit()
+    token = request.cookies.get(SESSION_COOKIE)
+    # Without a session there is nothing to end, so nothing for a forged request to abuse.
+    if token:
+        if not csrf_token_is_valid(token, x_csrf_token or csrf_token):
+            raise HTTPException(403, "This form has expired. Reload the page and try again.")
+        service.end_session(session, token)
+        session.commit()
     response = RedirectResponse("/login", status_code=303)
     clear_cookie(response, SESSION_COOKIE)
     return response

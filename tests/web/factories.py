@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
@@ -32,6 +33,12 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{next(_serial)}-{new_token()[:6]}"
 
 
+@functools.cache
+def _test_password_hash() -> str:
+    # argon2 is slow on purpose; hashing the shared test password once keeps tests quick.
+    return users_service.hash_password(TEST_PASSWORD)
+
+
 def make_user(
     session: Session,
     *,
@@ -43,14 +50,20 @@ def make_user(
 ) -> User:
     """An account with a known password."""
     role = Role(role)
-    user = users_service.create_user(
-        session,
-        email=email or f"{unique(role.value)}@example.test",
-        name=name or f"Test {role.value.title()}",
-        role=role,
-        password=password,
-        actor="test",
-    )
+    email = email or f"{unique(role.value)}@example.test"
+    name = name or f"Test {role.value.title()}"
+    if password != TEST_PASSWORD:
+        user = users_service.create_user(
+            session, email=email, name=name, role=role, password=password, actor="test"
+        )
+    else:
+        user = User(
+            email=users_service.normalize_email(email),
+            name=name,
+            role=role,
+            password_hash=_test_password_hash(),
+        )
+        session.add(user)
     user.is_active = is_active
     session.flush()
     return user

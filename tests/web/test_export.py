@@ -1,0 +1,179 @@
+"""Export: every field of auto and final scores, the same in JSON and CSV, web and command."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from app.cli import main as cli_main
+from app.db import get_sessionmaker
+from app.reviews import export
+from app.reviews import service as reviews
+from app.users.models import Role
+from tests.web.factories import make_auto_score, make_submission, make_user, score_dict, sign_in
+
+COMMENTS = [
+    "The cache key only hashes the messages.",
+    "The retry loop wraps the yield.",
+    "Usage is recorded after the loop, not in a finally.",
+]
+
+
+def _finalized(session: Session, grader_email: str | None = None) -> tuple[int, str]:
+    grader = make_user(session, role=Role.grader, email=grader_email)
+    submission = make_submission(session, comments=COMMENTS, candidate_name="Ada Lovelace")
+    make_auto_score(
+        session,
+        submission,
+        score_dict(
+            red_flags=[
+                {"kind": "rewrite", "comment": 1, "evidence": 'rewrite it, with "quotes", commas'}
+            ]
+        ),
+    )
+    steps = [
+        lambda v: reviews.decide_match(
+            session,
+            submission.id,
+            grader,
+            version=v,
+            bug="cache-key-ignores-params",
+            comment=0,
+            verdict="confirmed",
+        ),
+        lambda v: reviews.decide_match(
+            session,
+            submission.id,
+            grader,
+            version=v,
+            bug="stream-retry-duplicates",
+            comment=1,
+            verdict="rejected",
+        ),
+        lambda v: reviews.decide_match(
+            session,
+            submission.id,
+            grader,
+            version=v,
+            bug="stream-usage-lost",
+            comment=2,
+            verdict="added",
+        ),
+        lambda v: reviews.decide_flag(
+            session,
+            submission.id,
+            grader,
+            version=v,
+            kind="rewrite",
+            comment=1,
+            verdict="dismissed",
+        ),
+        lambda v: reviews.override_dimension(
+            session,
+            submission.id,
+            grader,
+            version=v,
+            dimension="tool_taste",
+            value=100,
+            reason="Names the needless layer,\nand says why.",
+        ),
+        lambda v: reviews.finalize(session, submission.id, grader, version=v),
+    ]
+    for version, step in enumerate(steps):
+        step(version)
+    return submission.id, grader.email
+
+
+def _open(session: Session) -> int:
+    submission = make_submission(session, comments=COMMENTS, candidate_name="Secret Name")
+    make_auto_score(session, submission)
+    return submission.id
+
+
+def test_export_records_every_field(session: Session) -> None:
+    final_id, grader = _finalized(session)
+    open_id = _open(session)
+    records = {
+        r["submission"]: r for r in export.export_records(session, assessment="llm-gateway-client")
+    }
+    final = records[final_id]
+    assert list(final) == list(export.COLUMNS)
+    assert final["candidate"] == "Ada Lovelace"
+    assert final["status"] == "final"
+    assert (final["auto_total"], final["auto_detection"], final["auto_needs_review"]) == (
+        61.25,
+        50.0,
+        True,
+    )
+    assert (final["final_detection"], final["final_severity"], final["final_tool_taste"]) == (
+        75.0,
+        100.0,
+        100.0,
+    )
+    assert final["final_total"] == 80.0
+    assert final["finalized_by"] == grader and final["graders"] == [grader]
+    assert final["finalized_at"] is not None and final["auto_scored_at"] is not None
+    assert [(m["bug"], m["comment"], m["source"], m["verdict"]) for m in final["matches"]] == [
+        ("cache-key-ignores-params", 0, "auto", "confirmed"),
+        ("stream-retry-duplicates", 1, "auto", "rejected"),
+        ("stream-usage-lost", 2, "grader", "added"),
+    ]
+    assert final["matches"][0]["confidence"] == 0.93
+    assert final["flags"][0]["verdict"] == "dismissed"
+    assert final["overrides"]["tool_taste"]["reason"] == "Names the needless layer,\nand says why."
+    blind = records[open_id]
+    assert blind["candidate"] is None  # names leave Redline only with a final grade
+    assert (blind["status"], blind["final_total"], blind["graders"]) == ("pending", None, [])
+
+
+def test_csv_and_json_round_trip(session: Session) -> None:
+    _finalized(session)
+    _open(session)
+    records = export.export_records(session)
+    assert json.loads(export.to_json(records)) == records
+    assert export.from_csv(export.to_csv(records)) == records
+
+
+def test_export_from_the_web(client: TestClient, session: Session) -> None:
+    final_id, _ = _finalized(session)
+    grader = make_user(session, role=Role.grader)
+    sign_in(client, session, grader)
+    page = client.get("/staff/export")
+    assert page.status_code == 200 and "/staff/export.csv?assessment=docs-rag" in page.text
+    as_json = client.get("/staff/export.json?assessment=llm-gateway-client")
+    assert as_json.headers["content-type"] == "application/json"
+    assert "attachment" in as_json.headers["content-disposition"]
+    as_csv = client.get("/staff/export.csv?assessment=llm-gateway-client")
+    assert as_csv.headers["content-type"].startswith("text/csv")
+    assert export.from_csv(as_csv.text) == as_json.json()
+    assert final_id in {r["submission"] for r in as_json.json()}
+    assert client.get("/staff/export.json?assessment=docs-rag").json() == [
+        r for r in export.export_records(session, assessment="docs-rag")
+    ]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_export_command(
+    fmt: str, tmp_path: Path, engine: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with get_sessionmaker().begin() as db:
+        final_id, _ = _finalized(db)
+    out = tmp_path / f"scores.{fmt}"
+    assert (
+        cli_main(
+            ["export", "--format", fmt, "--assessment", "llm-gateway-client", "--out", str(out)]
+        )
+        == 0
+    )
+    text = out.read_text()
+    records = export.from_csv(text) if fmt == "csv" else json.loads(text)
+    with get_sessionmaker()() as db:
+        assert records == export.export_records(db, assessment="llm-gateway-client")
+    assert final_id in {r["submission"] for r in records}
+    assert cli_main(["export", "--format", fmt, "--assessment", "no-such-slug"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.strip() in ("[]", ",".join(export.COLUMNS))
