@@ -1,0 +1,201 @@
+"""A grader's whole job in a real browser: sign in, grade the first submission, sign off."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from playwright.sync_api import Locator, Page, expect
+
+from app.db import get_sessionmaker
+from app.users.models import Role
+from tests.web.factories import (
+    TEST_PASSWORD,
+    make_auto_score,
+    make_submission,
+    make_user,
+    score_dict,
+)
+
+pytestmark = pytest.mark.browser
+
+COMMENTS: list[dict[str, Any]] = [
+    {
+        "body": "The cache key only hashes the messages, so gw-small answers reach gw-large "
+        "callers.",
+        "file": "client.py",
+        "line": 73,
+        "severity": "critical",
+    },
+    {
+        "body": "Rewrite the whole client on LangChain; the retry loop wraps the yield anyway.",
+        "file": "client.py",
+        "line": 150,
+        "severity": "major",
+    },
+    {
+        "body": "Usage is recorded after the loop, not in a finally, so early exits lose it.",
+        "file": "client.py",
+        "line": 170,
+    },
+]
+# More red flags than any other test's submission, at the decision line: first in the queue.
+FLAGS = [
+    {"kind": "rewrite", "comment": 1, "evidence": "Rewrite the whole client on LangChain"},
+    {"kind": "framework", "comment": 1, "evidence": "LangChain"},
+    {"kind": "no_questions", "comment": -1, "evidence": "asks nothing about usage"},
+]
+
+
+def _setup(candidate: str) -> tuple[str, int]:
+    with get_sessionmaker().begin() as session:
+        grader = make_user(session, role=Role.grader, name="Brow Ser")
+        submission = make_submission(
+            session, comments=COMMENTS, candidate_name=candidate, summary="Fix the cache key first."
+        )
+        make_auto_score(
+            session,
+            submission,
+            score_dict(total=60.0, red_flags=FLAGS),
+            evidence={
+                "matches": {"cache-key-ignores-params": "cache key only hashes the messages"}
+            },
+        )
+        return grader.email, submission.id
+
+
+def _sign_in(page: Page, live_server: str, email: str) -> None:
+    page.goto(f"{live_server}/")
+    page.get_by_role("link", name="Sign in").click()
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(TEST_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(f"{live_server}/staff/queue")
+
+
+def _row(page: Page, kind: str, key: str, comment: int) -> Locator:
+    attribute = "data-bug" if kind == "match" else "data-flag"
+    return page.locator(f'.decision-row[{attribute}="{key}"][data-comment="{comment}"]')
+
+
+def _audit(page: Page) -> Locator:
+    return page.locator("#audit-trail .audit-action")
+
+
+def test_grade_the_first_submission_in_the_queue(page: Page, live_server: str) -> None:
+    email, submission_id = _setup("Katherine Johnson")
+    _sign_in(page, live_server, email)
+    expect(page.locator("table.queue")).not_to_contain_text("Katherine Johnson")
+    page.locator("a.open-review").first.click()
+    expect(page).to_have_url(f"{live_server}/staff/submissions/{submission_id}")
+    expect(page.locator(".decision-panel mark").first).to_have_text(
+        "cache key only hashes the messages"
+    )
+    expect(page.locator("#total")).to_have_text("60.0")
+
+    _row(page, "match", "cache-key-ignores-params", 0).get_by_role("button", name="Confirm").click()
+    expect(_row(page, "match", "cache-key-ignores-params", 0).locator(".verdict")).to_have_text(
+        "confirmed"
+    )
+    expect(_audit(page)).to_have_text(["match.confirmed"])
+
+    _row(page, "match", "stream-retry-duplicates", 1).get_by_role("button", name="Reject").click()
+    expect(_row(page, "match", "stream-retry-duplicates", 1).locator(".verdict")).to_have_text(
+        "rejected"
+    )
+    expect(page.locator("#total")).to_have_text("53.8")  # recomputed at once
+
+    page.locator("#add-comment").select_option("2")
+    page.locator("#add-bug").select_option("stream-usage-lost")
+    page.get_by_role("button", name="Add match").click()
+    expect(_row(page, "match", "stream-usage-lost", 2).locator(".verdict")).to_have_text("added")
+    expect(page.locator("#total")).to_have_text("75.0")
+
+    _row(page, "flag", "rewrite", 1).get_by_role("button", name="Dismiss").click()
+    expect(_row(page, "flag", "rewrite", 1).locator(".verdict")).to_have_text("dismissed")
+    for kind, comment in (("framework", 1), ("no_questions", -1)):
+        _row(page, "flag", kind, comment).get_by_role("button", name="Confirm").click()
+        expect(_row(page, "flag", kind, comment).locator(".verdict")).to_have_text("confirmed")
+
+    page.locator("#override-dimension").select_option("tradeoffs")
+    page.locator("#override-value").fill("90")
+    page.locator("#override-reason").fill("Sequences the hotfix before the refactor.")
+    page.get_by_role("button", name="Save override").click()
+    dimension = page.locator('tr[data-dimension="tradeoffs"]')
+    expect(dimension.locator(".dim-value")).to_have_text("90.0")
+    expect(dimension).to_contain_text("Sequences the hotfix before the refactor.")
+    expect(page.locator("#total")).to_have_text("85.0")
+
+    page.get_by_role("button", name="Finalize grade").click()
+    expect(page.locator("#status")).to_have_text("final")
+    expect(page.locator(".decision-panel")).to_contain_text("Katherine Johnson")
+    expect(_audit(page)).to_have_text(
+        [
+            "match.confirmed",
+            "match.rejected",
+            "match.added",
+            "flag.dismissed",
+            "flag.confirmed",
+            "flag.confirmed",
+            "dimension.overridden",
+            "grade.finalized",
+        ]
+    )
+    # A full reload shows the same signed state: nothing lived only in the browser.
+    page.reload()
+    expect(page.locator("#status")).to_have_text("final")
+    expect(page.locator("#total")).to_have_text("85.0")
+
+
+def test_keyboard_shortcuts(page: Page, live_server: str) -> None:
+    email, submission_id = _setup("Dorothy Vaughan")
+    _sign_in(page, live_server, email)
+    page.goto(f"{live_server}/staff/submissions/{submission_id}")
+    expect(page.locator("#shortcuts")).to_contain_text("confirm the selected match")
+    page.keyboard.press("c")  # the first match is selected when the page opens
+    expect(_row(page, "match", "cache-key-ignores-params", 0).locator(".verdict")).to_have_text(
+        "confirmed"
+    )
+    page.keyboard.press("j")
+    page.keyboard.press("r")
+    expect(_row(page, "match", "stream-retry-duplicates", 1).locator(".verdict")).to_have_text(
+        "rejected"
+    )
+    page.keyboard.press("j")
+    page.keyboard.press("d")
+    expect(_row(page, "flag", "rewrite", 1).locator(".verdict")).to_have_text("dismissed")
+    page.keyboard.press("k")
+    expect(page.locator(".decision-row.selected")).to_have_attribute(
+        "data-bug", "stream-retry-duplicates"
+    )
+    expect(_audit(page)).to_have_text(["match.confirmed", "match.rejected", "flag.dismissed"])
+    page.keyboard.press("?")
+    expect(page.locator("#shortcuts")).to_be_hidden()
+    page.keyboard.press("?")
+    expect(page.locator("#shortcuts")).to_be_visible()
+    page.keyboard.press("f")
+    expect(page.locator("#finalize")).to_be_focused()
+    page.keyboard.press("o")
+    expect(page.locator("#override-dimension")).to_be_focused()
+    page.locator("body").click(position={"x": 5, "y": 300})
+    page.keyboard.press("a")
+    expect(page.locator("#add-comment")).to_be_focused()
+
+
+def test_grading_works_without_javascript(browser: Any, live_server: str) -> None:
+    email, submission_id = _setup("Mary Jackson")
+    context = browser.new_context(java_script_enabled=False)
+    try:
+        page = context.new_page()
+        _sign_in(page, live_server, email)
+        page.goto(f"{live_server}/staff/submissions/{submission_id}")
+        _row(page, "match", "cache-key-ignores-params", 0).get_by_role(
+            "button", name="Confirm"
+        ).click()
+        expect(page).to_have_url(f"{live_server}/staff/submissions/{submission_id}")
+        expect(_row(page, "match", "cache-key-ignores-params", 0).locator(".verdict")).to_have_text(
+            "confirmed"
+        )
+        expect(_audit(page)).to_have_text(["match.confirmed"])
+    finally:
+        context.close()
