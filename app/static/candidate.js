@@ -71,6 +71,11 @@
     return -1;
   }
 
+  function sameDraft(a, b) {
+    return JSON.stringify([a.summary, a.comments.map(copyComment)]) ===
+      JSON.stringify([b.summary, b.comments.map(copyComment)]);
+  }
+
   function isDirty() { return changeSeq !== savedSeq; }
 
   // -- local copy ------------------------------------------------------------------------
@@ -87,8 +92,10 @@
     var local = null;
     try { local = JSON.parse(localStorage.getItem(storeKey) || "null"); } catch (e) { local = null; }
     if (!local || !local.dirty || !local.draft) { return; }
+    var restored = { comments: (local.draft.comments || []).map(copyComment), summary: local.draft.summary || "" };
+    if (sameDraft(restored, draft)) { return; }  // a save on leaving the page already got there
     if (local.revision >= revision) {
-      draft = { comments: (local.draft.comments || []).map(copyComment), summary: local.draft.summary || "" };
+      draft = restored;
       changeSeq = 1;
       showBanner("info", "Restored changes from this browser that had not reached the server yet; saving them now.");
     } else {

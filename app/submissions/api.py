@@ -13,7 +13,12 @@ from fastapi import APIRouter
 from app.db import SessionDep, utcnow
 from app.scoring import service as scoring_service
 from app.submissions import service, views
-from app.submissions.deps import ApiCandidateDep, BodyLimitRoute, CandidateDep
+from app.submissions.deps import (
+    ApiCandidateDep,
+    BodyLimitRoute,
+    CandidateDep,
+    commit_with_retry,
+)
 from app.submissions.schemas import (
     CandidateState,
     DraftWrite,
@@ -63,10 +68,11 @@ def save_draft(body: DraftWrite, candidate: ApiCandidateDep, session: SessionDep
         comments=[service.DraftComment(**c.model_dump()) for c in body.comments],
         summary=body.summary,
     )
-    submission = service.save_draft(
-        session, candidate.submission, draft, base_revision=body.base_revision
+    current = candidate.submission
+    submission = commit_with_retry(
+        session,
+        lambda: service.save_draft(session, current, draft, base_revision=body.base_revision),
     )
-    session.commit()
     now = utcnow()
     return SaveResult(
         draft=views.draft_read(submission),
@@ -80,9 +86,10 @@ def submit(candidate: ApiCandidateDep, session: SessionDep) -> ReceiptRead:
     """Submit the saved draft; submitting again returns the same receipt."""
     if candidate.submission is None:
         raise service.NotStarted()
-    service.submit(session, candidate.submission)
+    current = candidate.submission
+    commit_with_retry(session, lambda: service.submit(session, current))
     scoring_service.commit_and_score(session)
-    return views.receipt_read(candidate.submission)
+    return views.receipt_read(current)
 
 
 @router.get("/receipt", response_model=ReceiptRead)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, HTTPException, Request, Response
 from fastapi.routing import APIRoute
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 from starlette.types import Message
 
 from app.db import SessionDep
@@ -18,6 +21,8 @@ from app.security import csrf_token_for, csrf_token_is_valid
 from app.settings import get_settings
 from app.submissions import service
 from app.submissions.models import Submission
+
+T = TypeVar("T")
 
 COOKIE_NAME = "redline_candidate"
 CSRF_HEADER = "X-CSRF-Token"
@@ -146,3 +151,35 @@ class BodyLimitRoute(APIRoute):
             return await handler(Request(request.scope, counting_receive))
 
         return limited
+
+
+BUSY_RETRIES = 3
+
+
+def _database_busy(exc: OperationalError) -> bool:
+    return "database is locked" in str(exc.orig).lower()
+
+
+def commit_with_retry(session: Session, operation: Callable[[], T]) -> T:
+    """Run a write and commit it; when SQLite reports another writer, retry on a fresh snapshot.
+
+    SQLite refuses to turn a read transaction into a write when another connection committed
+    in between (a keep-alive save racing the reloaded page's save); a fresh try then succeeds.
+    """
+    for attempt in range(BUSY_RETRIES):
+        try:
+            result = operation()
+            session.commit()
+            return result
+        except OperationalError as exc:
+            if not _database_busy(exc):
+                raise
+            session.rollback()
+            if attempt == BUSY_RETRIES - 1:
+                raise HTTPException(
+                    503,
+                    "The server is busy; nothing was lost. Try again in a moment.",
+                    headers={"Retry-After": "1"},
+                ) from exc
+            time.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")

@@ -12,7 +12,13 @@ from app.db import SessionDep, utcnow
 from app.scoring import service as scoring_service
 from app.settings import get_settings
 from app.submissions import service, views
-from app.submissions.deps import BodyLimitRoute, Candidate, CandidateDep, check_csrf
+from app.submissions.deps import (
+    BodyLimitRoute,
+    Candidate,
+    CandidateDep,
+    check_csrf,
+    commit_with_retry,
+)
 from app.submissions.models import Submission, SubmissionStatus
 from app.templating import templates
 
@@ -302,7 +308,8 @@ def confirm_submit(request: Request, candidate: CandidateDep) -> Response:
 def submit(candidate: CandidateDep, session: SessionDep, csrf_token: FormStr = "") -> Response:
     """Submit the review; a second submit is harmless."""
     check_csrf(candidate, csrf_token)
-    service.submit(session, _open_submission(candidate))
+    submission = _open_submission(candidate)
+    commit_with_retry(session, lambda: service.submit(session, submission))
     scoring_service.commit_and_score(session)
     return _redirect("/take/receipt")
 

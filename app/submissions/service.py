@@ -434,9 +434,23 @@ def save_draft(
     if result.rowcount != 1:  # type: ignore[attr-defined]
         if submission.status != SubmissionStatus.in_progress:
             raise AlreadySubmitted(submission)
+        if _same(draft, draft_of(submission)):
+            # The same content arrived twice (a retried or keep-alive save racing a reload):
+            # nothing would be overwritten, so it is a success, not a conflict.
+            return submission
         raise DraftConflict(submission, base_revision)
     _replace_comments(session, submission, draft.comments)
     return submission
+
+
+def _same(a: Draft, b: Draft) -> bool:
+    def key(d: Draft) -> tuple[object, ...]:
+        return (
+            d.summary,
+            [(c.client_id, c.file, c.line, c.end_line, c.severity, c.body) for c in d.comments],
+        )
+
+    return key(a) == key(b)
 
 
 def _edit(
