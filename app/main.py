@@ -12,9 +12,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app import health, pages
 from app.assessments.service import AssessmentNotFound
 from app.auth import LoginRequired
+from app.invites import routes as invite_routes
+from app.invites.service import InviteUnavailable
 from app.reviews import routes as reviews_routes
 from app.reviews.service import SubmissionNotFound
 from app.settings import PROJECT_ROOT
+from app.submissions import api as candidate_api
+from app.submissions import errors as candidate_errors
+from app.submissions import routes as candidate_routes
+from app.submissions.deps import CandidateSessionMissing
+from app.submissions.service import SubmissionError
 from app.templating import templates
 from app.users import routes as users_routes
 from app.users.service import UserNotFound
@@ -48,6 +55,9 @@ def create_app() -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.include_router(health.router)
     app.include_router(pages.router)
+    app.include_router(invite_routes.router)
+    app.include_router(candidate_routes.router)
+    app.include_router(candidate_api.router)
     app.include_router(users_routes.router)
     app.include_router(reviews_routes.router)
 
@@ -69,6 +79,24 @@ def create_app() -> FastAPI:
     @app.exception_handler(UserNotFound)
     def _user_not_found(request: Request, exc: UserNotFound) -> Response:
         return error_response(request, 404, "Not found", "No such account.")
+
+    @app.exception_handler(InviteUnavailable)
+    def _invite_unavailable(request: Request, exc: InviteUnavailable) -> Response:
+        return candidate_errors.unavailable_response(
+            request,
+            404,
+            "This invite link cannot be used. It may be mistyped, expired, or "
+            "already used to submit a review.",
+            "This link cannot be used",
+        )
+
+    @app.exception_handler(CandidateSessionMissing)
+    def _candidate_session_missing(request: Request, exc: CandidateSessionMissing) -> Response:
+        return candidate_errors.unavailable_response(request, 401, str(exc), "Session ended")
+
+    @app.exception_handler(SubmissionError)
+    def _submission_error(request: Request, exc: SubmissionError) -> Response:
+        return candidate_errors.submission_error_response(request, exc)
 
     @app.exception_handler(StarletteHTTPException)
     def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
