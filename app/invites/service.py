@@ -162,7 +162,7 @@ def open_invite(
 
 
 def revoke_invite(session: Session, invite: Invite, now: datetime | None = None) -> None:
-    """Stop a link from working; a started draft is left to its deadline."""
+    """Stop a link and its session from working; a started draft is submitted at its deadline."""
     invite.revoked_at = invite.revoked_at or now or utcnow()
     session.flush()
 

@@ -412,14 +412,14 @@
 
   /* After a save, show rendered Markdown where the text is unchanged, without disturbing focus. */
   function refreshBodies() {
-    var active = document.activeElement;
-    if (active && (active.tagName === "TEXTAREA" || active.tagName === "SELECT")) {
-      renderThreads();
-      return;
-    }
-    var focus = active && active.dataset && active.dataset.action && active.closest("[data-client-id]")
-      ? { id: active.closest("[data-client-id]").dataset.clientId, action: active.dataset.action } : null;
-    render(focus);
+    list.querySelectorAll("li[data-client-id]").forEach(function (item) {
+      var id = item.dataset.clientId;
+      var i = indexOf(id);
+      var shown = item.querySelector(".comment-card > .md");
+      if (i < 0 || editing[id] || !shown) { return; }
+      shown.replaceWith(bodyNode(draft.comments[i]));
+    });
+    renderThreads();
   }
 
   // -- the list: edit, severity, reorder, delete ---------------------------------------------

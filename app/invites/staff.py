@@ -1,0 +1,132 @@
+"""Staff pages for invites: create a link for a candidate, see every invite's state, revoke."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from app.assessments import service as assessment_service
+from app.assessments.service import AssessmentNotFound
+from app.auth import Csrf, require_role
+from app.db import SessionDep, utcnow
+from app.invites import service
+from app.invites.models import Invite
+from app.scoring import service as scoring_service
+from app.settings import get_settings
+from app.submissions import service as submission_service
+from app.templating import templates
+from app.users.models import Role, User
+
+router = APIRouter(include_in_schema=False)
+
+InviteStaff = Annotated[User, Depends(require_role(Role.grader, Role.author))]
+
+
+def _page(
+    request: Request,
+    session: Session,
+    *,
+    created: service.NewInvite | None = None,
+    errors: list[str] | None = None,
+    form: dict[str, Any] | None = None,
+    status_code: int = 200,
+) -> Response:
+    now = utcnow()
+    rows = [
+        (invite, submission, service.invite_state(invite, submission, now))
+        for invite, submission in service.list_invites(session)
+    ]
+    default_expiry = (now + timedelta(days=get_settings().invite_days)).date().isoformat()
+    return templates.TemplateResponse(
+        request,
+        "candidate/staff_invites.html",
+        {
+            "assessments": assessment_service.list_assessments(session),
+            "rows": rows,
+            "created": created,
+            "errors": errors or [],
+            "form": form or {"expires": default_expiry},
+            "today": now.date().isoformat(),
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/staff/invites", response_class=HTMLResponse)
+def invites_page(request: Request, session: SessionDep, user: InviteStaff) -> Response:
+    """Every invite with its state, and the form to create one."""
+    # Listing is one of the moments overdue drafts are closed (no background worker needed).
+    submission_service.close_overdue(session)
+    scoring_service.commit_and_score(session)
+    return _page(request, session)
+
+
+def _expiry(value: str) -> datetime | None:
+    """The end of the given day (UTC), so an invite 'until 2026-12-01' works all that day."""
+    day = datetime.strptime(value.strip(), "%Y-%m-%d").date()
+    return datetime.combine(day, time(23, 59, 59), tzinfo=UTC)
+
+
+@router.post("/staff/invites")
+def create_invite(
+    request: Request,
+    session: SessionDep,
+    user: InviteStaff,
+    _csrf: Csrf,
+    assessment: Annotated[str, Form()] = "",
+    candidate_name: Annotated[str, Form()] = "",
+    candidate_email: Annotated[str, Form()] = "",
+    expires: Annotated[str, Form()] = "",
+) -> Response:
+    """Create an invite and show its link, this once."""
+    form = {
+        "assessment": assessment,
+        "candidate_name": candidate_name,
+        "candidate_email": candidate_email,
+        "expires": expires,
+    }
+    try:
+        expires_at = _expiry(expires) if expires.strip() else None
+    except ValueError:
+        return _page(
+            request,
+            session,
+            errors=[f"expiry: '{expires[:30]}' is not a date (YYYY-MM-DD)"],
+            form=form,
+            status_code=422,
+        )
+    try:
+        created = service.create_invite(
+            session,
+            assessment=assessment,
+            candidate_name=candidate_name,
+            candidate_email=candidate_email,
+            expires_at=expires_at,
+            created_by_id=user.id,
+        )
+    except AssessmentNotFound:
+        return _page(
+            request,
+            session,
+            errors=[f"assessment: no assessment called '{assessment[:100]}'"],
+            form=form,
+            status_code=422,
+        )
+    except service.InviteInvalid as exc:
+        return _page(request, session, errors=exc.problems, form=form, status_code=422)
+    session.commit()
+    return _page(request, session, created=created, status_code=201)
+
+
+@router.post("/staff/invites/{invite_id}/revoke")
+def revoke_invite(invite_id: int, session: SessionDep, user: InviteStaff, _csrf: Csrf) -> Response:
+    """Stop a link from working."""
+    invite = session.get(Invite, invite_id)
+    if invite is not None:
+        service.revoke_invite(session, invite)
+        session.commit()
+    return RedirectResponse("/staff/invites", status_code=303)

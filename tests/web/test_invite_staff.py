@@ -1,0 +1,169 @@
+"""Creating invites: the staff page (graders and authors) and `redline invite create`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.db import get_session, utcnow
+from app.invites import staff as invite_staff
+from app.invites.models import Invite
+from app.main import create_app
+from app.scoring import service as scoring_service
+from app.security import token_hash
+from app.submissions import service as submission_service
+from app.submissions.models import SubmissionStatus
+from app.users.models import Role
+from tests.web.factories import make_user, sign_in
+
+LINK = re.compile(r'id="invite-link" readonly value="(http[^"]+/i/([A-Za-z0-9_-]+))"')
+
+
+@pytest.fixture
+def staff_client(session: Session, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+    """A client of the app with the staff invite pages (added if main does not yet have them)."""
+    monkeypatch.setattr(scoring_service, "WARM_UP_ENABLED", False)
+    app = create_app()
+    if not any(getattr(route, "path", "") == "/staff/invites" for route in app.routes):
+        app.include_router(invite_staff.router)
+    app.dependency_overrides[get_session] = lambda: session
+    with TestClient(app) as client:
+        yield client
+
+
+@pytest.mark.parametrize("role", [Role.grader, Role.author, Role.admin])
+def test_staff_create_an_invite_and_see_the_link_once(
+    staff_client: TestClient, session: Session, role: Role
+) -> None:
+    csrf = sign_in(staff_client, session, make_user(session, role=role))
+    page = staff_client.get("/staff/invites")
+    assert page.status_code == 200 and "Create an invite" in page.text
+    response = staff_client.post(
+        "/staff/invites",
+        data={
+            "csrf_token": csrf,
+            "assessment": "llm-gateway-client",
+            "candidate_name": "Ada",
+            "candidate_email": "ada@example.com",
+            "expires": "2099-01-31",
+        },
+    )
+    assert response.status_code == 201, response.text
+    match = LINK.search(response.text)
+    assert match, "the new link is shown"
+    url, token = match.groups()
+    assert len(token) >= 22
+    invite = session.scalars(select(Invite).where(Invite.token_hash == token_hash(token))).one()
+    assert (invite.candidate_name, invite.candidate_email) == ("Ada", "ada@example.com")
+    assert invite.expires_at.isoformat().startswith("2099-01-31T23:59:59")
+    listing = staff_client.get("/staff/invites").text
+    assert "ada@example.com" in listing and token not in listing, "the link is shown only once"
+    staff_client.cookies.clear()
+    opened = staff_client.get(urlsplit(url).path, follow_redirects=False)
+    assert opened.status_code == 303
+
+
+def test_bad_invite_input_names_each_field(staff_client: TestClient, session: Session) -> None:
+    csrf = sign_in(staff_client, session, make_user(session, role=Role.author))
+    response = staff_client.post(
+        "/staff/invites",
+        data={
+            "csrf_token": csrf,
+            "assessment": "llm-gateway-client",
+            "candidate_name": "Bob",
+            "candidate_email": "not-an-address",
+            "expires": "2001-01-01",
+        },
+    )
+    assert response.status_code == 422
+    assert "candidate e-mail: &#39;not-an-address&#39; is not an e-mail address" in response.text
+    assert "expiry: must be in the future" in response.text
+    assert 'value="Bob"' in response.text, "what was typed comes back"
+    unknown = staff_client.post("/staff/invites", data={"csrf_token": csrf, "assessment": "nope"})
+    assert unknown.status_code == 422 and "no assessment called &#39;nope&#39;" in unknown.text
+    bad_date = staff_client.post(
+        "/staff/invites",
+        data={"csrf_token": csrf, "assessment": "llm-gateway-client", "expires": "tomorrow"},
+    )
+    assert bad_date.status_code == 422 and "is not a date" in bad_date.text
+
+
+def test_invites_need_staff_and_csrf(staff_client: TestClient, session: Session) -> None:
+    assert staff_client.get("/staff/invites", follow_redirects=False).status_code == 303
+    sign_in(staff_client, session, make_user(session, role=Role.grader))
+    response = staff_client.post("/staff/invites", data={"assessment": "llm-gateway-client"})
+    assert response.status_code == 403
+
+
+def test_revoking_stops_the_link(staff_client: TestClient, session: Session) -> None:
+    from app.invites import service
+
+    new = service.create_invite(session, assessment="llm-gateway-client")
+    csrf = sign_in(staff_client, session, make_user(session, role=Role.grader))
+    response = staff_client.post(
+        f"/staff/invites/{new.invite.id}/revoke", data={"csrf_token": csrf}, follow_redirects=False
+    )
+    assert response.status_code == 303
+    staff_client.cookies.clear()
+    assert staff_client.get(f"/i/{new.token}", follow_redirects=False).status_code == 404
+
+
+def test_listing_invites_closes_overdue_drafts(
+    staff_client: TestClient, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.invites import service
+
+    monkeypatch.setattr(scoring_service, "score_submission_safely", lambda s, sub: None)
+    new = service.create_invite(session, assessment="llm-gateway-client")
+    submission = submission_service.start_submission(
+        session, new.invite, now=utcnow() - timedelta(hours=3)
+    )
+    sign_in(staff_client, session, make_user(session, role=Role.grader))
+    page = staff_client.get("/staff/invites")
+    assert page.status_code == 200
+    session.refresh(submission)
+    assert submission.status == SubmissionStatus.auto_submitted
+
+
+def test_cli_prints_a_working_link(
+    capsys: pytest.CaptureFixture[str], engine: object, client: TestClient
+) -> None:
+    from app.cli import main
+
+    code = main(
+        [
+            "invite",
+            "create",
+            "--assessment",
+            "llm-gateway-client",
+            "--name",
+            "Cli",
+            "--base-url",
+            "https://redline.example.org/",
+            "--days",
+            "3",
+        ]
+    )
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    url = captured.out.strip()
+    assert re.fullmatch(r"https://redline\.example\.org/i/[A-Za-z0-9_-]{43}", url)
+    assert "shown only now" in captured.err
+    token = url.rsplit("/", 1)[1]
+    assert client.get(f"/i/{token}", follow_redirects=False).status_code == 303
+
+
+def test_cli_reports_an_unknown_assessment(
+    capsys: pytest.CaptureFixture[str], engine: object
+) -> None:
+    from app.cli import main
+
+    assert main(["invite", "create", "--assessment", "no-such-thing"]) == 1
+    assert "no assessment called 'no-such-thing'" in capsys.readouterr().err
