@@ -67,6 +67,10 @@ EXPECTED_ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("PUT", "/api/candidate/draft"): CANDIDATE,
     ("POST", "/api/candidate/submit"): CANDIDATE,
     ("GET", "/api/candidate/receipt"): CANDIDATE,
+    # Invites: any staff member may hand out an assessment.
+    ("GET", "/staff/invites"): STAFF,
+    ("POST", "/staff/invites"): STAFF,
+    ("POST", "/staff/invites/{invite_id}/revoke"): STAFF,
     # Accounts.
     ("GET", "/staff/users"): ADMINS,
     ("POST", "/staff/users"): ADMINS,
@@ -127,6 +131,8 @@ class Actors:
         self.target_user = make_user(session, role=Role.grader)
         invite_submission = make_submission(session, comments=["draft"])
         self.candidate_invite = invite_submission.invite
+        # Revoked by the matrix, so it must not be the one the candidate uses.
+        self.spare_invite = make_submission(session, comments=["spare"]).invite
         self.presession = new_token()
 
     def as_role(self, role: str, path: str) -> dict[str, str]:
@@ -154,6 +160,7 @@ class Actors:
             "submission_id": str(self.submission.id),
             "user_id": str(self.target_user.id),
             "token": "not-a-real-invite-token",
+            "invite_id": str(self.spare_invite.id),
             "client_id": "c-1",
         }
         return re.sub(r"{(\w+)(:\w+)?}", lambda m: values.get(m.group(1), "1"), path)
