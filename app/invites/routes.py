@@ -10,10 +10,10 @@ from app.invites import service
 from app.scoring import service as scoring_service
 from app.submissions import service as submission_service
 from app.submissions import views
-from app.submissions.deps import COOKIE_NAME, Candidate, set_session_cookie
+from app.submissions.deps import COOKIE_NAME, Candidate, CandidateRoute, set_session_cookie
 from app.submissions.schemas import CandidateState, ErrorBody, SessionCreate
 
-router = APIRouter()
+router = APIRouter(route_class=CandidateRoute)
 
 
 @router.get("/i/{token}", include_in_schema=False)

@@ -258,6 +258,7 @@
     setStatus("warn", "Time is up: submitting your review…");
     $("time-announce").textContent = "Time is up. Your review is being submitted.";
     if (blocked === "invalid") { blocked = false; }
+    if ($("compose-body").value.trim()) { addFromCompose(); }  // unfinished work still counts
     flush().then(function () {
       closed = true;
       submitNow();
@@ -660,32 +661,65 @@
 
   function intOrNull(v) { v = String(v || "").trim(); return /^\d+$/.test(v) ? Number(v) : null; }
 
-  composeForm.addEventListener("submit", function (event) {
-    event.preventDefault();
+  var composeKey = storeKey + ":compose";
+
+  /* The comment being written is kept too, though it is not part of the draft until added. */
+  function keepCompose() {
+    try {
+      if (!$("compose-body").value.trim()) { localStorage.removeItem(composeKey); return; }
+      localStorage.setItem(composeKey, JSON.stringify({
+        file: $("compose-file").value, line: $("compose-line").value,
+        end_line: $("compose-end-line").value, severity: $("compose-severity").value,
+        body: $("compose-body").value
+      }));
+    } catch (e) { /* storage full or disabled */ }
+  }
+
+  function restoreCompose() {
+    var kept = null;
+    try { kept = JSON.parse(localStorage.getItem(composeKey) || "null"); } catch (e) { kept = null; }
+    if (!kept || !kept.body) { return; }
+    $("compose-file").value = kept.file || "";
+    $("compose-line").value = kept.line || "";
+    $("compose-end-line").value = kept.end_line || "";
+    $("compose-severity").value = kept.severity || "";
+    $("compose-body").value = kept.body;
+    showBanner("info", "The comment you were writing is back in the form on the right; add it when ready.");
+  }
+
+  /* Turn the form into a comment; returns an error message, or "" when added. */
+  function addFromCompose() {
     var body = $("compose-body").value;
-    if (!body.trim()) {
-      setStatus("error", "Write the comment before adding it.");
-      $("compose-body").focus();
-      return;
-    }
+    if (!body.trim()) { return "Write the comment before adding it."; }
     if (body.length > limits.max_comment_chars) {
-      setStatus("error", "This comment is " + body.length.toLocaleString() + " characters, the limit is " + limits.max_comment_chars.toLocaleString() + ".");
-      return;
+      return "This comment is " + body.length.toLocaleString() + " characters, the limit is " + limits.max_comment_chars.toLocaleString() + ".";
     }
     if (draft.comments.length >= limits.max_comments) {
-      setStatus("error", "You have " + draft.comments.length + " comments, the limit is " + limits.max_comments + ".");
-      return;
+      return "You have " + draft.comments.length + " comments, the limit is " + limits.max_comments + ".";
     }
     var file = $("compose-file").value || null;
     var line = file ? intOrNull($("compose-line").value) : null;
     var end = line ? intOrNull($("compose-end-line").value) : null;
     if (end !== null && end < line) { var t = end; end = line; line = t; }
-    var comment = { client_id: newId(), file: file, line: line, end_line: end === line ? null : end,
-      severity: $("compose-severity").value || null, body: body };
-    draft.comments.push(comment);
+    draft.comments.push({ client_id: newId(), file: file, line: line, end_line: end === line ? null : end,
+      severity: $("compose-severity").value || null, body: body });
     changed();
     $("compose-body").value = "";
     $("compose-severity").value = "";
+    try { localStorage.removeItem(composeKey); } catch (e) { /* ignore */ }
+    return "";
+  }
+
+  composeForm.addEventListener("input", keepCompose);
+  composeForm.addEventListener("change", keepCompose);
+  composeForm.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var problem = addFromCompose();
+    if (problem) {
+      setStatus("error", problem);
+      $("compose-body").focus();
+      return;
+    }
     var wasInline = !!document.querySelector("tr.compose-row");
     closeCompose(wasInline);
     if (!wasInline) { $("compose-line").value = ""; $("compose-end-line").value = ""; }
@@ -748,6 +782,7 @@
 
   document.querySelectorAll("tr[data-server-thread]").forEach(function (row) { row.remove(); });
   restoreLocal();
+  restoreCompose();
   summaryText.value = draft.summary;
   render();
   if (isDirty()) { flush(); } else { persistLocal(); }

@@ -15,8 +15,8 @@ from app.scoring import service as scoring_service
 from app.submissions import service, views
 from app.submissions.deps import (
     ApiCandidateDep,
-    BodyLimitRoute,
     CandidateDep,
+    CandidateRoute,
     commit_with_retry,
 )
 from app.submissions.schemas import (
@@ -40,7 +40,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 router = APIRouter(
-    prefix="/api/candidate", tags=["candidate"], route_class=BodyLimitRoute, responses=ERRORS
+    prefix="/api/candidate", tags=["candidate"], route_class=CandidateRoute, responses=ERRORS
 )
 
 

@@ -124,8 +124,12 @@ def _too_large(size: int, limit: int) -> HTTPException:
     )
 
 
-class BodyLimitRoute(APIRoute):
-    """A route that refuses bodies over `body_limit()` with 413, declared or streamed."""
+class CandidateRoute(APIRoute):
+    """A candidate route: bodies over `body_limit()` get 413, and answers are never cached.
+
+    No caching, so the back button or a restored tab never shows a stale draft, clock or
+    CSRF token.
+    """
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         """Wrap the handler so the body is counted as it arrives."""
@@ -148,7 +152,9 @@ class BodyLimitRoute(APIRoute):
                         raise _too_large(received, limit)
                 return message
 
-            return await handler(Request(request.scope, counting_receive))
+            response = await handler(Request(request.scope, counting_receive))
+            response.headers["Cache-Control"] = "no-store"
+            return response
 
         return limited
 

@@ -13,16 +13,16 @@ from app.scoring import service as scoring_service
 from app.settings import get_settings
 from app.submissions import service, views
 from app.submissions.deps import (
-    BodyLimitRoute,
     Candidate,
     CandidateDep,
+    CandidateRoute,
     check_csrf,
     commit_with_retry,
 )
 from app.submissions.models import Submission, SubmissionStatus
 from app.templating import templates
 
-router = APIRouter(route_class=BodyLimitRoute, include_in_schema=False)
+router = APIRouter(route_class=CandidateRoute, include_in_schema=False)
 
 FormStr = Annotated[str, Form()]
 
@@ -87,7 +87,8 @@ def _review_page(
             "editing": editing or {},
             "summary": submission.summary if summary is None else summary,
             "seconds_left": service.seconds_left(submission, now),
-            "state": state.model_dump(mode="json"),
+            # The script needs neither the brief nor the files, which the page already shows.
+            "state": state.model_dump(mode="json", exclude={"assessment": {"files", "brief"}}),
             "limits": get_settings(),
         },
         status_code=status_code,

@@ -219,6 +219,13 @@ def test_the_draft_is_submitted_when_the_time_runs_out(page: Any, live_server: s
     add_inline(page, "Cache key misses the model.", "critical")
     expect(page.locator("#save-status")).to_have_text(SAVED)
 
+    # A comment being written but not yet added survives a reload too.
+    page.locator("#f-client-py-L80 td.ln a").click()
+    page.locator("#compose-body").fill("Half-written: the payload")
+    page.reload()
+    expect(page.locator("#compose-body")).to_have_value("Half-written: the payload")
+    expect(page.locator("#banner")).to_contain_text("The comment you were writing is back")
+
     with get_sessionmaker().begin() as session:
         row = session.scalars(select(Submission).where(Submission.invite_id == invite_id)).one()
         row.deadline_at = utcnow() + timedelta(seconds=3)
@@ -230,7 +237,11 @@ def test_the_draft_is_submitted_when_the_time_runs_out(page: Any, live_server: s
     expect(page.locator("h1")).to_have_text("Time is up: your review was submitted")
     row = submission_row(invite_id)
     assert row.status == SubmissionStatus.auto_submitted
-    assert [c.body for c in row.comments] == ["Cache key misses the model."]
+    # The unfinished comment went out with it, where it was anchored.
+    assert [(c.body, c.line) for c in row.comments] == [
+        ("Cache key misses the model.", 72),
+        ("Half-written: the payload", 80),
+    ]
     assert row.summary == "Out of time."
 
     # Nothing can change afterwards, even with a valid session and CSRF token.
