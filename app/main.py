@@ -13,6 +13,7 @@ from app import health, pages
 from app.assessments.service import AssessmentNotFound
 from app.auth import LoginRequired
 from app.invites import routes as invite_routes
+from app.invites import staff as invite_staff
 from app.invites.service import InviteUnavailable
 from app.reviews import routes as reviews_routes
 from app.reviews.service import SubmissionNotFound
@@ -56,6 +57,7 @@ def create_app() -> FastAPI:
     app.include_router(health.router)
     app.include_router(pages.router)
     app.include_router(invite_routes.router)
+    app.include_router(invite_staff.router)
     app.include_router(candidate_routes.router)
     app.include_router(candidate_api.router)
     app.include_router(users_routes.router)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -12,10 +11,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.db import get_session, utcnow
-from app.invites import staff as invite_staff
+from app.db import utcnow
 from app.invites.models import Invite
-from app.main import create_app
 from app.scoring import service as scoring_service
 from app.security import token_hash
 from app.submissions import service as submission_service
@@ -27,15 +24,10 @@ LINK = re.compile(r'id="invite-link" readonly value="(http[^"]+/i/([A-Za-z0-9_-]
 
 
 @pytest.fixture
-def staff_client(session: Session, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
-    """A client of the app with the staff invite pages (added if main does not yet have them)."""
+def staff_client(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> TestClient:
+    """The test client, with no grader warm-up in the background."""
     monkeypatch.setattr(scoring_service, "WARM_UP_ENABLED", False)
-    app = create_app()
-    if not any(getattr(route, "path", "") == "/staff/invites" for route in app.routes):
-        app.include_router(invite_staff.router)
-    app.dependency_overrides[get_session] = lambda: session
-    with TestClient(app) as client:
-        yield client
+    return client
 
 
 @pytest.mark.parametrize("role", [Role.grader, Role.author, Role.admin])
