@@ -5,6 +5,8 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -95,6 +97,12 @@ def create_app() -> FastAPI:
     @app.exception_handler(CandidateSessionMissing)
     def _candidate_session_missing(request: Request, exc: CandidateSessionMissing) -> Response:
         return candidate_errors.unavailable_response(request, 401, str(exc), "Session ended")
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        if request.url.path.startswith("/api/candidate"):
+            return candidate_errors.validation_response(request, exc)
+        return await request_validation_exception_handler(request, exc)
 
     @app.exception_handler(SubmissionError)
     def _submission_error(request: Request, exc: SubmissionError) -> Response:

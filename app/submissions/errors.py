@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
 from app.submissions import service
@@ -64,4 +65,31 @@ def unavailable_response(request: Request, status: int, message: str, title: str
         "candidate/unavailable.html",
         {"title": title, "detail": message},
         status_code=status,
+    )
+
+
+def _where(loc: tuple[int | str, ...]) -> str:
+    """("body", "comments", 2, "line") -> "comment 3: line"; ("body", "summary") -> "summary"."""
+    parts = list(loc[1:] if loc and loc[0] == "body" else loc)
+    if len(parts) >= 2 and parts[0] == "comments" and isinstance(parts[1], int):
+        rest = ".".join(str(p) for p in parts[2:])
+        return f"comment {parts[1] + 1}" + (f": {rest}" if rest else "")
+    return ".".join(str(p) for p in parts) or "request body"
+
+
+def validation_response(request: Request, exc: RequestValidationError) -> Response:
+    """A malformed API request, each problem named by comment number and field."""
+    problems = []
+    for error in exc.errors():
+        message = str(error.get("msg", "is invalid"))
+        if error.get("type") == "extra_forbidden":
+            message = "is not a known field"
+        problems.append(f"{_where(tuple(error.get('loc', ())))}: {message}")
+    return JSONResponse(
+        {
+            "detail": "The request is malformed: " + "; ".join(problems),
+            "code": "invalid_request",
+            "problems": problems,
+        },
+        status_code=422,
     )

@@ -334,6 +334,26 @@ def test_every_problem_is_named_and_nothing_saved_is_lost(
     assert [c["client_id"] for c in draft["comments"]] == ["keep"]
 
 
+def test_malformed_requests_name_the_comment_and_field(
+    client: TestClient, session: Session
+) -> None:
+    _state, headers = started(client, session)
+    response = client.put(
+        "/api/candidate/draft",
+        headers=headers,
+        json={"base_revision": 0, "comments": [comment(), comment(line="ten", colour="red")]},
+    )
+    assert response.status_code == 422
+    body = response.json()
+    assert body["code"] == "invalid_request"
+    assert body["problems"] == [
+        "comment 2: line: Input should be a valid integer, unable to parse string as an integer",
+        "comment 2: colour: is not a known field",
+    ]
+    missing = client.put("/api/candidate/draft", headers=headers, json={"comments": []})
+    assert missing.json()["problems"] == ["base_revision: Field required"]
+
+
 def test_too_many_comments_and_oversized_bodies(
     client: TestClient, session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
