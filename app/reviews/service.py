@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -421,11 +422,15 @@ class ReviewPage:
     finalized_at: datetime | None
 
 
-def mark_evidence(text: str, evidence: str) -> str:
-    """`text` as escaped HTML with each occurrence of `evidence` wrapped in <mark>."""
-    if not evidence.strip():
+def mark_evidence(text: str, terms: Sequence[str]) -> str:
+    """`text` as escaped HTML with every occurrence of any of `terms` wrapped in <mark>."""
+    wanted = sorted({t.strip() for t in terms if t and t.strip()}, key=len, reverse=True)
+    if not wanted:
         return html.escape(text)
-    pattern = re.compile(re.escape(evidence.strip()), re.IGNORECASE)
+    # Whole words only, so that "key" does not light up inside "keyboard".
+    pattern = re.compile(
+        "|".join(rf"(?<!\w){re.escape(term)}(?!\w)" for term in wanted), re.IGNORECASE
+    )
     out, last = [], 0
     for hit in pattern.finditer(text):
         out.append(html.escape(text[last : hit.start()]))
@@ -433,6 +438,26 @@ def mark_evidence(text: str, evidence: str) -> str:
         last = hit.end()
     out.append(html.escape(text[last:]))
     return "".join(out)
+
+
+def match_evidence(auto: AutoScore | None, bug: str, comment: int) -> tuple[list[str], str]:
+    """The words to highlight for one auto match, and the engine's explanation of it."""
+    row = next(
+        (
+            m
+            for m in (auto.matches if auto else [])
+            if (m.bug_key, m.comment_index) == (bug, comment)
+        ),
+        None,
+    )
+    explanation = row.evidence if row else ""
+    for item in (auto.evidence.get("matches") or []) if auto else []:
+        if isinstance(item, dict) and (item.get("bug"), item.get("comment")) == (bug, comment):
+            words = [str(w) for w in item.get("words") or []]
+            if item.get("quote"):
+                words.append(str(item["quote"]))
+            return words, str(item.get("explanation") or explanation)
+    return [], explanation
 
 
 def _comment_views(submission: Submission, auto: AutoScore | None) -> list[CommentView]:
@@ -502,23 +527,22 @@ def build_review_page(session: Session, submission_id: int) -> ReviewPage:
     decided = {
         (m.bug_key, m.comment_index): m for m in (decision.match_decisions if decision else [])
     }
-    match_rows = {(m.bug_key, m.comment_index): m for m in (auto.matches if auto else [])}
     auto_conf = {
         (str(m["bug"]), int(m["comment"])): m.get("confidence")
         for m in (auto.result.get("matches", []) if auto else [])
     }
     matches = []
     for key in _auto_matches(auto):
-        row, md = match_rows.get(key), decided.get(key)
-        evidence = row.evidence if row else ""
+        md = decided.get(key)
+        words, explanation = match_evidence(auto, *key)
         matches.append(
             MatchView(
                 key[0],
                 bug_titles.get(key[0], key[0]),
                 key[1],
                 auto_conf.get(key),
-                evidence,
-                mark_evidence(_comment_text(submission, key[1]), evidence),
+                explanation,
+                mark_evidence(_comment_text(submission, key[1]), words),
                 "auto",
                 md.verdict.value if md else None,
                 users.get(md.decided_by_id) if md and md.decided_by_id else None,

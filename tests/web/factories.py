@@ -170,10 +170,17 @@ def make_auto_score(
     evidence: Mapping[str, Any] | None = None,
     grader_version: str = "test",
 ) -> AutoScore:
-    """Store a score dict as the AutoScore of `submission`, with its match and flag rows."""
+    """Store a score dict as the AutoScore of `submission`, with its match and flag rows.
+
+    `evidence` has the engine's explained shape: {"matches": [{"bug", "comment", "words",
+    "explanation"}, ...]}.
+    """
     result = dict(score if score is not None else score_dict())
     evidence = dict(evidence or {})
-    match_evidence = evidence.get("matches", {})
+    explained = {
+        (e.get("bug"), e.get("comment")): str(e.get("explanation", ""))
+        for e in evidence.get("matches", [])
+    }
     auto = AutoScore(
         submission_id=submission.id,
         grader_version=grader_version,
@@ -187,7 +194,7 @@ def make_auto_score(
                 bug_key=m["bug"],
                 comment_index=m["comment"],
                 confidence=m["confidence"],
-                evidence=str(match_evidence.get(m["bug"], "")),
+                evidence=explained.get((m["bug"], m["comment"]), ""),
             )
             for m in result.get("matches", [])
         ],

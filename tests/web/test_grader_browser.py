@@ -58,7 +58,14 @@ def _setup(candidate: str) -> tuple[str, int]:
             submission,
             score_dict(total=60.0, red_flags=FLAGS),
             evidence={
-                "matches": {"cache-key-ignores-params": "cache key only hashes the messages"}
+                "matches": [
+                    {
+                        "bug": "cache-key-ignores-params",
+                        "comment": 0,
+                        "words": ["cache key only hashes the messages"],
+                        "explanation": "points at client.py:73, inside the bug's lines",
+                    }
+                ]
             },
         )
         return grader.email, submission.id

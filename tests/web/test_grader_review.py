@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 
@@ -41,7 +42,16 @@ COMMENTS: list[dict[str, Any]] = [
         "line": 170,
     },
 ]
-EVIDENCE = {"matches": {"cache-key-ignores-params": "cache key only hashes the messages"}}
+EVIDENCE = {
+    "matches": [
+        {
+            "bug": "cache-key-ignores-params",
+            "comment": 0,
+            "words": ["cache key", "hashes", "messages"],
+            "explanation": "comment 0 points at client.py:73, inside the bug's lines 72-74",
+        }
+    ]
+}
 
 
 def _graded(session: Session, **score: Any) -> Submission:
@@ -152,7 +162,10 @@ def test_review_page_shows_the_evidence(
     assert "Cache key ignores model, temperature and max_tokens" in page
     assert "limiter-sleeps-under-lock" in page  # a decoy
     assert "0.93" in page and "0.55" in page
-    assert "<mark>cache key only hashes the messages</mark>" in page
+    assert (
+        "The <mark>cache key</mark> only <mark>hashes</mark> the <mark>messages</mark>, so" in page
+    )
+    assert "inside the bug&#39;s lines 72-74" in page
     assert "Near miss (misdiagnosed)" in page and "stream-usage-lost" in page
     assert "calls the decoy <code>cache-hit-not-billed</code>" in page
     assert "no comment asks how the client is used" in page
@@ -571,3 +584,24 @@ def test_recompute_follows_the_rubric() -> None:
         )
         == 30.0
     )
+
+
+@pytest.mark.skipif(
+    not os.environ.get("REDLINE_TEST_REAL_GRADER"),
+    reason="trains the real grader (30 s to minutes); set REDLINE_TEST_REAL_GRADER=1",
+)
+def test_the_review_page_reads_a_real_auto_score(
+    client: TestClient, session: Session, grader: tuple[User, str]
+) -> None:
+    from app.scoring import service as scoring_service
+
+    submission = make_submission(session, comments=COMMENTS, summary="Fix the cache key first.")
+    auto = scoring_service.score_submission(session, submission)
+    page = client.get(f"/staff/submissions/{submission.id}")
+    assert page.status_code == 200
+    for match in auto.result["matches"]:
+        assert f'data-bug="{match["bug"]}" data-comment="{match["comment"]}"' in page.text
+    if auto.result["matches"]:
+        assert "<mark>" in page.text
+    state = client.get(f"/api/staff/submissions/{submission.id}").json()
+    assert (state["total"], state["version"]) == (auto.total, 0)
