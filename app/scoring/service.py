@@ -7,8 +7,11 @@ logged and written to the audit trail, and graders can run it again.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
+from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -46,14 +49,26 @@ def to_review(submission: Submission) -> Any:
     )
 
 
+@lru_cache(maxsize=1)
+def _grading_source_digest() -> str:
+    import grading
+
+    root = Path(grading.__file__).parent
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def _grader_version(grader: Any) -> str:
+    # The engine has no version number; the digest of its source identifies the code that
+    # produced a score, so a changed grader is visible next to old scores.
     for name in ("version", "__version__"):
         value = getattr(grader, name, None)
         if isinstance(value, str) and value:
             return value[:50]
-    import grading
-
-    return str(getattr(grading, "__version__", "unknown"))[:50]
+    return f"src-{_grading_source_digest()}"
 
 
 def _evidence_for_match(evidence: dict[str, Any], bug: str, comment: int) -> str:
@@ -158,6 +173,20 @@ def commit_and_score(session: Session) -> int:
             graded += 1
         session.commit()
     return graded
+
+
+def unscored_submissions(session: Session) -> list[Submission]:
+    """Submitted reviews that have no auto-score (grading failed, or never ran)."""
+    from app.submissions.models import Submission, SubmissionStatus
+
+    scored = select(AutoScore.submission_id)
+    return list(
+        session.scalars(
+            select(Submission)
+            .where(Submission.status != SubmissionStatus.in_progress, Submission.id.not_in(scored))
+            .order_by(Submission.submitted_at, Submission.id)
+        )
+    )
 
 
 def latest_score(session: Session, submission: Submission) -> AutoScore | None:

@@ -532,6 +532,33 @@ def test_a_grading_failure_never_loses_the_submission(
     assert "model file missing" in event.after["error"]  # type: ignore[index]
 
 
+def test_a_failed_grading_can_be_run_again(
+    client: TestClient, session: Session, fake_grader: FakeGrader
+) -> None:
+    fake_grader.fail = True
+    state, headers = started(client, session)
+    assert client.post("/api/candidate/submit", headers=headers).status_code == 200
+    submission = submission_of(session, state)
+    assert submission in scoring_service.unscored_submissions(session)
+    fake_grader.fail = False
+    score = scoring_service.score_submission_safely(session, submission)
+    assert score is not None and score.total == 42.0
+    assert submission not in scoring_service.unscored_submissions(session)
+
+
+def test_grade_command_reports_unknown_ids(capsys: pytest.CaptureFixture[str], engine: Any) -> None:
+    from app.cli import main
+
+    assert main(["submissions", "grade"]) == 2
+    assert main(["submissions", "grade", "no-such-id"]) == 1
+    assert "no submission no-such-id" in capsys.readouterr().err
+
+
+def test_real_grader_version_names_the_engine_source() -> None:
+    version = scoring_service._grader_version(object())
+    assert re.fullmatch(r"src-[0-9a-f]{12}", version)
+
+
 # -- the pages without JavaScript --------------------------------------------------------------
 
 
