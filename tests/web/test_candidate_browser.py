@@ -256,6 +256,27 @@ def test_the_draft_is_submitted_when_the_time_runs_out(page: Any, live_server: s
     assert response.json()["code"] == "already_submitted"
 
 
+def test_selecting_code_with_the_mouse_comments_on_the_range(page: Any, live_server: str) -> None:
+    expect = _expect()
+    start(page, live_server)
+    page.locator("#f-limits-py-L14").scroll_into_view_if_needed()
+    first = page.locator("#f-limits-py-L10 td.src").bounding_box()
+    last = page.locator("#f-limits-py-L12 td.src").bounding_box()
+    assert first and last
+    page.mouse.move(first["x"] + 30, first["y"] + first["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(last["x"] + 60, last["y"] + last["height"] / 2, steps=5)
+    page.mouse.up()
+    expect(page.locator("#compose-title")).to_have_text("Comment on limits.py lines 10–12")
+    add_inline(page, "Why a sixth of the quota per pod?", "minor")
+    expect(page.locator("#comment-list .anchor")).to_have_text("limits.py:10–12")
+    # Escape-free cancel: the form goes back to the side panel and nothing is added.
+    page.locator("#f-limits-py-L20 td.ln a").click()
+    page.get_by_role("button", name="Cancel").click()
+    expect(page.locator("tr.compose-row")).to_have_count(0)
+    expect(page.locator("#comment-list > li")).to_have_count(1)
+
+
 def test_the_flow_works_without_javascript(browser: Any, live_server: str) -> None:
     expect = _expect()
     context = browser.new_context(java_script_enabled=False)
