@@ -145,15 +145,23 @@ def open_invite(
     """Exchange a link's token for a candidate session; returns the invite and session token.
 
     A browser that already holds this invite's session keeps it, so reopening the link in a
-    second tab does not sign out the first.
+    second tab does not sign out the first, and after submitting it leads to the receipt.
     """
     now = now or utcnow()
     invite = _by_token(session, token)
-    if invite is None or not is_usable(session, invite, now):
+    if invite is None:
+        raise InviteUnavailable()
+    holds_session = bool(
+        current_session_token and invite.session_hash == token_hash(current_session_token)
+    )
+    if not is_usable(session, invite, now):
+        # Only the candidate's own browser may still reach the receipt of a used link.
+        if holds_session and current_session_token and invite.revoked_at is None:
+            return invite, current_session_token
         raise InviteUnavailable()
     if invite.opened_at is None:
         invite.opened_at = now
-    if current_session_token and invite.session_hash == token_hash(current_session_token):
+    if holds_session and current_session_token:
         return invite, current_session_token
     session_token = new_token()
     invite.session_hash = token_hash(session_token)

@@ -71,10 +71,18 @@ class AlreadySubmitted(SubmissionError):
     def __init__(self, submission: Submission) -> None:
         self.submission = submission
         when = submission.submitted_at or utcnow()
-        super().__init__(
-            f"This review was already submitted at {when:%H:%M:%S} UTC and can no longer be "
-            "changed."
-        )
+        if submission.status == SubmissionStatus.auto_submitted:
+            message = (
+                f"The time ran out at {submission.deadline_at:%H:%M:%S} UTC, so this change was "
+                "not saved. Your review as last saved was submitted automatically and is "
+                "already submitted."
+            )
+        else:
+            message = (
+                f"This review was already submitted at {when:%H:%M:%S} UTC and can no longer "
+                "be changed."
+            )
+        super().__init__(message)
 
 
 class DraftConflict(SubmissionError):

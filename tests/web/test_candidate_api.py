@@ -199,6 +199,21 @@ def test_invalid_expired_revoked_and_used_links_get_the_same_page(
     assert len({r.text for r in api.values()}) == 1
 
 
+@pytest.mark.usefixtures("fake_grader")
+def test_after_submitting_the_link_leads_only_its_own_browser_to_the_receipt(
+    client: TestClient, session: Session
+) -> None:
+    new = make_invite(session)
+    state = open_session(client, new.token)
+    headers = {"X-CSRF-Token": state["csrf_token"]}
+    client.post("/api/candidate/start", headers=headers)
+    client.post("/api/candidate/submit", headers=headers)
+    again = client.get(f"/i/{new.token}")
+    assert again.status_code == 200 and "Your review was submitted" in again.text
+    stranger = TestClient(client.app)
+    assert stranger.get(f"/i/{new.token}").status_code == 404
+
+
 def test_without_a_session_the_pages_and_api_say_so(client: TestClient) -> None:
     page = client.get("/take")
     assert page.status_code == 401

@@ -193,9 +193,18 @@ def test_review_flow_survives_reloads_and_a_dropped_network(page: Any, live_serv
             select(AutoScore.total).where(AutoScore.submission_id == row.id)
         ).all() == [42.0]
 
-    # The link is used up; the same page as any bad link.
-    page.goto(new_link_for_used(invite_id, live_server))
-    expect(page.locator("h1")).to_have_text("This link cannot be used")
+    # The link is used up: this browser is led to its receipt, any other gets the same page
+    # as for any bad link.
+    link = new_link_for_used(invite_id, live_server)
+    page.goto(link)
+    expect(page.locator("h1")).to_have_text("Your review was submitted")
+    other = page.context.browser.new_context()
+    try:
+        stranger = other.new_page()
+        stranger.goto(link)
+        expect(stranger.locator("h1")).to_have_text("This link cannot be used")
+    finally:
+        other.close()
 
 
 def new_link_for_used(invite_id: int, live_server: str) -> str:
