@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import itertools
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -98,6 +98,7 @@ def make_submission(
     candidate_name: str | None = "Ada Candidate",
     candidate_email: str | None = None,
     status: SubmissionStatus = SubmissionStatus.submitted,
+    submitted_at: datetime | None = None,
 ) -> Submission:
     """A submission with comments; a comment is a body or a dict of ReviewComment fields."""
     version = assessment_version(session, assessment)
@@ -118,7 +119,7 @@ def make_submission(
         summary=summary,
         started_at=now - timedelta(minutes=60),
         deadline_at=now + timedelta(minutes=30),
-        submitted_at=None if status is SubmissionStatus.in_progress else now,
+        submitted_at=None if status is SubmissionStatus.in_progress else (submitted_at or now),
     )
     for position, raw in enumerate(comments):
         fields: dict[str, Any] = {"body": raw} if isinstance(raw, str) else dict(raw)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -39,11 +40,13 @@ COMMENTS: list[dict[str, Any]] = [
         "line": 170,
     },
 ]
-# More red flags than any other test's submission, at the decision line: first in the queue.
+# Every kind of red flag, needs review, exactly at the decision line, submitted long ago:
+# nothing another test leaves behind can rank above it in the queue.
 FLAGS = [
     {"kind": "rewrite", "comment": 1, "evidence": "Rewrite the whole client on LangChain"},
     {"kind": "framework", "comment": 1, "evidence": "LangChain"},
     {"kind": "no_questions", "comment": -1, "evidence": "asks nothing about usage"},
+    {"kind": "style_only", "comment": 2, "evidence": "only style remarks"},
 ]
 
 
@@ -51,7 +54,11 @@ def _setup(candidate: str) -> tuple[str, int]:
     with get_sessionmaker().begin() as session:
         grader = make_user(session, role=Role.grader, name="Brow Ser")
         submission = make_submission(
-            session, comments=COMMENTS, candidate_name=candidate, summary="Fix the cache key first."
+            session,
+            comments=COMMENTS,
+            candidate_name=candidate,
+            submitted_at=datetime(2020, 1, 1, tzinfo=UTC),
+            summary="Fix the cache key first.",
         )
         make_auto_score(
             session,
@@ -120,7 +127,7 @@ def test_grade_the_first_submission_in_the_queue(page: Page, live_server: str) -
 
     _row(page, "flag", "rewrite", 1).get_by_role("button", name="Dismiss").click()
     expect(_row(page, "flag", "rewrite", 1).locator(".verdict")).to_have_text("dismissed")
-    for kind, comment in (("framework", 1), ("no_questions", -1)):
+    for kind, comment in (("framework", 1), ("no_questions", -1), ("style_only", 2)):
         _row(page, "flag", kind, comment).get_by_role("button", name="Confirm").click()
         expect(_row(page, "flag", kind, comment).locator(".verdict")).to_have_text("confirmed")
 
@@ -142,6 +149,7 @@ def test_grade_the_first_submission_in_the_queue(page: Page, live_server: str) -
             "match.rejected",
             "match.added",
             "flag.dismissed",
+            "flag.confirmed",
             "flag.confirmed",
             "flag.confirmed",
             "dimension.overridden",
@@ -206,3 +214,41 @@ def test_grading_works_without_javascript(browser: Any, live_server: str) -> Non
         expect(_audit(page)).to_have_text(["match.confirmed"])
     finally:
         context.close()
+
+
+def test_a_second_grader_gets_a_clear_conflict(browser: Any, live_server: str) -> None:
+    email, submission_id = _setup("Annie Easley")
+    with get_sessionmaker().begin() as session:
+        other_email = make_user(session, role=Role.grader).email
+    contexts = [browser.new_context(), browser.new_context()]
+    try:
+        first, second = (context.new_page() for context in contexts)
+        _sign_in(first, live_server, email)
+        _sign_in(second, live_server, other_email)
+        for page in (first, second):
+            page.goto(f"{live_server}/staff/submissions/{submission_id}")
+        _row(first, "match", "cache-key-ignores-params", 0).get_by_role(
+            "button", name="Confirm"
+        ).click()
+        expect(_audit(first)).to_have_text(["match.confirmed"])
+        # The second page still carries version 0: its save is refused, not merged.
+        _row(second, "match", "cache-key-ignores-params", 0).get_by_role(
+            "button", name="Reject"
+        ).click()
+        expect(second.locator(".banner.conflict")).to_contain_text(
+            "Another grader saved this submission"
+        )
+        expect(
+            _row(second, "match", "cache-key-ignores-params", 0).locator(".verdict")
+        ).to_have_text("confirmed")
+        expect(_audit(second)).to_have_text(["match.confirmed"])
+        # Now on the current version, the same click goes through.
+        _row(second, "match", "cache-key-ignores-params", 0).get_by_role(
+            "button", name="Reject"
+        ).click()
+        expect(
+            _row(second, "match", "cache-key-ignores-params", 0).locator(".verdict")
+        ).to_have_text("rejected")
+    finally:
+        for context in contexts:
+            context.close()
