@@ -634,7 +634,7 @@
     });
 
     table.addEventListener("focus", function () {
-      if (!cursors[file]) { setCursor(file, 1); select(file, 1, 1); }
+      if (!cursors[file]) { setCursor(file, 1); }
     });
   });
 

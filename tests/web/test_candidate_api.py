@@ -3,7 +3,6 @@ deadlines, submission and grading, and that nothing from the answer key reaches 
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from datetime import timedelta
@@ -716,12 +715,8 @@ def test_openapi_documents_the_candidate_api(client: TestClient) -> None:
     assert "409" in paths["/api/candidate/draft"]["put"]["responses"]
 
 
-@pytest.mark.skipif(
-    not os.environ.get("REDLINE_TEST_REAL_GRADER"),
-    reason="trains the real grader (30 s to minutes); set REDLINE_TEST_REAL_GRADER=1",
-)
 def test_the_real_grader_scores_a_submission(session: Session) -> None:
-    """The true wiring from rows to the grading engine and back."""
+    """The true wiring from rows to the grading engine and back (trains it once per process)."""
     from app.scoring.service import score_submission
 
     new = make_invite(session)
