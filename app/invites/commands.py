@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 
 def _expiry(args: argparse.Namespace) -> datetime | None:
     if args.expires:
+        if len(args.expires) == len("YYYY-MM-DD"):
+            # A bare date means the whole of that day, as on the staff page.
+            day = date.fromisoformat(args.expires)
+            return datetime.combine(day, time(23, 59, 59), tzinfo=UTC)
         value = datetime.fromisoformat(args.expires)
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     if args.days:

@@ -152,6 +152,23 @@ def test_cli_prints_a_working_link(
     assert client.get(f"/i/{token}", follow_redirects=False).status_code == 303
 
 
+def test_cli_expiry_date_means_the_whole_day(
+    capsys: pytest.CaptureFixture[str], engine: object, session: Session
+) -> None:
+    from app.cli import main
+
+    assert (
+        main(["invite", "create", "--assessment", "llm-gateway-client", "--expires", "2099-03-04"])
+        == 0
+    )
+    token = capsys.readouterr().out.strip().rsplit("/", 1)[1]
+    invite = session.scalars(select(Invite).where(Invite.token_hash == token_hash(token))).one()
+    assert invite.expires_at.isoformat() == "2099-03-04T23:59:59+00:00"
+    assert (
+        main(["invite", "create", "--assessment", "llm-gateway-client", "--expires", "soon"]) == 2
+    )
+
+
 def test_cli_reports_an_unknown_assessment(
     capsys: pytest.CaptureFixture[str], engine: object
 ) -> None:
