@@ -136,6 +136,7 @@ class CandidateRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def limited(request: Request) -> Response:
+            """The route's handler behind the size check, with no-store on its answer."""
             limit = body_limit()
             declared = request.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > limit:
@@ -144,6 +145,7 @@ class CandidateRoute(APIRoute):
             receive = request.receive
 
             async def counting_receive() -> Message:
+                """The next body chunk, refused once the total passes the limit."""
                 nonlocal received
                 message = await receive()
                 if message["type"] == "http.request":

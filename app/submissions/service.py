@@ -452,13 +452,13 @@ def save_draft(
 
 
 def _same(a: Draft, b: Draft) -> bool:
-    def key(d: Draft) -> tuple[object, ...]:
+    def _key(d: Draft) -> tuple[object, ...]:
         return (
             d.summary,
             [(c.client_id, c.file, c.line, c.end_line, c.severity, c.body) for c in d.comments],
         )
 
-    return key(a) == key(b)
+    return _key(a) == _key(b)
 
 
 def _edit(

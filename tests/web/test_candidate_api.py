@@ -589,6 +589,7 @@ def test_the_flow_works_with_plain_forms(client: TestClient, session: Session) -
     assert 'value="72"' in prefilled.text
 
     def add(**fields: str) -> Any:
+        """Post the add-comment form."""
         return client.post("/take/comments", data={"csrf_token": csrf, **fields})
 
     assert (
