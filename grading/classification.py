@@ -12,14 +12,14 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from grading.errors import ModelError
-from grading.text import FENCE_RE, INLINE_CODE_RE, clip
+from grading.text import FENCE_RE, INLINE_CODE_RE, TextFacts, clip
 from grading.types import COMMENT_KINDS
 
 FLAG_CLASSES: tuple[str, ...] = ("none", "rewrite", "framework")
@@ -69,47 +69,203 @@ REWRITE_RE = re.compile(
     r"|redo the whole|burn it down|greenfield)\b",
     re.I,
 )
-QUESTION_START_RE = re.compile(
-    r"^\s*(?:q:|question:)?\s*(?:how|what|why|when|where|which|who|is|are|does|do|did|can|could"
-    r"|should|would|will|have|has)\b",
-    re.I,
+REWRITE_HINTS = (
+    "rewrit",
+    "re-writ",
+    "scratch",
+    "start over",
+    "throw",
+    "scrap",
+    "rebuild",
+    "replace the whole",
+    "redo",
+    "burn it",
+    "greenfield",
+)
+QUESTION_WORDS = frozenset(
+    [
+        "how",
+        "what",
+        "why",
+        "when",
+        "where",
+        "which",
+        "who",
+        "is",
+        "are",
+        "does",
+        "do",
+        "did",
+        "can",
+        "could",
+        "should",
+        "would",
+        "will",
+        "have",
+        "has",
+        "q:",
+        "question:",
+    ]
+)
+HEAVY_WORDS = frozenset(t for t in HEAVY_TOOLS if " " not in t and "-" not in t and "_" not in t)
+HEAVY_PHRASES = tuple(t for t in HEAVY_TOOLS if t not in HEAVY_WORDS)
+TRADEOFF_WORDS = frozenset(
+    [
+        "but",
+        "however",
+        "cost",
+        "costs",
+        "tradeoff",
+        "tradeoffs",
+        "trade",
+        "measure",
+        "benchmark",
+        "profile",
+        "later",
+        "unless",
+        "depends",
+        "latency",
+        "overhead",
+        "worth",
+        "risk",
+        "hotfix",
+        "expense",
+        "first",
+        "then",
+        "before",
+        "cheaper",
+        "slower",
+    ]
 )
 TRADEOFF_RE = re.compile(
     r"\b(but|however|cost|costs|tradeoff|trade-off|trade off|at the expense|measure|benchmark"
-    r"|profile|before (?:we|you|changing|switching)|first\b.*\bthen|later|short[- ]term"
+    r"|profile|before (?:we|you|changing|switching)|first\b[^.]{0,80}\bthen|later|short[- ]term"
     r"|long[- ]term|hotfix|unless|depends|if (?:we|you|the)|latency|overhead|worth|risk)\b",
     re.I,
 )
-STYLE_RE = re.compile(
-    r"\b(nit|naming|rename|type hints?|typing|docstring|formatting|pep ?8|lint|whitespace|"
-    r"import order|unused import|f-string|camelcase|snake_case|readability|comment(?:s)? )\b",
-    re.I,
+STYLE_WORDS = frozenset(
+    [
+        "nit",
+        "naming",
+        "rename",
+        "hint",
+        "hints",
+        "typing",
+        "docstring",
+        "docstrings",
+        "formatting",
+        "pep8",
+        "lint",
+        "whitespace",
+        "unused",
+        "camelcase",
+        "snake_case",
+        "readability",
+        "typo",
+        "spelling",
+    ]
 )
 N_CUES = 9
 
 
+def search(
+    pattern: re.Pattern[str], text: str, hints: tuple[str, ...] = ()
+) -> re.Match[str] | None:
+    """`pattern.search(text)`, skipped when none of the lower-case `hints` occurs in the text."""
+    if hints:
+        lower = text.lower()
+        if not any(h in lower for h in hints):
+            return None
+    return pattern.search(text)
+
+
+def heavy_tools(facts: TextFacts) -> list[str]:
+    """Heavy frameworks and platforms a text names."""
+    found = sorted(facts.word_set & HEAVY_WORDS)
+    found.extend(p for p in HEAVY_PHRASES if p in facts.lower)
+    return found
+
+
 def prose(text: str) -> str:
     """The text a classifier reads: code collapsed to marker words, clipped."""
-    text = FENCE_RE.sub(" codeblock ", clip(text))
-    return INLINE_CODE_RE.sub(" inlinecode ", text).lower()
+    text = clip(text)
+    if "`" in text:
+        text = FENCE_RE.sub(" codeblock ", text)
+        text = INLINE_CODE_RE.sub(" inlinecode ", text)
+    return text.lower()
 
 
-def cue_features(texts: Sequence[str]) -> sp.csr_matrix:
-    """Dense cues that generalise across assessments, as a sparse block."""
-    rows = np.zeros((len(texts), N_CUES), dtype=np.float64)
-    for i, raw in enumerate(texts):
-        text = clip(raw)
-        stripped = text.strip()
+def cue_features(facts: Sequence[TextFacts]) -> sp.csr_matrix:
+    """Cues that generalise across assessments, as a sparse block."""
+    rows = np.zeros((len(facts), N_CUES), dtype=np.float64)
+    for i, f in enumerate(facts):
+        stripped = f.lower.strip()
+        if not stripped:
+            rows[i, 8] = 1.0
+            continue
         rows[i, 0] = 1.0 if stripped.endswith("?") else 0.0
         rows[i, 1] = min(stripped.count("?"), 3) / 3.0
-        rows[i, 2] = 1.0 if QUESTION_START_RE.match(stripped) else 0.0
-        rows[i, 3] = min(len(HEAVY_RE.findall(text)), 2) / 2.0
-        rows[i, 4] = 1.0 if REWRITE_RE.search(text) else 0.0
-        rows[i, 5] = min(len(TRADEOFF_RE.findall(text)), 4) / 4.0
-        rows[i, 6] = min(len(STYLE_RE.findall(text)), 3) / 3.0
-        rows[i, 7] = min(len(text), 2000) / 2000.0
-        rows[i, 8] = 1.0 if not stripped else 0.0
+        first = stripped.split(None, 1)[0]
+        rows[i, 2] = 1.0 if first in QUESTION_WORDS else 0.0
+        rows[i, 3] = min(len(heavy_tools(f)), 2) / 2.0
+        rows[i, 4] = 1.0 if search(REWRITE_RE, f.text, REWRITE_HINTS) else 0.0
+        rows[i, 5] = min(len(f.word_set & TRADEOFF_WORDS), 4) / 4.0
+        rows[i, 6] = min(len(f.word_set & STYLE_WORDS), 3) / 3.0
+        rows[i, 7] = min(len(f.text), 2000) / 2000.0
     return sp.csr_matrix(rows)
+
+
+TOKEN_RE = re.compile(r"\w+|\?")
+
+
+def grams(text: str) -> list[str]:
+    """Word unigrams and bigrams of a text's prose (and '?' as a word)."""
+    tokens = TOKEN_RE.findall(prose(text))
+    return tokens + [f"{a} {b}" for a, b in pairwise(tokens)]
+
+
+class NgramTfidf:
+    """TF-IDF over precomputed n-grams: sublinear tf, smoothed idf, l2-normalised rows.
+
+    The same weighting as scikit-learn's `TfidfVectorizer(sublinear_tf=True)`, without its
+    per-document preprocessing, which dominated the cost of classifying a batch.
+    """
+
+    def __init__(self, *, min_df: int = 1) -> None:
+        self.min_df = min_df
+
+    def fit(self, docs: Sequence[list[str]]) -> NgramTfidf:
+        """Learn the vocabulary and idf; returns self."""
+        df: dict[str, int] = {}
+        for doc in docs:
+            for g in set(doc):
+                df[g] = df.get(g, 0) + 1
+        kept = sorted(g for g, c in df.items() if c >= self.min_df)
+        self.vocabulary_ = {g: i for i, g in enumerate(kept)}
+        n = len(docs)
+        self.idf_ = np.array([np.log((1 + n) / (1 + df[g])) + 1.0 for g in kept])
+        return self
+
+    def transform(self, docs: Sequence[list[str]]) -> sp.csr_matrix:
+        """Rows of l2-normalised tf-idf weights."""
+        vocab = self.vocabulary_
+        indptr = [0]
+        indices: list[int] = []
+        counts: list[float] = []
+        for doc in docs:
+            row: dict[int, int] = {}
+            for g in doc:
+                j = vocab.get(g)
+                if j is not None:
+                    row[j] = row.get(j, 0) + 1
+            indices.extend(row)
+            counts.extend(row.values())
+            indptr.append(len(indices))
+        cols = np.array(indices, dtype=np.int64)
+        data = (1.0 + np.log(np.array(counts, dtype=np.float64))) * self.idf_[cols]
+        x = sp.csr_matrix((data, cols, np.array(indptr)), shape=(len(docs), len(vocab)))
+        norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
+        return sp.diags(1.0 / np.where(norms > 0, norms, 1.0)) @ x
 
 
 @dataclass(frozen=True)
@@ -153,42 +309,43 @@ class CommentClassifier:
         Kept for the estimator convention; the lbfgs solver is deterministic.
     """
 
-    def __init__(self, *, C: float = 4.0, min_df: int = 1, random_state: int = 0) -> None:
+    def __init__(self, *, C: float = 4.0, min_df: int = 2, random_state: int = 0) -> None:
         self.C = C
         self.min_df = min_df
         self.random_state = random_state
 
-    def _features(self, texts: Sequence[str]) -> sp.csr_matrix:
-        words = self.vectorizer_.transform([prose(t) for t in texts])
-        return sp.hstack([words, cue_features(texts)], format="csr")
+    def _features(self, facts: Sequence[TextFacts]) -> sp.csr_matrix:
+        words = self.vectorizer_.transform([grams(f.text) for f in facts])
+        return sp.hstack([words, cue_features(facts)], format="csr")
 
     def fit(
         self,
         texts: Sequence[str],
         kinds: Sequence[str],
-        tradeoffs: Sequence[bool],
+        tradeoffs: Sequence[bool | None],
         flags: Sequence[str | None],
+        *,
+        flag_known: Sequence[bool] | None = None,
     ) -> CommentClassifier:
         """Learn from labelled comments; returns self."""
         if not texts:
             raise ModelError("no labelled comments to train the comment classifier on")
-        self.vectorizer_ = TfidfVectorizer(
-            ngram_range=(1, 2),
-            sublinear_tf=True,
-            min_df=self.min_df,
-            token_pattern=r"(?u)\b\w+\b|\?",
-            dtype=np.float64,
-        )
-        self.vectorizer_.fit([prose(t) for t in texts])
-        x = self._features(texts)
+        facts = [TextFacts(clip(t)) for t in texts]
+        self.vectorizer_ = NgramTfidf(min_df=self.min_df).fit([grams(t) for t in texts])
+        x = self._features(facts)
         kind_index = {k: i for i, k in enumerate(COMMENT_KINDS)}
         y_kind = np.array([kind_index.get(k, kind_index["other"]) for k in kinds])
         self.kind_coef_, self.kind_intercept_ = self._fit_multi(x, y_kind, len(COMMENT_KINDS))
+        # Corpora without tradeoff or flag labels (None) teach the kinds only.
+        known = np.array([t is not None for t in tradeoffs])
         y_trade = np.array([1 if t else 0 for t in tradeoffs])
-        self.trade_coef_, self.trade_intercept_ = self._fit_binary(x, y_trade)
+        self.trade_coef_, self.trade_intercept_ = self._fit_binary(x[known], y_trade[known])
         flag_index = {f: i for i, f in enumerate(FLAG_CLASSES)}
         y_flag = np.array([flag_index.get(f or "none", 0) for f in flags])
-        self.flag_coef_, self.flag_intercept_ = self._fit_multi(x, y_flag, len(FLAG_CLASSES))
+        has_flag = np.array(flag_known if flag_known is not None else [True] * len(flags))
+        self.flag_coef_, self.flag_intercept_ = self._fit_multi(
+            x[has_flag], y_flag[has_flag], len(FLAG_CLASSES)
+        )
         return self
 
     def _fit_multi(
@@ -215,19 +372,23 @@ class CommentClassifier:
     def _fit_binary(self, x: sp.csr_matrix, y: np.ndarray) -> tuple[np.ndarray, float]:
         if len(np.unique(y)) == 1:
             return np.zeros(x.shape[1]), (30.0 if y[0] else -30.0)
-        model = LogisticRegression(C=self.C, max_iter=2000, class_weight="balanced")
+        model = LogisticRegression(C=self.C, max_iter=2000, class_weight=None)
         model.fit(x, y)
         return model.coef_[0], float(model.intercept_[0])
 
     def predict(self, texts: Sequence[str]) -> CommentPredictions:
         """Classify a batch of comment texts."""
+        return self.predict_facts([TextFacts(clip(t)) for t in texts])
+
+    def predict_facts(self, facts: Sequence[TextFacts]) -> CommentPredictions:
+        """Classify a batch of texts already tokenised by `TextFacts`."""
         if not hasattr(self, "vectorizer_"):
             raise ModelError("the comment classifier is not trained")
-        if not texts:
+        if not facts:
             return CommentPredictions(
                 np.zeros((0, len(COMMENT_KINDS))), np.zeros(0), np.zeros((0, len(FLAG_CLASSES)))
             )
-        x = self._features(texts)
+        x = self._features(facts)
         kind = _softmax(np.asarray(x @ self.kind_coef_.T) + self.kind_intercept_)
         trade = _sigmoid(np.asarray(x @ self.trade_coef_).ravel() + self.trade_intercept_)
         flag = _softmax(np.asarray(x @ self.flag_coef_.T) + self.flag_intercept_)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
@@ -13,19 +14,18 @@ import numpy as np
 
 from grading import scoring
 from grading.classification import FLAG_CLASSES, CommentClassifier
+from grading.errors import ModelError
 from grading.matching import (
     FEATURES,
     SUMMARY,
     AssessmentIndex,
     PairScorer,
     Unit,
-    UnitTokens,
     build_index,
     review_units,
     unit_features,
 )
-from grading.text import join_words, words
-from grading.text import stem as stem_word
+from grading.text import join_words
 from grading.types import (
     DIMENSIONS,
     AnswerKey,
@@ -78,7 +78,6 @@ class _Analysis:
     """Everything the models said about one review, before scoring."""
 
     units: list[Unit]
-    tokens: list[UnitTokens]
     features: np.ndarray  # (n_units, n_bugs, n_features)
     proba: np.ndarray  # (n_units, n_bugs)
     kind_proba: np.ndarray  # (n_units, n_kinds)
@@ -120,28 +119,47 @@ class Grader:
         self._index_lock = threading.Lock()
 
     @classmethod
-    def default(cls, root: Path | str | None = None) -> Grader:
+    def default(
+        cls, root: Path | str | None = None, *, cache_dir: Path | str | None = None
+    ) -> Grader:
         """The process-wide grader trained on the corpora under `root`, built on first use.
 
         Parameters
         ----------
         root
             The project folder holding `assessments/`, `seeded_bugs/` and `corpora/`; by
-            default the folder this package sits in. Training takes about a second and is
-            deterministic; the result is cached per root and shared between threads.
+            default the folder this package sits in. Training is deterministic and takes a few
+            seconds; the result is cached per root and shared between threads.
+        cache_dir
+            A folder to keep the trained models in between processes (plain arrays, no pickle),
+            named by a digest of the training data and of this package's code. Loading from it
+            takes a fraction of a second. None: train in memory only.
 
         Returns
         -------
         Grader
         """
+        from grading.persistence import default_cache_path, load_grader, save_grader
         from grading.training import default_root, load_corpus, train_grader
 
         key = Path(root).resolve() if root is not None else default_root()
         with cls._default_lock:
             grader = cls._defaults.get(key)
+            if grader is not None:
+                return grader
+            path = default_cache_path(key, Path(cache_dir)) if cache_dir is not None else None
+            if path is not None and path.is_file():
+                try:
+                    grader = load_grader(path)
+                except ModelError:
+                    grader = None
             if grader is None:
                 grader = train_grader(load_corpus(key))
-                cls._defaults[key] = grader
+                if path is not None:
+                    # A read-only cache folder only costs the next process a retrain.
+                    with contextlib.suppress(OSError):
+                        save_grader(grader, path)
+            cls._defaults[key] = grader
             return grader
 
     def index(self, assessment: Assessment, answer_key: AnswerKey) -> AssessmentIndex:
@@ -214,8 +232,8 @@ class Grader:
         """Run the classifier and the matcher over a batch; one analysis per review."""
         per_review = [review_units(r, index) for r in reviews]
         units = [u for us in per_review for u in us]
-        preds = self.classifier.predict([u.text for u in units])
-        features, tokens = unit_features(units, index, preds.kind_proba)
+        preds = self.classifier.predict_facts([u.facts for u in units])
+        features = unit_features(units, index, preds.kind_proba)
         proba = (
             self.match_model.predict_proba(features)
             if len(units)
@@ -228,7 +246,6 @@ class Grader:
             out.append(
                 _Analysis(
                     us,
-                    tokens[start:stop],
                     features[start:stop],
                     proba[start:stop],
                     preds.kind_proba[start:stop],
@@ -300,7 +317,7 @@ class Grader:
             for order, r in enumerate(rows):
                 for j, bug in enumerate(bugs):
                     if a.proba[r, j] >= threshold:
-                        positions.append((order, _mention_position(a.tokens[r], index, j), bug.id))
+                        positions.append((order, _mention_position(a.units[r], index, j), bug.id))
             return tuple(dict.fromkeys(b for _, _, b in sorted(positions)))
 
         items = [
@@ -473,15 +490,8 @@ class Grader:
         contrib = self.match_model.contributions(f)
         top = sorted(range(len(FEATURES)), key=lambda k: (-abs(contrib[k]), k))[:6]
         signals = tuple((FEATURES[k], float(f[k])) for k in top)
-        shared = _shared_words(unit.text, index, j)
-        idents = sorted(
-            a.tokens[row].idents
-            & {
-                t[2:]
-                for t, v in index.vocab.items()
-                if t.startswith("i:") and index.ident[v, j] > 0
-            }
-        )
+        shared = _shared_words(unit, index, j)
+        idents = sorted(unit.facts.identifiers & index.bug_identifiers[j])[:6]
         where = "the summary" if unit.comment == SUMMARY else f"comment {unit.comment}"
         parts = [where]
         comment = review.comments[unit.comment] if unit.comment != SUMMARY else None
@@ -521,25 +531,23 @@ class Grader:
         )
 
 
-def _mention_position(tokens: UnitTokens, index: AssessmentIndex, j: int) -> int:
+def _mention_position(unit: Unit, index: AssessmentIndex, j: int) -> int:
     """Where in a unit the bug is first mentioned: the first of its words the unit uses."""
-    for position, s in enumerate(tokens.stems):
-        v = index.vocab.get("s:" + s)
-        if v is not None and index.title[v, j] > 0:
-            return position
-    for position, s in enumerate(tokens.stems):
-        v = index.vocab.get("s:" + s)
-        if v is not None and index.desc[v, j] > 0:
-            return position
-    return len(tokens.stems)
+    stems = unit.facts.stems
+    for matrix in (index.title, index.desc):
+        for position, s in enumerate(stems):
+            v = index.vocab.get("s:" + s)
+            if v is not None and matrix[v, j] > 0:
+                return position
+    return len(stems)
 
 
-def _shared_words(text: str, index: AssessmentIndex, j: int, *, limit: int = 6) -> list[str]:
+def _shared_words(unit: Unit, index: AssessmentIndex, j: int, *, limit: int = 6) -> list[str]:
     """The comment's own words that the bug's title, description or phrases also use."""
     out: list[str] = []
     weights: list[float] = []
-    for word in words(text):
-        v = index.vocab.get("s:" + stem_word(word))
+    for word, s in zip(unit.facts.words, unit.facts.stems, strict=True):
+        v = index.vocab.get("s:" + s)
         if v is None or index.desc[v, j] <= 0 or word in out or len(word) < 3:
             continue
         out.append(word)

@@ -21,10 +21,10 @@ products over the whole batch.
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from functools import lru_cache
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -35,6 +35,7 @@ from sklearn.preprocessing import StandardScaler
 
 from grading.errors import ModelError
 from grading.text import (
+    TextFacts,
     clip,
     code_spans,
     content_stems,
@@ -45,6 +46,7 @@ from grading.text import (
 from grading.types import AnswerKey, Assessment, Comment, LineRange, Review, SeededBug
 
 SUMMARY = -1
+DIGIT_RE = re.compile(r"\d")
 NO_FILE = -1
 UNKNOWN_FILE = -2
 FAR = 60  # line distance treated as "nowhere near"
@@ -89,16 +91,27 @@ FEATURES: tuple[str, ...] = (
 F = {name: i for i, name in enumerate(FEATURES)}
 
 
-@dataclass(frozen=True)
 class Unit:
     """Something in a review that can find a bug: a comment or a summary sentence."""
 
-    comment: int
-    text: str
-    file_index: int = NO_FILE
-    start: int | None = None
-    end: int | None = None
-    pasted: float = 0.0
+    __slots__ = ("comment", "end", "facts", "file_index", "pasted", "start", "text")
+
+    def __init__(
+        self,
+        comment: int,
+        text: str,
+        file_index: int = NO_FILE,
+        start: int | None = None,
+        end: int | None = None,
+        pasted: float = 0.0,
+    ) -> None:
+        self.comment = comment
+        self.text = text
+        self.file_index = file_index
+        self.start = start
+        self.end = end
+        self.pasted = pasted
+        self.facts = TextFacts(text)
 
 
 @dataclass(frozen=True)
@@ -127,13 +140,16 @@ class AssessmentIndex:
     ident: np.ndarray  # (V, B) idf of identifiers on the bug's lines
     code: np.ndarray  # (V, B) stems of those identifiers' word parts
     decoy: np.ndarray  # (V, D) weights of decoy texts and identifiers
+    desc_bin: np.ndarray  # (V, B) 1 where the bug text uses the entry
+    ident_bin: np.ndarray  # (V, B) 1 where the bug's code has the identifier
+    desc_norm: np.ndarray  # (B,) norms of the desc columns
+    bug_identifiers: list[frozenset[str]]  # identifiers of each bug's code
     phrase: np.ndarray  # (V, P) normalised phrase vectors
     phrase_owner: np.ndarray  # (P,) bug index of each phrase
     title_strings: list[str]
     phrase_strings: list[str]
     targets: tuple[_Target, ...]
     decoy_targets: tuple[_Target, ...]
-    surface: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def resolve_file(self, name: str | None) -> int:
         """Index of a snippet file from a candidate's spelling, NO_FILE or UNKNOWN_FILE."""
@@ -284,6 +300,10 @@ def build_index(
         ident=mats["ident"],
         code=mats["code"],
         decoy=mats["decoy"],
+        desc_bin=(mats["desc"] > 0).astype(np.float64),
+        ident_bin=(mats["ident"] > 0).astype(np.float64),
+        desc_norm=np.sqrt((mats["desc"] ** 2).sum(axis=0)),
+        bug_identifiers=[frozenset(i) for i in bug_idents],
         phrase=phrase_mat,
         phrase_owner=np.array([j for j, _ in phrases], dtype=np.int64),
         title_strings=[" ".join(sorted(set(content_stems(b.title)))) for b in bugs],
@@ -345,10 +365,6 @@ def comment_unit(comment: Comment, position: int, index: AssessmentIndex) -> Uni
 # -- features ------------------------------------------------------------------------------------
 
 
-def _distance(ranges: Sequence[LineRange], start: int, end: int) -> int:
-    return min((r.distance(start, end) for r in ranges), default=FAR)
-
-
 def _margin(values: np.ndarray) -> np.ndarray:
     """Each column minus the best of the other columns (0 with a single column)."""
     if values.shape[1] < 2:
@@ -359,26 +375,18 @@ def _margin(values: np.ndarray) -> np.ndarray:
     return values - others
 
 
-@dataclass
-class UnitTokens:
-    """The tokens of one unit, kept for evidence."""
-
-    stems: list[str]
-    idents: set[str]
-
-
-def _tokens(text: str) -> UnitTokens:
-    return UnitTokens(content_stems(text), identifiers(text))
-
-
-@lru_cache(maxsize=4096)
-def _stem_string(text: str) -> str:
-    return " ".join(sorted(set(content_stems(text))))
+def _range_distance(ranges: Sequence[LineRange], start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Line distance from each [start, end] to the nearest range (0 inside); FAR without ranges."""
+    best = np.full(start.shape, FAR, dtype=np.float64)
+    for r in ranges:
+        d = np.maximum(np.maximum(r.start - end, start - r.end), 0)
+        best = np.minimum(best, d)
+    return best
 
 
 def unit_features(
     units: Sequence[Unit], index: AssessmentIndex, kind_proba: np.ndarray
-) -> tuple[np.ndarray, list[UnitTokens]]:
+) -> np.ndarray:
     """Signals for every (unit, bug) pair: an array (n_units, n_bugs, len(FEATURES)).
 
     `kind_proba` is the comment classifier's output for the units, one row each, in the
@@ -387,18 +395,21 @@ def unit_features(
     n, b = len(units), len(index.bugs)
     out = np.zeros((n, b, len(FEATURES)))
     if n == 0 or b == 0:
-        return out, []
-    tokens = [_tokens(u.text) for u in units]
+        return out
     vocab = index.vocab
     rows: list[int] = []
     cols: list[int] = []
     n_stems = np.zeros(n)
-    for i, tok in enumerate(tokens):
-        seen = {vocab[t] for t in ("s:" + s for s in tok.stems) if t in vocab}
-        seen.update(vocab[t] for t in ("i:" + x for x in tok.idents) if t in vocab)
+    stem_strings = []
+    for i, unit in enumerate(units):
+        facts = unit.facts
+        stems = set(facts.stems)
+        seen = {vocab[t] for t in ("s:" + s for s in stems) if t in vocab}
+        seen.update(vocab[t] for t in ("i:" + x for x in facts.identifiers) if t in vocab)
         rows.extend([i] * len(seen))
         cols.extend(seen)
-        n_stems[i] = len(set(tok.stems))
+        n_stems[i] = len(stems)
+        stem_strings.append(" ".join(sorted(stems)))
     u = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, len(vocab)))
 
     def cover(mat: np.ndarray) -> np.ndarray:
@@ -408,30 +419,21 @@ def unit_features(
     desc_cover = cover(index.desc)
     title_cover = cover(index.title)
     code_words = cover(index.code)
-    ident_weight = np.asarray(u @ index.ident)
-    ident_count = np.asarray(u @ (index.ident > 0).astype(np.float64))
-    desc_bin = (index.desc > 0).astype(np.float64)
-    desc_precision = np.asarray(u @ desc_bin) / np.maximum(n_stems, 1.0)[:, None]
+    ident_weight = np.log1p(np.asarray(u @ index.ident))
+    ident_count = np.asarray(u @ index.ident_bin)
+    desc_precision = np.asarray(u @ index.desc_bin) / np.maximum(n_stems, 1.0)[:, None]
     phrase_scores = np.asarray(u @ index.phrase)
     phrase_cover = np.zeros((n, b))
     np.maximum.at(phrase_cover.T, index.phrase_owner, phrase_scores.T)
     # Cosine between the unit and each bug text, both weighted by the index's idf.
     uw = u.multiply(index.stem_weight[None, :]).tocsr()
+    in_vocab = np.asarray(u.sum(axis=1)).ravel()
     unit_norm = np.sqrt(
-        np.asarray(uw.multiply(uw).sum(axis=1)).ravel()
-        + np.maximum(n_stems - np.asarray(u.sum(axis=1)).ravel(), 0.0)
+        np.asarray(uw.multiply(uw).sum(axis=1)).ravel() + np.maximum(n_stems - in_vocab, 0.0)
     )
-    bug_norm = np.sqrt((index.desc**2).sum(axis=0))
     cosine = np.asarray(uw @ index.desc) / (
-        np.maximum(unit_norm, 1e-9)[:, None] * np.maximum(bug_norm, 1e-9)[None, :]
+        np.maximum(unit_norm, 1e-9)[:, None] * np.maximum(index.desc_norm, 1e-9)[None, :]
     )
-    decoy_sim = (
-        np.asarray(u @ index.decoy) / np.maximum(index.decoy.sum(axis=0), 1e-9)
-        if index.decoy.shape[1]
-        else np.zeros((n, 0))
-    )
-
-    stem_strings = [_stem_string(unit.text) for unit in units]
     fuzzy_title = (
         process.cdist(
             stem_strings,
@@ -461,7 +463,7 @@ def unit_features(
     out[:, :, F["description_cover"]] = desc_cover
     out[:, :, F["description_precision"]] = desc_precision
     out[:, :, F["cosine"]] = cosine
-    out[:, :, F["identifier_weight"]] = np.log1p(ident_weight)
+    out[:, :, F["identifier_weight"]] = ident_weight
     out[:, :, F["identifier_count"]] = np.minimum(ident_count, 5.0) / 5.0
     out[:, :, F["code_words"]] = code_words
     out[:, :, F["fuzzy_title"]] = fuzzy_title
@@ -470,76 +472,85 @@ def unit_features(
     out[:, :, F["phrase_margin"]] = _margin(phrase_cover)
     out[:, :, F["description_margin"]] = _margin(desc_cover)
     out[:, :, F["cosine_margin"]] = _margin(cosine)
-    out[:, :, F["identifier_margin"]] = _margin(np.log1p(ident_weight))
-    text_score = desc_cover + phrase_cover + cosine + 0.2 * np.log1p(ident_weight)
+    out[:, :, F["identifier_margin"]] = _margin(ident_weight)
+    text_score = desc_cover + phrase_cover + cosine + 0.2 * ident_weight
     out[:, :, F["best_text_bug"]] = (text_score >= text_score.max(axis=1, keepdims=True)) & (
         text_score > 0
     )
-    if decoy_sim.shape[1]:
+    if index.decoy.shape[1]:
+        decoy_sim = np.asarray(u @ index.decoy) / np.maximum(index.decoy.sum(axis=0), 1e-9)
         out[:, :, F["decoy_similarity"]] = decoy_sim.max(axis=1)[:, None]
-    kinds = kind_proba
-    out[:, :, F["p_defect"]] = kinds[:, 0:1]
-    out[:, :, F["p_style"]] = kinds[:, 1:2]
-    out[:, :, F["p_question"]] = kinds[:, 2:3]
-    out[:, :, F["p_praise"]] = kinds[:, 4:5]
+    out[:, :, F["p_defect"]] = kind_proba[:, 0:1]
+    out[:, :, F["p_style"]] = kind_proba[:, 1:2]
+    out[:, :, F["p_question"]] = kind_proba[:, 2:3]
+    out[:, :, F["p_praise"]] = kind_proba[:, 4:5]
     out[:, :, F["length"]] = (np.log1p(n_stems) / 5.0)[:, None]
-    for i, unit in enumerate(units):
-        out[i, :, F["is_summary"]] = 1.0 if unit.comment == SUMMARY else 0.0
-        out[i, :, F["pasted"]] = unit.pasted
-        _anchor_features(out[i], unit, index)
-    return out, tokens
+    out[:, :, F["is_summary"]] = np.array([u.comment == SUMMARY for u in units], dtype=np.float64)[
+        :, None
+    ]
+    out[:, :, F["pasted"]] = np.array([u.pasted for u in units])[:, None]
+    _anchor_features(out, units, index)
+    return out
 
 
-def _anchor_features(row: np.ndarray, unit: Unit, index: AssessmentIndex) -> None:
-    """Fill the anchor columns of one unit's (n_bugs, n_features) block in place."""
-    refs = line_refs(unit.text) if any(ch.isdigit() for ch in unit.text) else []
-    anchored = unit.start is not None and unit.end is not None
-    in_bug = []
-    for target in index.targets:
-        hit = False
-        if (
-            anchored
-            and target.ranges
-            and (unit.file_index == target.file_index or unit.file_index == NO_FILE)
-        ):
-            hit = _distance(target.ranges, unit.start, unit.end) == 0  # type: ignore[arg-type]
-        in_bug.append(hit)
-    in_decoy = anchored and any(
-        d.ranges
-        and unit.file_index in (d.file_index, NO_FILE)
-        and _distance(d.ranges, unit.start, unit.end) == 0  # type: ignore[arg-type]
-        for d in index.decoy_targets
+def _anchor_features(out: np.ndarray, units: Sequence[Unit], index: AssessmentIndex) -> None:
+    """Fill the anchor columns of `out` (n_units, n_bugs, n_features) in place, vectorised."""
+    n = len(units)
+    anchored = np.array([u.start is not None for u in units])
+    start = np.array(
+        [u.start if u.start is not None else -(10**6) for u in units], dtype=np.float64
     )
-    for j, target in enumerate(index.targets):
-        r = row[j]
-        r[F["bug_unplaced"]] = 0.0 if target.ranges else 1.0
-        r[F["decoy_in_range"]] = 1.0 if in_decoy else 0.0
-        r[F["other_bug_in_range"]] = (
-            1.0 if any(hit for k, hit in enumerate(in_bug) if k != j) and not in_bug[j] else 0.0
-        )
-        if refs and target.ranges:
-            r[F["prose_line_hit"]] = (
-                1.0 if any(_distance(target.ranges, a, b) <= 1 for a, b in refs) else 0.0
-            )
-        if not anchored:
-            r[F["line_distance"]] = 0.5
-            continue
-        r[F["anchored"]] = 1.0
-        if unit.file_index == UNKNOWN_FILE or (
-            unit.file_index >= 0 and target.file_index >= 0 and unit.file_index != target.file_index
-        ):
-            r[F["wrong_file"]] = 1.0
-            r[F["line_distance"]] = 1.0
-            continue
-        if unit.file_index == target.file_index:
-            r[F["same_file"]] = 1.0
+    end = np.array([u.end if u.end is not None else -(10**6) for u in units], dtype=np.float64)
+    file_index = np.array([u.file_index for u in units])
+    no_file = file_index == NO_FILE
+
+    def inside(target: _Target) -> np.ndarray:
         if not target.ranges:
-            r[F["line_distance"]] = 0.5
+            return np.zeros(n, dtype=bool)
+        same = (file_index == target.file_index) | no_file
+        return anchored & same & (_range_distance(target.ranges, start, end) == 0)
+
+    in_bug = np.stack([inside(t) for t in index.targets], axis=1)  # (n, B)
+    in_decoy = np.zeros(n, dtype=bool)
+    for decoy in index.decoy_targets:
+        in_decoy |= inside(decoy)
+    any_bug: np.ndarray = np.asarray(in_bug.any(axis=1))
+    out[:, :, F["decoy_in_range"]] = in_decoy[:, None]
+    out[:, :, F["other_bug_in_range"]] = any_bug[:, None] & ~in_bug
+    out[:, :, F["anchored"]] = anchored[:, None]
+    for j, target in enumerate(index.targets):
+        col = out[:, j]
+        col[:, F["bug_unplaced"]] = 0.0 if target.ranges else 1.0
+        wrong = anchored & (
+            (file_index == UNKNOWN_FILE)
+            | ((file_index >= 0) & (target.file_index >= 0) & (file_index != target.file_index))
+        )
+        same = anchored & (file_index == target.file_index)
+        col[:, F["wrong_file"]] = wrong
+        col[:, F["same_file"]] = same
+        if target.ranges:
+            d = _range_distance(target.ranges, start, end)
+            placed = anchored & ~wrong
+            col[:, F["in_range"]] = placed & (d == 0)
+            col[:, F["near_range"]] = placed & (d <= 3)
+            distance = np.log1p(np.minimum(d, FAR)) / math.log1p(FAR)
+            col[:, F["line_distance"]] = np.where(wrong, 1.0, np.where(placed, distance, 0.5))
+        else:
+            col[:, F["line_distance"]] = np.where(wrong, 1.0, 0.5)
+    # Line numbers named in prose ("line 44") point too, in whichever file.
+    for i, unit in enumerate(units):
+        if not DIGIT_RE.search(unit.text):
             continue
-        d = _distance(target.ranges, unit.start, unit.end)  # type: ignore[arg-type]
-        r[F["in_range"]] = 1.0 if d == 0 else 0.0
-        r[F["near_range"]] = 1.0 if d <= 3 else 0.0
-        r[F["line_distance"]] = math.log1p(min(d, FAR)) / math.log1p(FAR)
+        refs = line_refs(unit.text)
+        if not refs:
+            continue
+        a = np.array([r[0] for r in refs], dtype=np.float64)
+        b = np.array([r[1] for r in refs], dtype=np.float64)
+        for j, target in enumerate(index.targets):
+            if target.ranges:
+                out[i, j, F["prose_line_hit"]] = float(
+                    (_range_distance(target.ranges, a, b) <= 1).any()
+                )
 
 
 # -- the learned combiner ------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from grading.classification import HEAVY_RE, REWRITE_RE, TRADEOFF_RE
+from grading.classification import HEAVY_RE, REWRITE_RE, TRADEOFF_RE, search
 from grading.text import normalise_space, quote, sentences
 from grading.types import SEVERITIES, Point, RedFlag, SeededBug
 
@@ -39,6 +39,46 @@ ABSTRACTION_RE = re.compile(
     r"|(?:a |one )?plain function|just a function|a simple function would|too many layers"
     r"|indirection|abstract base class for (?:one|a single)|single implementation)\b",
     re.I,
+)
+
+
+ABSTRACTION_HINTS = (
+    "engineer",
+    "overkill",
+    "yagni",
+    "premature",
+    "needless",
+    "unnecessary",
+    "need",
+    "plain function",
+    "just a function",
+    "simple function",
+    "layers",
+    "indirection",
+    "single implementation",
+    "abstract",
+)
+TRADEOFF_HINTS = (
+    "but",
+    "however",
+    "cost",
+    "trade",
+    "expense",
+    "measur",
+    "benchmark",
+    "profil",
+    "before",
+    "then",
+    "later",
+    "term",
+    "hotfix",
+    "unless",
+    "depends",
+    "if ",
+    "latency",
+    "overhead",
+    "worth",
+    "risk",
 )
 
 
@@ -244,7 +284,8 @@ def tradeoffs(
     passing = [
         v
         for v in views
-        if v not in framed and (v.tradeoff >= threshold / 2 or TRADEOFF_RE.search(v.text))
+        if v not in framed
+        and (v.tradeoff >= threshold / 2 or search(TRADEOFF_RE, v.text, TRADEOFF_HINTS))
     ]
     measures = [v for v in framed if MEASURE_RE.search(v.text)]
     sequences = [v for v in framed if SEQUENCE_RE.search(v.text)]
@@ -372,7 +413,7 @@ def tool_taste(views: Sequence[CommentView], *, flag_threshold: float = 0.5) -> 
                 )
             ]
         return DimensionScore(50.0, pts)
-    tasteful = [v for v in views if ABSTRACTION_RE.search(v.text)]
+    tasteful = [v for v in views if search(ABSTRACTION_RE, v.text, ABSTRACTION_HINTS)]
     if tasteful:
         v = tasteful[0]
         return DimensionScore(

@@ -22,326 +22,35 @@ LINE_REF_RE = re.compile(
     r"\b(?:lines?|l\.?|ln)\s*(\d{1,5})(?:\s*(?:-|–|to|through)\s*(\d{1,5}))?", re.I
 )
 
-STOPWORDS = frozenset(
-    [
-        "a",
-        "about",
-        "above",
-        "after",
-        "again",
-        "against",
-        "all",
-        "also",
-        "am",
-        "an",
-        "and",
-        "any",
-        "are",
-        "as",
-        "at",
-        "be",
-        "because",
-        "been",
-        "before",
-        "being",
-        "below",
-        "between",
-        "both",
-        "but",
-        "by",
-        "can",
-        "could",
-        "did",
-        "do",
-        "does",
-        "doing",
-        "down",
-        "during",
-        "each",
-        "few",
-        "for",
-        "from",
-        "further",
-        "had",
-        "has",
-        "have",
-        "having",
-        "here",
-        "how",
-        "i",
-        "if",
-        "in",
-        "into",
-        "is",
-        "it",
-        "its",
-        "itself",
-        "just",
-        "me",
-        "more",
-        "most",
-        "my",
-        "no",
-        "nor",
-        "not",
-        "now",
-        "of",
-        "off",
-        "on",
-        "once",
-        "only",
-        "or",
-        "other",
-        "our",
-        "out",
-        "over",
-        "own",
-        "same",
-        "should",
-        "so",
-        "some",
-        "such",
-        "than",
-        "that",
-        "the",
-        "their",
-        "them",
-        "then",
-        "there",
-        "these",
-        "they",
-        "this",
-        "those",
-        "through",
-        "to",
-        "too",
-        "under",
-        "until",
-        "up",
-        "very",
-        "was",
-        "we",
-        "were",
-        "what",
-        "when",
-        "where",
-        "which",
-        "while",
-        "who",
-        "whom",
-        "why",
-        "will",
-        "with",
-        "would",
-        "you",
-        "your",
-        "yours",
-        "it's",
-        "i'm",
-        "don't",
-        "doesn't",
-        "isn't",
-        "can't",
-        "won't",
-        "here's",
-        "there's",
-        "let's",
-        "via",
-        "per",
-        "e.g",
-        "i.e",
-        "etc",
-        "one",
-        "two",
-        "get",
-        "gets",
-        "got",
-        "use",
-        "used",
-        "uses",
-        "using",
-        "make",
-        "makes",
-        "made",
-        "way",
-        "thing",
-        "things",
-        "think",
-        "like",
-        "also",
-        "really",
-        "maybe",
-        "might",
-        "may",
-        "must",
-        "need",
-        "needs",
-        "want",
-        "seems",
-        "seem",
-        "look",
-        "looks",
-        "code",
-        "line",
-        "lines",
-        "here",
-    ]
+
+def _wordlist(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+STOPWORDS = _wordlist(
+    """a about above after again against all also am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each few for from
+    further had has have having here how i if in into is it its itself just me more most my no
+    nor not now of off on once only or other our out over own same should so some such than that
+    the their them then there these they this those through to too under until up very was we
+    were what when where which while who whom why will with would you your yours it's i'm don't
+    doesn't isn't can't won't here's there's let's via per e.g i.e etc one two get gets got use
+    used uses using make makes made way thing things think like really maybe might may must need
+    needs want seems seem look looks code line lines"""
 )
 
 # Keywords and builtins of the snippet languages we expect; they identify nothing.
-CODE_KEYWORDS = frozenset(
-    [
-        "abstract",
-        "and",
-        "as",
-        "assert",
-        "async",
-        "await",
-        "break",
-        "case",
-        "catch",
-        "chan",
-        "class",
-        "const",
-        "continue",
-        "def",
-        "default",
-        "defer",
-        "del",
-        "elif",
-        "else",
-        "enum",
-        "except",
-        "extends",
-        "false",
-        "final",
-        "finally",
-        "for",
-        "from",
-        "func",
-        "go",
-        "goto",
-        "if",
-        "implements",
-        "import",
-        "in",
-        "instanceof",
-        "interface",
-        "is",
-        "lambda",
-        "let",
-        "map",
-        "new",
-        "nil",
-        "none",
-        "nonlocal",
-        "not",
-        "null",
-        "or",
-        "package",
-        "pass",
-        "private",
-        "protected",
-        "public",
-        "raise",
-        "range",
-        "return",
-        "select",
-        "self",
-        "static",
-        "struct",
-        "super",
-        "switch",
-        "this",
-        "throw",
-        "throws",
-        "true",
-        "try",
-        "type",
-        "var",
-        "void",
-        "while",
-        "with",
-        "yield",
-        "int",
-        "str",
-        "float",
-        "bool",
-        "bytes",
-        "dict",
-        "list",
-        "set",
-        "tuple",
-        "string",
-        "boolean",
-        "long",
-        "double",
-        "char",
-        "byte",
-        "object",
-        "len",
-        "print",
-        "isinstance",
-        "getattr",
-        "setattr",
-        "hasattr",
-        "error",
-        "err",
-        "ok",
-        "fmt",
-        "args",
-        "kwargs",
-        "cls",
-        "println",
-        "printf",
-        "sprintf",
-        "errorf",
-        "make",
-        "append",
-        "copy",
-        "close",
-        "string",
-        "value",
-        "values",
-        "key",
-        "keys",
-        "item",
-        "items",
-        "get",
-        "put",
-        "add",
-        "remove",
-        "size",
-        "length",
-        "data",
-        "result",
-        "results",
-        "name",
-        "optional",
-        "any",
-        "callable",
-        "iterator",
-        "iterable",
-        "sequence",
-        "mapping",
-        "annotations",
-        "future",
-        "typing",
-        "dataclass",
-        "field",
-        "logging",
-        "log",
-        "logger",
-        "info",
-        "debug",
-        "warning",
-        "exception",
-        "json",
-        "time",
-        "os",
-        "sys",
-        "re",
-    ]
+CODE_KEYWORDS = _wordlist(
+    """abstract and as assert async await break case catch chan class const continue def default
+    defer del elif else enum except extends false final finally for from func go goto if implements
+    import in instanceof interface is lambda let map new nil none nonlocal not null or package pass
+    private protected public raise range return select self static struct super switch this throw
+    throws true try type var void while with yield int str float bool bytes dict list set tuple
+    string boolean long double char byte object len print isinstance getattr setattr hasattr
+    error err ok fmt args kwargs cls println printf sprintf errorf make append copy close
+    value values key keys item items get put add remove size length data result results name
+    optional any callable iterator iterable sequence mapping annotations future typing
+    dataclass field logging log logger info debug warning exception json time os sys re"""
 )
 
 
@@ -387,14 +96,17 @@ def clip(text: str) -> str:
     return text if len(text) <= MAX_TEXT_CHARS else text[:MAX_TEXT_CHARS]
 
 
+def _split_token(token: str) -> list[str]:
+    if "_" in token or (token[1:] != token[1:].lower() and token.upper() != token):
+        return [p.lower() for p in CAMEL_RE.findall(token)]
+    return [token.lower()]
+
+
 def words(text: str) -> list[str]:
     """Lower-case word tokens; identifiers are split at underscores and camel case."""
     out: list[str] = []
     for token in IDENT_RE.findall(text):
-        if "_" in token or (token[1:] != token[1:].lower() and token.upper() != token):
-            out.extend(p.lower() for p in CAMEL_RE.findall(token))
-        else:
-            out.append(token.lower())
+        out.extend(_split_token(token))
     return out
 
 
@@ -411,6 +123,45 @@ def identifiers(text: str, *, min_length: int = 3) -> set[str]:
         if len(token) >= min_length and lowered not in CODE_KEYWORDS:
             out.add(lowered)
     return out
+
+
+@lru_cache(maxsize=131072)
+def _token_info(token: str) -> tuple[str | None, tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """(identifier or None, its words, its content (word, stem) pairs), memoised per token."""
+    lowered = token.lower()
+    ident = lowered if len(token) >= 3 and lowered not in CODE_KEYWORDS else None
+    parts = tuple(_split_token(token))
+    content = tuple((w, stem(w)) for w in parts if w not in STOPWORDS and len(w) > 1)
+    return ident, parts, content
+
+
+class TextFacts:
+    """One tokenising pass over a text, shared by the classifier, matcher and scorer.
+
+    `words` and `stems` are aligned: `stems[i]` is the stem of content word `words[i]`.
+    """
+
+    __slots__ = ("identifiers", "lower", "stems", "text", "word_set", "words")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.lower = text.lower()
+        content: list[str] = []
+        stems: list[str] = []
+        idents: set[str] = set()
+        all_words: set[str] = set()
+        for token in IDENT_RE.findall(text):
+            ident, parts, pairs = _token_info(token)
+            if ident is not None:
+                idents.add(ident)
+            all_words.update(parts)
+            for w, s in pairs:
+                content.append(w)
+                stems.append(s)
+        self.words = content
+        self.stems = stems
+        self.identifiers = idents
+        self.word_set = all_words
 
 
 def code_spans(text: str) -> list[str]:

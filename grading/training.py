@@ -18,9 +18,10 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from grading.classification import CommentClassifier
 from grading.content import CatalogEntry, load_catalog
@@ -29,6 +30,9 @@ from grading.matching import FEATURES, SUMMARY, MatchModel, build_index, review_
 from grading.reviews import parse_review
 from grading.text import content_stems
 from grading.types import Review
+
+if TYPE_CHECKING:
+    from grading.grader import Grader
 
 MIN_BACKGROUND_DF = 2
 TEXT_COLUMNS = [
@@ -47,9 +51,10 @@ class LabelledComment:
 
     text: str
     kind: str
-    tradeoff: bool
+    tradeoff: bool | None  # None: the corpus does not label tradeoffs
     flag: str | None
     source: str  # the assessment slug for review comments, the file stem otherwise
+    flag_known: bool = True  # False when the corpus does not label red flags
 
 
 @dataclass(frozen=True)
@@ -151,13 +156,16 @@ def load_corpus(
             if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
                 problems.append(Problem(str(path), number, "text", "must be a string"))
                 continue
+            # A corpus that labels kinds only leaves tradeoff null; its flags are unknown too.
+            tradeoff = obj.get("tradeoff")
             comments.append(
                 LabelledComment(
                     obj["text"],
                     str(obj.get("kind") or "other"),
-                    bool(obj.get("tradeoff")),
+                    None if tradeoff is None else bool(tradeoff),
                     obj.get("flag"),
                     path.stem,
+                    flag_known=tradeoff is not None or obj.get("flag") is not None,
                 )
             )
     return Corpus(entries, reviews, comments, problems)
@@ -183,6 +191,7 @@ def _fit_classifier(comments: Sequence[LabelledComment]) -> CommentClassifier:
         [c.kind for c in comments],
         [c.tradeoff for c in comments],
         [c.flag for c in comments],
+        flag_known=[c.flag_known for c in comments],
     )
 
 
@@ -221,8 +230,8 @@ def match_examples(
         units = review_units(item.review, index)
         if not units:
             continue
-        preds = classifier.predict([u.text for u in units])
-        feats, _ = unit_features(units, index, preds.kind_proba)
+        preds = classifier.predict_facts([u.facts for u in units])
+        feats = unit_features(units, index, preds.kind_proba)
         labels = np.zeros((len(units), len(index.bugs)))
         keep = np.ones_like(labels, dtype=bool)
         gold = dict(item.gold.matches)
@@ -252,9 +261,19 @@ def match_examples(
     return np.concatenate(xs), np.concatenate(ys)
 
 
-def train_grader(
+def train_grader(*args: Any, **kwargs: Any) -> Grader:
+    """Train every learned part on the corpus; see `_train` for the parameters.
+
+    BLAS is held to one thread: the problems are small, and spinning threads on a shared
+    machine cost more than they save.
+    """
+    with threadpool_limits(limits=1):
+        return _train(*args, **kwargs)
+
+
+def _train(
     corpus: Corpus, *, exclude: Iterable[str] = (), oof: bool = True, settings: Any = None
-) -> Any:
+) -> Grader:
     """Train every learned part on the corpus, leaving out the `exclude`d assessments.
 
     With `oof`, the match model learns from classifier probabilities predicted by a classifier

@@ -1,0 +1,286 @@
+"""`python -m grading grade | evaluate | bench`: batch grading and measurement from a shell."""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from grading.content import load_answer_key, load_assessment
+from grading.errors import ContentError, GradingError, Problem
+from grading.reviews import iter_review_lines
+from grading.types import Review
+
+PROGRESS_MIN_REVIEWS = 200
+
+
+def _cache_dir(args: argparse.Namespace) -> Path | None:
+    """The model cache: --cache-dir, else var/cache/grading under the project root."""
+    if getattr(args, "no_cache", False):
+        return None
+    if getattr(args, "cache_dir", None):
+        return Path(args.cache_dir)
+    from grading.training import default_root
+
+    root = Path(args.root) if getattr(args, "root", None) else default_root()
+    return root / "var" / "cache" / "grading"
+
+
+class Progress:
+    """A one-line progress bar on a terminal; silent when stderr is not a TTY."""
+
+    def __init__(self, total: int, *, stream: IO[str] | None = None, label: str = "") -> None:
+        self.stream = stream or sys.stderr
+        self.total = total
+        self.label = label
+        self.done = 0
+        self.enabled = total >= PROGRESS_MIN_REVIEWS and self.stream.isatty()
+        self._last = 0.0
+        self._start = time.perf_counter()
+
+    def advance(self, n: int = 1) -> None:
+        """Count n more items; redraw at most ten times a second."""
+        self.done += n
+        now = time.perf_counter()
+        if self.enabled and (now - self._last > 0.1 or self.done >= self.total):
+            self._last = now
+            width = 30
+            filled = int(width * self.done / max(self.total, 1))
+            rate = self.done / max(now - self._start, 1e-9)
+            self.stream.write(
+                f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] "
+                f"{self.done}/{self.total} {rate:,.0f}/s"
+            )
+            self.stream.flush()
+
+    def close(self) -> None:
+        """End the bar's line."""
+        if self.enabled:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _report(problem: Problem) -> None:
+    print(str(problem), file=sys.stderr)
+
+
+def _count_lines(path: Path) -> int:
+    with path.open("rb") as handle:
+        return sum(1 for line in handle if line.strip())
+
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    """Grade a JSON Lines file of reviews into a JSON Lines file of scores."""
+    from grading.grader import Grader
+
+    try:
+        assessment = load_assessment(Path(args.assessment))
+        answer_key = load_answer_key(Path(args.bugs), assessment)
+    except ContentError as exc:
+        for problem in exc.problems:
+            _report(problem)
+        return 2
+    reviews_path = Path(args.reviews)
+    if not reviews_path.is_file():
+        _report(Problem(str(reviews_path), None, "", "no such file"))
+        return 2
+    grader = Grader.default(args.root, cache_dir=_cache_dir(args))
+    gc.freeze()  # the models are long-lived: keep the collector from rescanning them
+    bad = 0
+
+    def good_reviews() -> Iterator[Review]:
+        nonlocal bad
+        for item in iter_review_lines(reviews_path, display=args.reviews):
+            if item.problem is not None:
+                bad += 1
+                _report(item.problem)
+                continue
+            assert item.review is not None
+            if item.review.assessment != assessment.slug:
+                bad += 1
+                _report(
+                    Problem(
+                        args.reviews,
+                        item.line,
+                        "assessment",
+                        f"review is for {item.review.assessment!r}, not "
+                        f"{assessment.slug!r}; skipped",
+                    )
+                )
+                continue
+            yield item.review
+
+    progress = Progress(_count_lines(reviews_path), label="grading")
+    out_path = Path(args.out)
+    written = 0
+    with out_path.open("w", encoding="utf-8") as out:
+        for grade in grader.iter_grade(good_reviews(), assessment, answer_key):
+            out.write(json.dumps(grade.to_dict(explain=args.explain), ensure_ascii=False) + "\n")
+            written += 1
+            progress.advance()
+    progress.close()
+    print(
+        f"graded {written} review(s) into {out_path}"
+        + (f"; skipped {bad} malformed line(s)" if bad else ""),
+        file=sys.stderr,
+    )
+    return 1 if bad else 0
+
+
+def _format_evaluation(results: Sequence[Any]) -> str:
+    lines = []
+    header = (
+        f"{'configuration':48} {'match P':>7} {'R':>6} {'F1':>6} {'tot MAE':>7} "
+        f"{'tot rho':>7} {'QWK':>6} {'flag F1':>6} {'auto':>6} {'err/auto':>8}"
+    )
+    lines.append(header)
+    lines.append("-" * len(header))
+    for ev in results:
+        m = ev.metrics
+        lines.append(
+            f"{ev.name:48} {m['match']['precision']:7.3f} {m['match']['recall']:6.3f} "
+            f"{m['match']['f1']:6.3f} {m['total']['mae']:7.2f} {m['total']['spearman']:7.3f} "
+            f"{m['total']['qwk']:6.3f} {m['red_flags']['f1']:6.3f} "
+            f"{m['auto_graded_share']:6.3f} "
+            f"{m['wrong_matches_per_auto_review'] if m['wrong_matches_per_auto_review'] is not None else float('nan'):8.3f}"  # noqa: E501
+        )
+    lines.append("")
+    for ev in results:
+        m = ev.metrics
+        dims = ", ".join(
+            f"{d} MAE {v['mae']:.1f} rho {v['spearman']:.3f}" for d, v in m["dimensions"].items()
+        )
+        lines.append(f"{ev.name}: {dims}")
+        lines.append(
+            f"    red flags P {m['red_flags']['precision']:.3f} R "
+            f"{m['red_flags']['recall']:.3f}; comment kind accuracy "
+            f"{m['comment_kind_accuracy']}; tradeoff accuracy {m['tradeoff_accuracy']}; "
+            f"match with the gold comment F1 {m['match_with_comment']['f1']:.3f}; "
+            f"near misses F1 {m['near_misses']['f1']:.3f}; false alarms F1 "
+            f"{m['false_alarms']['f1']:.3f}"
+        )
+    lines.append("")
+    lines.append(
+        f"QWK: {results[0].metrics['total']['qwk_bins']}. auto = share of reviews not "
+        f"needing review; err/auto = wrong matches per such review."
+    )
+    return "\n".join(lines)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Report agreement with the gold labels of the corpora."""
+    from grading.evaluation import evaluate
+    from grading.training import default_root, load_corpus
+
+    root = Path(args.root) if args.root else default_root()
+    corpus = load_corpus(root, reviews_dir=Path(args.reviews_dir) if args.reviews_dir else None)
+    for problem in corpus.problems:
+        _report(problem)
+    if not corpus.assessments():
+        print("no labelled reviews found", file=sys.stderr)
+        return 2
+    baselines = [] if args.no_baselines else ["line_overlap", "fuzzy_text"]
+
+    def progress(slug: str) -> None:
+        if sys.stderr.isatty():
+            print(f"  {slug}...", file=sys.stderr)
+
+    results = evaluate(corpus, holdout=args.holdout, baselines=baselines, progress=progress)
+    n = results[0].n_reviews
+    print(
+        f"{n} labelled reviews over {len(corpus.assessments())} assessments "
+        f"({', '.join(corpus.assessments())})"
+    )
+    print(_format_evaluation(results))
+    if args.json:
+        Path(args.json).write_text(
+            json.dumps(
+                [
+                    {
+                        "name": r.name,
+                        "n_reviews": r.n_reviews,
+                        "metrics": r.metrics,
+                        "per_review": r.per_review,
+                    }
+                    for r in results
+                ],
+                indent=2,
+            )
+            + "\n"
+        )
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Throughput and latency of the grader and a difflib baseline on a synthetic batch."""
+    from grading.bench import run_bench
+
+    print(
+        run_bench(
+            n=args.n,
+            root=Path(args.root) if args.root else None,
+            slug=args.assessment,
+            singles=args.singles,
+            cache_dir=_cache_dir(args),
+        )
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of `python -m grading`."""
+    parser = argparse.ArgumentParser(prog="python -m grading", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    grade = sub.add_parser("grade", help="grade a JSON Lines file of reviews")
+    grade.add_argument("--assessment", required=True, help="assessments/<slug> folder")
+    grade.add_argument("--bugs", required=True, help="seeded_bugs/<slug>.yaml answer key")
+    grade.add_argument("--reviews", required=True, help="reviews, one JSON object a line")
+    grade.add_argument("--out", required=True, help="where to write the scores (JSON Lines)")
+    grade.add_argument("--explain", action="store_true", help="add an evidence field")
+    grade.add_argument(
+        "--root",
+        default=None,
+        help="project folder with the training corpora (default: this checkout)",
+    )
+    grade.add_argument(
+        "--cache-dir",
+        default=None,
+        help="where trained models are kept (default: var/cache/grading)",
+    )
+    grade.add_argument("--no-cache", action="store_true", help="train in memory only")
+    grade.set_defaults(func=cmd_grade)
+    ev = sub.add_parser("evaluate", help="compare with the gold labels of corpora/reviews")
+    ev.add_argument(
+        "--holdout",
+        action="store_true",
+        help="leave one assessment out: train on the others, test on it",
+    )
+    ev.add_argument("--no-baselines", action="store_true", help="skip the plain baselines")
+    ev.add_argument("--root", default=None, help="project folder (default: this checkout)")
+    ev.add_argument("--reviews-dir", default=None, help="labelled reviews (default: corpora)")
+    ev.add_argument("--json", default=None, help="also write the metrics as JSON here")
+    ev.set_defaults(func=cmd_evaluate)
+    bench = sub.add_parser("bench", help="measure throughput and latency")
+    bench.add_argument("--n", type=int, default=10_000, help="synthetic reviews in the batch")
+    bench.add_argument("--singles", type=int, default=1000, help="reviews timed one by one")
+    bench.add_argument("--assessment", default=None, help="slug to bench on (default: first)")
+    bench.add_argument("--root", default=None, help="project folder (default: this checkout)")
+    bench.add_argument("--cache-dir", default=None, help="model cache (default: var/cache)")
+    bench.add_argument("--no-cache", action="store_true", help="train in memory only")
+    bench.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `python -m grading`."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except GradingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
