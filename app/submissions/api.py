@@ -73,6 +73,9 @@ def save_draft(body: DraftWrite, candidate: ApiCandidateDep, session: SessionDep
         session,
         lambda: service.save_draft(session, current, draft, base_revision=body.base_revision),
     )
+    # Every worker that serves a save gets its grader ready, so the submit, whichever worker
+    # takes it, does not wait for training.
+    scoring_service.warm_up()
     now = utcnow()
     return SaveResult(
         draft=views.draft_read(submission),
