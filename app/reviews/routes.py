@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from sqlalchemy.orm import Session
 
 from app.assessments import service as assessment_service
-from app.auth import Csrf, GraderUser
+from app.auth import AdminUser, Csrf, GraderUser
 from app.db import SessionDep
 from app.reviews import export, service
 from app.reviews.schemas import DecisionIn
@@ -198,6 +198,25 @@ def post_finalize(
         session,
         submission_id,
         lambda: service.finalize(session, submission_id, user, version=version),
+    )
+
+
+@router.post("/staff/submissions/{submission_id}/reopen", include_in_schema=False)
+def post_reopen(
+    request: Request,
+    session: SessionDep,
+    user: AdminUser,
+    _csrf: Csrf,
+    submission_id: int,
+    version: IntForm,
+    reason: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """Reopen a final grade, with a reason (admins only)."""
+    return _apply_form(
+        request,
+        session,
+        submission_id,
+        lambda: service.reopen(session, submission_id, user, version=version, reason=reason),
     )
 
 

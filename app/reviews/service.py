@@ -1011,6 +1011,49 @@ def finalize(session: Session, submission_id: int, user: User, *, version: int) 
     return decision
 
 
+def reopen(
+    session: Session, submission_id: int, user: User, *, version: int, reason: str
+) -> GradeDecision:
+    """Take back a signature (admins): the grade is open again, with the reason on record."""
+    submission = get_submission(session, submission_id)
+    reason = reason.strip()
+    if len(reason) < 3:
+        raise InvalidDecision("write why the grade is reopened")
+    if len(reason) > MAX_REASON_CHARS:
+        raise InvalidDecision(f"the reason is longer than {MAX_REASON_CHARS} characters")
+    decision = get_decision(session, submission.id, for_update=True)
+    if decision is None or decision.status is not DecisionStatus.final:
+        raise InvalidDecision("only a final grade can be reopened")
+    if decision.version != version:
+        raise DecisionConflict(
+            f"The grade changed since you loaded it (version {version}, now {decision.version}); "
+            "nothing was reopened.",
+            submission_id=submission.id,
+        )
+    before = {
+        "status": "final",
+        "total": decision.total,
+        "version": decision.version,
+        "finalized_by_id": decision.finalized_by_id,
+        "finalized_at": decision.finalized_at,
+    }
+    auto = latest_auto_score(session, submission.id)  # before any change: a query autoflushes
+    decision.status = DecisionStatus.open
+    decision.finalized_at = None
+    decision.finalized_by_id = None
+    _save(session, submission, decision, auto, user)
+    audit.record(
+        session,
+        user,
+        "submission",
+        submission.public_id,
+        "grade.reopened",
+        before,
+        {"status": "open", "reason": reason, "version": decision.version},
+    )
+    return decision
+
+
 def current_state(session: Session, submission_id: int) -> dict[str, Any]:
     """The saved decisions and the grade as it stands, for API answers and conflicts."""
     submission = get_submission(session, submission_id)

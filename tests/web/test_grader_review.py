@@ -605,3 +605,33 @@ def test_the_review_page_reads_a_real_auto_score(
         assert "<mark>" in page.text
     state = client.get(f"/api/staff/submissions/{submission.id}").json()
     assert (state["total"], state["version"]) == (auto.total, 0)
+
+
+def test_an_admin_can_reopen_a_final_grade_with_a_reason(
+    client: TestClient, session: Session, grader: tuple[User, str]
+) -> None:
+    user, csrf = grader
+    submission = _graded(session, matches=[], red_flags=[])
+    reviews.finalize(session, submission.id, user, version=0)
+    url = f"/staff/submissions/{submission.id}/reopen"
+    assert (
+        client.post(url, data={"csrf_token": csrf, "version": "1", "reason": "typo"}).status_code
+        == 403
+    )  # graders cannot take back a signature
+    admin = make_user(session, role=Role.admin)
+    csrf = sign_in(client, session, admin)
+    assert "Reopen this grade" in client.get(f"/staff/submissions/{submission.id}").text
+    refused = client.post(url, data={"csrf_token": csrf, "version": "1", "reason": ""})
+    assert refused.status_code == 422
+    response = client.post(
+        url,
+        follow_redirects=False,
+        data={"csrf_token": csrf, "version": "1", "reason": "Signed the wrong submission."},
+    )
+    assert response.status_code == 303
+    state = client.get(f"/api/staff/submissions/{submission.id}").json()
+    assert (state["status"], state["version"]) == ("open", 2)
+    event = audit.list_events(session, "submission", submission.public_id)[-1]
+    assert (event.action, event.actor_id) == ("grade.reopened", admin.id)
+    assert event.after == {"status": "open", "reason": "Signed the wrong submission.", "version": 2}
+    assert "Grace Hopper" not in client.get(f"/staff/submissions/{submission.id}").text

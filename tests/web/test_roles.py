@@ -82,6 +82,7 @@ EXPECTED_ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/staff/submissions/{submission_id}/flags"): GRADERS,
     ("POST", "/staff/submissions/{submission_id}/overrides"): GRADERS,
     ("POST", "/staff/submissions/{submission_id}/finalize"): GRADERS,
+    ("POST", "/staff/submissions/{submission_id}/reopen"): ADMINS,
     ("GET", "/api/staff/submissions/{submission_id}"): GRADERS,
     ("POST", "/api/staff/submissions/{submission_id}/decisions"): GRADERS,
     ("GET", "/staff/export"): GRADERS,
