@@ -63,3 +63,15 @@ def list_events(session: Session, subject_type: str, subject_id: int | str) -> l
             .order_by(AuditEvent.at, AuditEvent.id)
         )
     )
+
+
+def list_recent(session: Session, subject_type: str, *, limit: int = 50) -> list[AuditEvent]:
+    """The newest events about one kind of thing, newest first."""
+    return list(
+        session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.subject_type == subject_type)
+            .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+            .limit(limit)
+        )
+    )

@@ -5,20 +5,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from app.assessments import service as assessment_service
-from app.auth import AdminUser, Csrf, GraderUser
+from app.auth import AdminUser, Csrf, GraderUser, require_role
 from app.db import SessionDep
 from app.reviews import export, service
 from app.reviews.schemas import DecisionIn
 from app.reviews.service import DecisionConflict, InvalidDecision
 from app.templating import templates
-from app.users.models import User
+from app.users.models import Role, User
 
-router = APIRouter()
+# Denied by default: every route here needs a grader (or admin), even one added without its
+# own role check; routes may ask for more.
+router = APIRouter(dependencies=[Depends(require_role(Role.grader))])
 
 PARTIAL_HEADER = "x-partial"
 

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Form, Header, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from app.audit import service as audit
 from app.auth import (
     PRESESSION_COOKIE,
     SESSION_COOKIE,
@@ -131,6 +132,7 @@ def _users_page(
         "users/list.html",
         {
             "users": service.list_users(session),
+            "events": audit.list_recent(session, "user"),
             "roles": [r.value for r in Role],
             "error": error,
             "form": form or {},
