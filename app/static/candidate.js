@@ -567,7 +567,13 @@
   function closeCompose(refocus) {
     var holder = document.querySelector("tr.compose-row");
     composeHome.parent.insertBefore(compose, composeHome.next);
-    if (holder) { holder.remove(); }
+    if (holder) {
+      holder.remove();
+      // The anchor came from the selection in the code; the side form starts blank.
+      $("compose-file").value = "";
+      $("compose-line").value = "";
+      $("compose-end-line").value = "";
+    }
     $("compose-title").textContent = "Add a comment";
     $("compose-cancel").hidden = true;
     var file = selection && selection.file;
@@ -720,9 +726,9 @@
       $("compose-body").focus();
       return;
     }
-    var wasInline = !!document.querySelector("tr.compose-row");
-    closeCompose(wasInline);
-    if (!wasInline) { $("compose-line").value = ""; $("compose-end-line").value = ""; }
+    closeCompose(!!document.querySelector("tr.compose-row"));
+    $("compose-line").value = "";
+    $("compose-end-line").value = "";
     render();
     setStatus("", "Unsaved changes…");
   });

@@ -279,11 +279,30 @@ def test_selecting_code_with_the_mouse_comments_on_the_range(page: Any, live_ser
     expect(page.locator("#compose-title")).to_have_text("Comment on limits.py lines 10–12")
     add_inline(page, "Why a sixth of the quota per pod?", "minor")
     expect(page.locator("#comment-list .anchor")).to_have_text("limits.py:10–12")
-    # Escape-free cancel: the form goes back to the side panel and nothing is added.
+    # A second comment from the side form, typed without touching the mouse.
+    page.locator("#compose-file").select_option("sse.py")
+    page.locator("#compose-line").fill("7")
+    page.locator("#compose-body").focus()
+    page.keyboard.type("Event boundaries split across chunks?")
+    page.keyboard.press("Control+Enter")
+    expect(page.locator("#comment-list > li")).to_have_count(2)
+    # Alt+Up moves the focused comment up the order.
+    page.locator("#comment-list > li").nth(1).get_by_role(
+        "button", name=re.compile("^Edit")
+    ).focus()
+    page.keyboard.press("Alt+ArrowUp")
+    expect(page.locator("#comment-list > li").first.locator(".anchor")).to_have_text("sse.py:7")
+    # The server drops out for a moment: the page warns, retries on its own, and catches up.
+    page.route("**/api/candidate/draft", lambda route: route.fulfill(status=503, body="{}"))
+    page.locator("#comment-list > li").first.locator("select.sev-select").select_option("nit")
+    expect(page.locator("#save-status")).to_have_text(re.compile("Not saved"))
+    page.unroute("**/api/candidate/draft")
+    expect(page.locator("#save-status")).to_have_text(SAVED)
+    # Cancelling the inline form: it goes back to the side panel and nothing is added.
     page.locator("#f-limits-py-L20 td.ln a").click()
     page.get_by_role("button", name="Cancel").click()
     expect(page.locator("tr.compose-row")).to_have_count(0)
-    expect(page.locator("#comment-list > li")).to_have_count(1)
+    expect(page.locator("#comment-list > li")).to_have_count(2)
 
 
 def test_the_flow_works_without_javascript(browser: Any, live_server: str) -> None:
