@@ -18,6 +18,7 @@
 
   var SEVERITIES = ["critical", "major", "minor", "nit"];
   var SAVE_DELAY_MS = 600;
+  var MAX_WAIT_MS = 2000;
   var csrf = initial.csrf_token;
   var limits = initial.limits;
   var storeKey = "redline:draft:" + initial.submission_id;
@@ -34,6 +35,7 @@
   var inflight = null;
   var saveTimer = null;
   var failures = 0;
+  var dirtySince = 0;
   var blocked = false;
   var closed = false;
   var timingOut = false;
@@ -139,8 +141,12 @@
     if (closed) { return; }
     if (blocked === "invalid") { blocked = false; }
     if (!blocked) { setStatus("", "Unsaved changes…"); }
+    // Save after a short pause, but never later than MAX_WAIT_MS after the first unsaved
+    // change, so steady typing still reaches the server every couple of seconds.
+    var now = Date.now();
+    if (!dirtySince) { dirtySince = now; }
     clearTimeout(saveTimer);
-    saveTimer = setTimeout(flush, SAVE_DELAY_MS);
+    saveTimer = setTimeout(flush, Math.max(0, Math.min(SAVE_DELAY_MS, dirtySince + MAX_WAIT_MS - now)));
   }
 
   function api(method, url, body, keepalive) {
@@ -172,6 +178,7 @@
     if (!isDirty()) { return Promise.resolve(true); }
     if (blocked || closed) { return Promise.resolve(false); }
     var seq = changeSeq;
+    dirtySince = 0;
     setStatus("", "Saving…");
     inflight = api("PUT", "/api/candidate/draft", payload()).then(function (res) {
       inflight = null;

@@ -267,7 +267,7 @@ def test_the_draft_is_submitted_when_the_time_runs_out(page: Any, live_server: s
 
 def test_selecting_code_with_the_mouse_comments_on_the_range(page: Any, live_server: str) -> None:
     expect = _expect()
-    start(page, live_server)
+    invite_id = start(page, live_server)
     page.locator("#f-limits-py-L14").scroll_into_view_if_needed()
     first = page.locator("#f-limits-py-L10 td.src").bounding_box()
     last = page.locator("#f-limits-py-L12 td.src").bounding_box()
@@ -298,6 +298,12 @@ def test_selecting_code_with_the_mouse_comments_on_the_range(page: Any, live_ser
     expect(page.locator("#save-status")).to_have_text(re.compile("Not saved"))
     page.unroute("**/api/candidate/draft")
     expect(page.locator("#save-status")).to_have_text(SAVED)
+    # Steady typing still reaches the server every couple of seconds, pause or not.
+    typed = "Ship after the cache key and retry fixes."
+    page.locator("#summary-text").focus()
+    page.keyboard.type(typed, delay=100)
+    mid_typing = submission_row(invite_id).summary
+    assert mid_typing and typed.startswith(mid_typing), mid_typing
     # Cancelling the inline form: it goes back to the side panel and nothing is added.
     page.locator("#f-limits-py-L20 td.ln a").click()
     page.get_by_role("button", name="Cancel").click()
