@@ -64,9 +64,9 @@ def comment_texts(page: Any) -> list[str]:
     return out
 
 
-def start(page: Any, live_server: str) -> int:
-    """Open a fresh invite and press Start; returns the invite id."""
-    url, invite_id = new_link(live_server)
+def start(page: Any, live_server: str, link: tuple[str, int] | None = None) -> int:
+    """Open a fresh invite (or `link`) and press Start; returns the invite id."""
+    url, invite_id = link or new_link(live_server)
     page.goto(url)
     assert page.url == f"{live_server}/take", "the token must leave the address bar"
     page.get_by_role("button", name=re.compile("Start the assessment")).click()
@@ -267,7 +267,8 @@ def test_the_draft_is_submitted_when_the_time_runs_out(page: Any, live_server: s
 
 def test_selecting_code_with_the_mouse_comments_on_the_range(page: Any, live_server: str) -> None:
     expect = _expect()
-    invite_id = start(page, live_server)
+    link = new_link(live_server)
+    invite_id = start(page, live_server, link)
     page.locator("#f-limits-py-L14").scroll_into_view_if_needed()
     first = page.locator("#f-limits-py-L10 td.src").bounding_box()
     last = page.locator("#f-limits-py-L12 td.src").bounding_box()
@@ -309,6 +310,18 @@ def test_selecting_code_with_the_mouse_comments_on_the_range(page: Any, live_ser
     page.get_by_role("button", name="Cancel").click()
     expect(page.locator("tr.compose-row")).to_have_count(0)
     expect(page.locator("#comment-list > li")).to_have_count(2)
+
+    # A tab closed right after a change: reopening the link finds the change.
+    page.locator("#comment-list > li").first.locator("select.sev-select").select_option("major")
+    context = page.context
+    page.close()
+    again = context.new_page()
+    again.goto(link[0])
+    expect(again.locator("#comment-list > li").first.locator("select.sev-select")).to_have_value(
+        "major"
+    )
+    expect(again.locator("#save-status")).to_have_text(SAVED)
+    assert submission_row(invite_id).comments[0].severity == "major"
 
 
 def test_the_flow_works_without_javascript(browser: Any, live_server: str) -> None:
