@@ -63,6 +63,8 @@ class GraderSettings:
         Half-width of the band around each boundary.
     tradeoff_threshold, flag_threshold
         Probabilities from which a comment counts as weighing a tradeoff / showing a red flag.
+    priority_threshold
+        Match probability from which a summary sentence stating a priority names a bug.
     """
 
     match_threshold: float = 0.5
@@ -71,6 +73,7 @@ class GraderSettings:
     boundary_margin: float = 2.5
     tradeoff_threshold: float = 0.5
     flag_threshold: float = 0.5
+    priority_threshold: float = 0.25
 
 
 @dataclass
@@ -267,11 +270,12 @@ class Grader:
         """Bug id -> the first comment (or -1, the summary) whose probability passes."""
         threshold = self.settings.match_threshold
         found: dict[str, int] = {}
+        order = [u.comment if u.comment != SUMMARY else 1 << 30 for u in analysis.units]
         for j, bug in enumerate(index.bugs):
-            for i, unit in enumerate(analysis.units):
-                if analysis.proba[i, j] >= threshold:
-                    found[bug.id] = unit.comment
-                    break
+            passing = [order[i] for i in np.flatnonzero(analysis.proba[:, j] >= threshold)]
+            if passing:
+                first = min(passing)
+                found[bug.id] = SUMMARY if first == 1 << 30 else first
         return found
 
     def _score(self, review: Review, a: _Analysis, index: AssessmentIndex) -> Grade:
@@ -292,7 +296,10 @@ class Grader:
                     bool(a.tradeoff[i] >= settings.tradeoff_threshold),
                 )
             )
-        summary_rows = list(range(n_comments, len(a.units)))
+        rows_of: dict[int, list[int]] = {}
+        for r, unit in enumerate(a.units):
+            rows_of.setdefault(unit.comment, []).append(r)
+        summary_rows = rows_of.get(SUMMARY, [])
 
         found = self.decide_matches(a, index)
         matches = []
@@ -301,27 +308,33 @@ class Grader:
             if bug.id not in found:
                 continue
             comment = found[bug.id]
-            rows = (
-                [comment]
-                if comment != SUMMARY
-                else [r for r in summary_rows if a.proba[r, j] >= threshold][:1]
-            )
-            row = rows[0]
+            rows = [r for r in rows_of[comment] if a.proba[r, j] >= threshold]
+            row = rows[0] if comment == SUMMARY else max(rows, key=lambda r: a.proba[r, j])
             confidence = float(a.proba[row, j])
             matches.append(Match(bug.id, comment, confidence))
             match_evidence.append(self._explain_match(a, row, j, index, review))
 
         # Severity items: problem-raising comments, then the summary as one item.
-        def mentioned(rows: Sequence[int]) -> tuple[str, ...]:
+        def mentioned(rows: Sequence[int], *, naming: bool = False) -> tuple[str, ...]:
+            """Bugs the rows find (or, `naming`, name), in the order the text mentions them."""
             positions: list[tuple[int, int, str]] = []
             for order, r in enumerate(rows):
+                # Parts of a comment are ordered by where they sit in the whole comment.
+                anchor_row = r if a.units[r].comment == SUMMARY else rows[0]
+                key = order if a.units[r].comment == SUMMARY else 0
                 for j, bug in enumerate(bugs):
-                    if a.proba[r, j] >= threshold:
-                        positions.append((order, _mention_position(a.units[r], index, j), bug.id))
+                    hit = a.proba[r, j] >= threshold
+                    if naming and not hit:
+                        hit = bug.id in found and _names(
+                            a.features[r, j], a.proba[r, j], settings.priority_threshold
+                        )
+                    if hit:
+                        where = _mention_position(a.units[anchor_row], index, j)
+                        positions.append((key, where, bug.id))
             return tuple(dict.fromkeys(b for _, _, b in sorted(positions)))
 
         items = [
-            scoring.Item(i, review.comments[i].severity, mentioned([i]))
+            scoring.Item(i, review.comments[i].severity, mentioned(rows_of[i]))
             for i in range(n_comments)
             if labels[i].kind in scoring.PROBLEM_KINDS
         ]
@@ -329,7 +342,9 @@ class Grader:
             items.append(scoring.Item(SUMMARY, None, mentioned(summary_rows)))
         priority: list[str] = []
         if scoring.has_priority_statement(review.summary):
-            priority = list(mentioned(summary_rows))
+            # Naming a bug in a priority statement needs less than finding it: the find itself
+            # may sit in a comment.
+            priority = list(mentioned(summary_rows, naming=True))
 
         views = self._views(review, a, labels, summary_rows)
         flags_rewrite = any(
@@ -529,6 +544,20 @@ class Grader:
             tuple(shared + idents),
             explanation,
         )
+
+
+def _names(f: np.ndarray, p: float, bar: float) -> bool:
+    """Whether a summary sentence names a bug that the review finds somewhere.
+
+    A priority statement names bugs in a few words ("the cache key first, then the retry"):
+    less than a find needs, so a weaker probability or a good share of a title or phrase do.
+    """
+    return bool(
+        p >= bar
+        or f[F["phrase_cover"]] >= 0.34
+        or f[F["title_cover"]] >= 0.25
+        or f[F["fuzzy_phrase"]] >= 0.8
+    )
 
 
 def _mention_position(unit: Unit, index: AssessmentIndex, j: int) -> int:

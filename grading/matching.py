@@ -51,6 +51,9 @@ NO_FILE = -1
 UNKNOWN_FILE = -2
 FAR = 60  # line distance treated as "nowhere near"
 QUOTED_LINES_KEPT = 3  # pasted snippet lines beyond these are quotation, not diagnosis
+PART_RE = re.compile(r"\n\s*\n|\n(?=\s*(?:[-*•]|\d+[.)])\s)")
+MIN_PART_CHARS = 30
+MAX_PARTS = 6
 
 FEATURES: tuple[str, ...] = (
     "anchored",
@@ -87,6 +90,30 @@ FEATURES: tuple[str, ...] = (
     "is_summary",
     "length",
     "pasted",
+    # Pointing at the bug's lines makes a moderate diagnosis a find: the anchor times each
+    # text signal lets a linear model say so.
+    *(
+        f"{anchor}_x_{signal}"
+        for anchor in ("in_range", "near_range")
+        for signal in (
+            "description_precision",
+            "phrase_cover",
+            "title_cover",
+            "identifier_count",
+            "p_defect",
+        )
+    ),
+)
+INTERACTIONS: tuple[tuple[str, str], ...] = tuple(
+    (anchor, signal)
+    for anchor in ("in_range", "near_range")
+    for signal in (
+        "description_precision",
+        "phrase_cover",
+        "title_cover",
+        "identifier_count",
+        "p_defect",
+    )
 )
 F = {name: i for i, name in enumerate(FEATURES)}
 
@@ -94,7 +121,7 @@ F = {name: i for i, name in enumerate(FEATURES)}
 class Unit:
     """Something in a review that can find a bug: a comment or a summary sentence."""
 
-    __slots__ = ("comment", "end", "facts", "file_index", "pasted", "start", "text")
+    __slots__ = ("comment", "end", "facts", "file_index", "part", "pasted", "start", "text")
 
     def __init__(
         self,
@@ -104,8 +131,10 @@ class Unit:
         start: int | None = None,
         end: int | None = None,
         pasted: float = 0.0,
+        part: bool = False,
     ) -> None:
         self.comment = comment
+        self.part = part
         self.text = text
         self.file_index = file_index
         self.start = start
@@ -326,6 +355,7 @@ def _strip_pasted(text: str, snippet_lines: frozenset[str]) -> tuple[str, float]
     for line in text.splitlines():
         stripped = line.strip()
         if not stripped:
+            kept.append("")  # paragraph breaks separate the parts of a comment
             continue
         total += 1
         if stripped in snippet_lines:
@@ -339,10 +369,22 @@ def _strip_pasted(text: str, snippet_lines: frozenset[str]) -> tuple[str, float]
 
 
 def review_units(review: Review, index: AssessmentIndex) -> list[Unit]:
-    """The units of a review: each comment, then each sentence of the summary."""
-    units = []
-    for i, c in enumerate(review.comments):
-        units.append(comment_unit(c, i, index))
+    """The units of a review: each comment, the parts of long ones, each summary sentence.
+
+    The first `len(review.comments)` units are the comments themselves, in order. A comment
+    made of several paragraphs or list items also yields each part, so that a comment finding
+    two bugs is not diluted by talking about both.
+    """
+    units = [comment_unit(c, i, index) for i, c in enumerate(review.comments)]
+    for i, unit in enumerate(units[:]):
+        if "\n" not in unit.text:
+            continue
+        parts = [p for p in PART_RE.split(unit.text) if len(p.strip()) >= MIN_PART_CHARS]
+        if len(parts) >= 2:
+            units.extend(
+                Unit(i, p, unit.file_index, unit.start, unit.end, unit.pasted, part=True)
+                for p in parts[:MAX_PARTS]
+            )
     for sentence in sentences(clip(review.summary)):
         units.append(Unit(SUMMARY, sentence))
     return units
@@ -490,6 +532,8 @@ def unit_features(
     ]
     out[:, :, F["pasted"]] = np.array([u.pasted for u in units])[:, None]
     _anchor_features(out, units, index)
+    for anchor, signal in INTERACTIONS:
+        out[:, :, F[f"{anchor}_x_{signal}"]] = out[:, :, F[anchor]] * out[:, :, F[signal]]
     return out
 
 

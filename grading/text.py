@@ -34,7 +34,7 @@ STOPWORDS = _wordlist(
     nor not now of off on once only or other our out over own same should so some such than that
     the their them then there these they this those through to too under until up very was we
     were what when where which while who whom why will with would you your yours it's i'm don't
-    doesn't isn't can't won't here's there's let's via per e.g i.e etc one two get gets got use
+    doesn't isn't can't won't here's there's let's via per e.g i.e etc get gets got use
     used uses using make makes made way thing things think like really maybe might may must need
     needs want seems seem look looks code line lines"""
 )

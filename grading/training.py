@@ -245,7 +245,11 @@ def match_examples(
                     if unit.comment == SUMMARY:
                         keep[i, j] = False
                 elif unit.comment == first:
-                    labels[i, j] = 1.0
+                    # Which part of the comment names the bug is unknown: teach the whole.
+                    if unit.part:
+                        keep[i, j] = False
+                    else:
+                        labels[i, j] = 1.0
                 elif unit.comment == SUMMARY or unit.comment > first:
                     keep[i, j] = False
             if first == SUMMARY:

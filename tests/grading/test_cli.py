@@ -1,0 +1,171 @@
+"""`python -m grading grade | evaluate | bench`, run as a user would: in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.grading.conftest import FIXTURES, GO_ASSESSMENT, GO_BUGS, GO_REVIEWS, ROOT
+
+FORMAT_4_KEYS = [
+    "id",
+    "total",
+    "dimensions",
+    "matches",
+    "red_flags",
+    "comments",
+    "near_misses",
+    "false_alarms",
+    "needs_review",
+]
+
+
+def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "grading", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("model-cache")
+
+
+def grade_args(reviews: Path, out: Path, cache: Path, *extra: str) -> list[str]:
+    return [
+        "grade",
+        "--assessment",
+        str(GO_ASSESSMENT),
+        "--bugs",
+        str(GO_BUGS),
+        "--reviews",
+        str(reviews),
+        "--out",
+        str(out),
+        "--cache-dir",
+        str(cache),
+        *extra,
+    ]
+
+
+def test_grade_writes_format_4_in_input_order(tmp_path: Path, cache_dir: Path) -> None:
+    out = tmp_path / "scores.jsonl"
+    result = run(*grade_args(GO_REVIEWS, out, cache_dir))
+    assert result.returncode == 0, result.stderr
+    scores = [json.loads(line) for line in out.read_text().splitlines()]
+    ids = [json.loads(line)["id"] for line in GO_REVIEWS.read_text().splitlines()]
+    assert [s["id"] for s in scores] == ids
+    assert all(list(s) == FORMAT_4_KEYS for s in scores)
+    assert list(cache_dir.glob("grader-*.npz")), "the trained models are cached"
+    assert "\r" not in result.stderr  # no progress bar when stderr is not a terminal
+
+
+def test_grade_explain_adds_evidence(tmp_path: Path, cache_dir: Path) -> None:
+    out = tmp_path / "scores.jsonl"
+    assert run(*grade_args(GO_REVIEWS, out, cache_dir, "--explain")).returncode == 0
+    first = json.loads(out.read_text().splitlines()[0])
+    assert list(first) == [*FORMAT_4_KEYS, "evidence"]
+    assert first["evidence"]["matches"][0]["explanation"].startswith("comment 0 points at")
+
+
+def test_bad_lines_are_reported_and_skipped(tmp_path: Path, cache_dir: Path) -> None:
+    good = GO_REVIEWS.read_text().splitlines()[:2]
+    reviews = tmp_path / "reviews.jsonl"
+    reviews.write_text(
+        "\n".join(
+            [
+                good[0],
+                '{"id": "x", "assessment": "go-quota", "comments": [{"body": "b", "line": "ten"}]}',
+                "not json at all",
+                '{"id": "y", "assessment": "docs-rag"}',
+                good[1],
+            ]
+        )
+        + "\n"
+    )
+    out = tmp_path / "scores.jsonl"
+    result = run(*grade_args(reviews, out, cache_dir))
+    assert result.returncode == 1
+    assert f"{reviews}:2: comments[0].line: must be a whole line number" in result.stderr
+    assert f"{reviews}:3: invalid JSON" in result.stderr
+    assert f"{reviews}:4: assessment: review is for 'docs-rag'" in result.stderr
+    assert [json.loads(x)["id"] for x in out.read_text().splitlines()] == [
+        json.loads(good[0])["id"],
+        json.loads(good[1])["id"],
+    ]
+
+
+def test_invalid_content_is_named(tmp_path: Path, cache_dir: Path) -> None:
+    result = run(
+        "grade",
+        "--assessment",
+        str(tmp_path / "nope"),
+        "--bugs",
+        str(GO_BUGS),
+        "--reviews",
+        str(GO_REVIEWS),
+        "--out",
+        str(tmp_path / "o.jsonl"),
+    )
+    assert result.returncode == 2
+    assert "assessment.yaml" in result.stderr
+
+
+def test_evaluate_with_holdout_across_languages(tmp_path: Path) -> None:
+    # Two assessments, one Go and one Python: leave-one-out trains on the other language.
+    root = tmp_path / "project"
+    (root / "corpora" / "reviews").mkdir(parents=True)
+    (root / "seeded_bugs").mkdir()
+    shutil.copytree(GO_ASSESSMENT, root / "assessments" / "go-quota")
+    shutil.copy(GO_BUGS, root / "seeded_bugs")
+    shutil.copy(GO_REVIEWS, root / "corpora" / "reviews")
+    shutil.copytree(ROOT / "assessments" / "docs-rag", root / "assessments" / "docs-rag")
+    shutil.copy(ROOT / "seeded_bugs" / "docs-rag.yaml", root / "seeded_bugs")
+    shutil.copy(ROOT / "corpora" / "reviews" / "docs-rag.jsonl", root / "corpora" / "reviews")
+    report = tmp_path / "metrics.json"
+    result = run("evaluate", "--holdout", "--root", str(root), "--json", str(report))
+    assert result.returncode == 0, result.stderr
+    assert "leave-one-assessment-out" in result.stdout
+    assert "line_overlap" in result.stdout and "fuzzy_text" in result.stdout
+    metrics = json.loads(report.read_text())
+    assert [m["name"].split()[0] for m in metrics] == ["grader", "line_overlap", "fuzzy_text"]
+    learned = metrics[0]["metrics"]
+    assert set(learned) >= {
+        "match",
+        "dimensions",
+        "total",
+        "red_flags",
+        "auto_graded_share",
+        "wrong_matches_per_auto_review",
+    }
+    assert learned["match"]["f1"] > 0.5
+
+
+def test_evaluate_in_sample_on_the_fixture() -> None:
+    result = run(
+        "evaluate",
+        "--root",
+        str(FIXTURES),
+        "--reviews-dir",
+        str(FIXTURES / "reviews"),
+        "--no-baselines",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "7 labelled reviews over 1 assessments (go-quota)" in result.stdout
+    assert "trained on all (in-sample)" in result.stdout
+
+
+def test_bench_reports_throughput_and_latency(cache_dir: Path) -> None:
+    result = run("bench", "--n", "300", "--singles", "30", "--cache-dir", str(cache_dir))
+    assert result.returncode == 0, result.stderr
+    assert "reviews/s" in result.stdout and "difflib baseline" in result.stdout
+    assert "p99" in result.stdout

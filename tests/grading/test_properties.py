@@ -1,0 +1,125 @@
+"""Properties that hold for any review: bounds, monotone detection, order, determinism."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from grading import AnswerKey, Assessment, Grader, Review
+from grading.types import Comment
+
+WORDS = [
+    "cache",
+    "key",
+    "race",
+    "map",
+    "mutex",
+    "limit",
+    "off",
+    "by",
+    "one",
+    "nit",
+    "rename",
+    "rewrite",
+    "LangChain",
+    "why",
+    "?",
+    "windows",
+    "goroutine",
+    "evict",
+    "memory",
+    "leak",
+    "but",
+    "measure",
+    "first",
+    "then",
+    "tenant",
+    "Ünïcödé",
+    "🚀",
+    "```",
+    "`w.count`",
+]
+FINDS = [
+    Comment(
+        body="Data race: s.windows map written from concurrent goroutines without a "
+        "sync.Mutex; Go crashes with concurrent map writes.",
+        file="quota.go",
+        line=40,
+    ),
+    Comment(
+        body="Expired windows are never evicted, so the map grows forever: memory leak.",
+        file="quota.go",
+        line=39,
+        end_line=42,
+    ),
+]
+
+comments = st.builds(
+    Comment,
+    body=st.lists(st.sampled_from(WORDS), max_size=30).map(" ".join) | st.text(max_size=200),
+    file=st.sampled_from([None, "quota.go", "other.go", ""]),
+    line=st.one_of(st.none(), st.integers(min_value=1, max_value=500)),
+    end_line=st.one_of(st.none(), st.integers(min_value=1, max_value=500)),
+    severity=st.sampled_from([None, "critical", "major", "minor", "nit"]),
+)
+reviews = st.builds(
+    Review,
+    id=st.just("p"),
+    assessment=st.just("go-quota"),
+    comments=st.lists(comments, max_size=6).map(tuple),
+    summary=st.lists(st.sampled_from(WORDS), max_size=25).map(" ".join),
+)
+PROPERTY = settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+@PROPERTY
+@given(review=reviews)
+def test_every_score_stays_in_bounds(
+    grader: Grader, go_assessment: Assessment, go_key: AnswerKey, review: Review
+) -> None:
+    g = grader.grade(review, go_assessment, go_key)
+    assert 0.0 <= g.total <= 100.0
+    assert all(0.0 <= score <= 100.0 for _, score in g.dimensions)
+    assert all(0.0 <= m.confidence <= 1.0 for m in g.matches)
+    assert len(g.comments) == len(review.comments)
+
+
+@PROPERTY
+@given(review=reviews, which=st.integers(min_value=0, max_value=1))
+def test_adding_a_finding_comment_never_lowers_detection(
+    grader: Grader, go_assessment: Assessment, go_key: AnswerKey, review: Review, which: int
+) -> None:
+    before = grader.grade(review, go_assessment, go_key)
+    longer = Review(review.id, review.assessment, (*review.comments, FINDS[which]), review.summary)
+    after = grader.grade(longer, go_assessment, go_key)
+    assert after.dimension("detection") >= before.dimension("detection")
+
+
+@PROPERTY
+@given(review=reviews, data=st.data())
+def test_reordering_comments_never_changes_detection(
+    grader: Grader,
+    go_assessment: Assessment,
+    go_key: AnswerKey,
+    review: Review,
+    data: st.DataObject,
+) -> None:
+    shuffled = data.draw(st.permutations(review.comments))
+    other = Review(review.id, review.assessment, tuple(shuffled), review.summary)
+    before = grader.grade(review, go_assessment, go_key)
+    after = grader.grade(other, go_assessment, go_key)
+    assert after.dimension("detection") == before.dimension("detection")
+    assert {m.bug for m in after.matches} == {m.bug for m in before.matches}
+
+
+@PROPERTY
+@given(review=reviews)
+def test_grading_is_deterministic(
+    grader: Grader, go_assessment: Assessment, go_key: AnswerKey, review: Review
+) -> None:
+    first = grader.grade(review, go_assessment, go_key).to_dict(explain=True)
+    again = grader.grade(review, go_assessment, go_key).to_dict(explain=True)
+    in_batch = grader.grade_many([review, review], go_assessment, go_key)[1]
+    assert first == again == in_batch.to_dict(explain=True)
