@@ -42,6 +42,7 @@ def cmd_invite_create(args: argparse.Namespace) -> int:
                 candidate_email=args.email,
                 expires_at=expires_at,
                 base_url=args.base_url or settings.base_url,
+                actor="cli",
             )
             expires = new.invite.expires_at
     except AssessmentNotFound:

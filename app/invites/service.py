@@ -15,12 +15,14 @@ from sqlalchemy.orm import Session
 
 from app.assessments import service as assessment_service
 from app.assessments.models import Assessment
+from app.audit import service as audit_service
 from app.db import utcnow
 from app.invites.models import Invite
 from app.security import new_token, token_hash
 from app.settings import get_settings
 from app.submissions import service as submission_service
 from app.submissions.models import Submission, SubmissionStatus
+from app.users.models import User
 
 MAX_NAME = 200
 MAX_EMAIL = 320
@@ -67,7 +69,8 @@ def create_invite(
     candidate_name: str | None = None,
     candidate_email: str | None = None,
     expires_at: datetime | None = None,
-    created_by_id: int | None = None,
+    created_by: User | None = None,
+    actor: str | None = None,
     base_url: str | None = None,
     now: datetime | None = None,
 ) -> NewInvite:
@@ -98,13 +101,27 @@ def create_invite(
         token_hash=token_hash(token),
         candidate_name=name,
         candidate_email=email,
-        created_by_id=created_by_id,
+        created_by_id=created_by.id if created_by else None,
         created_at=now,
         expires_at=expires_at,
     )
     invite.assessment = assessment
     session.add(invite)
     session.flush()
+    audit_service.record(
+        session,
+        created_by or actor,
+        "invite",
+        invite.id,
+        "invite.created",
+        None,
+        {
+            "assessment": assessment.slug,
+            "candidate_name": name,
+            "candidate_email": email,
+            "expires_at": expires_at,
+        },
+    )
     return NewInvite(invite=invite, token=token, url=invite_url(token, base_url))
 
 
@@ -169,10 +186,27 @@ def open_invite(
     return invite, session_token
 
 
-def revoke_invite(session: Session, invite: Invite, now: datetime | None = None) -> None:
+def revoke_invite(
+    session: Session,
+    invite: Invite,
+    *,
+    actor: User | str | None = None,
+    now: datetime | None = None,
+) -> None:
     """Stop a link and its session from working; a started draft is submitted at its deadline."""
-    invite.revoked_at = invite.revoked_at or now or utcnow()
+    if invite.revoked_at is not None:
+        return
+    invite.revoked_at = now or utcnow()
     session.flush()
+    audit_service.record(
+        session,
+        actor,
+        "invite",
+        invite.id,
+        "invite.revoked",
+        None,
+        {"revoked_at": invite.revoked_at},
+    )
 
 
 def list_invites(session: Session, *, limit: int = 200) -> list[tuple[Invite, Submission | None]]:

@@ -106,7 +106,7 @@ def create_invite(
             candidate_name=candidate_name,
             candidate_email=candidate_email,
             expires_at=expires_at,
-            created_by_id=user.id,
+            created_by=user,
         )
     except AssessmentNotFound:
         return _page(
@@ -127,6 +127,6 @@ def revoke_invite(invite_id: int, session: SessionDep, user: InviteStaff, _csrf:
     """Stop a link from working."""
     invite = session.get(Invite, invite_id)
     if invite is not None:
-        service.revoke_invite(session, invite)
+        service.revoke_invite(session, invite, actor=user)
         session.commit()
     return RedirectResponse("/staff/invites", status_code=303)

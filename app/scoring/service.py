@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.assessments import service as assessment_service
-from app.audit.models import AuditEvent
+from app.audit import service as audit_service
 from app.scoring.models import AutoScore, ScoreFlag, ScoreMatch
 
 if TYPE_CHECKING:
@@ -145,16 +145,15 @@ def score_submission_safely(session: Session, submission: Submission) -> AutoSco
             return score_submission(session, submission)
     except Exception as exc:
         logger.exception("auto-grading failed for submission %s", submission.public_id)
-        session.add(
-            AuditEvent(
-                actor_label=SYSTEM_ACTOR,
-                subject_type="submission",
-                subject_id=submission.public_id,
-                action="auto_score.failed",
-                after={"error": f"{type(exc).__name__}: {exc}"[:2000]},
-            )
+        audit_service.record(
+            session,
+            SYSTEM_ACTOR,
+            "submission",
+            submission.public_id,
+            "auto_score.failed",
+            None,
+            {"error": f"{type(exc).__name__}: {exc}"[:2000]},
         )
-        session.flush()
         return None
 
 

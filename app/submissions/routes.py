@@ -49,8 +49,9 @@ def anchor_label(c: Any) -> str:
     return f"{c.file}:{c.line}"
 
 
-templates.env.filters.setdefault("clock", clock)
-templates.env.filters.setdefault("anchor", anchor_label)
+# Named so they cannot collide with filters other pages register on the shared environment.
+templates.env.filters["countdown"] = clock
+templates.env.filters["comment_anchor"] = anchor_label
 
 
 def _review_page(

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from app.assessments import service as assessment_service
 from app.assessments.models import AssessmentVersion
+from app.audit import service as audit_service
 from app.db import utcnow
 from app.invites.models import Invite
 from app.settings import Settings, get_settings
@@ -33,6 +34,7 @@ SEVERITIES: tuple[str, ...] = ("critical", "major", "minor", "nit")
 CLIENT_ID_MAX = 64
 FILE_NAME_MAX = 300
 TO_SCORE = "redline.submissions_to_score"
+CANDIDATE_ACTOR = "candidate"
 
 
 class SubmissionError(Exception):
@@ -564,6 +566,20 @@ def _close(
         return False  # someone else closed it first; theirs stands
     submission.content_digest = compute_digest(submission)
     session.flush()
+    audit_service.record(
+        session,
+        CANDIDATE_ACTOR if status == SubmissionStatus.submitted else audit_service.SYSTEM_ACTOR,
+        "submission",
+        submission.public_id,
+        f"submission.{status.value}",
+        {"status": SubmissionStatus.in_progress.value},
+        {
+            "status": status.value,
+            "submitted_at": submitted_at,
+            "content_digest": submission.content_digest,
+            "comments": len(submission.comments),
+        },
+    )
     # Graded after the caller commits (see `closed_since_commit`): grading is slow on a cold
     # start and must neither hold the database's write lock nor delay making this durable.
     session.info.setdefault(TO_SCORE, []).append(submission)

@@ -539,10 +539,16 @@ def test_a_grading_failure_never_loses_the_submission(
         session.scalars(select(AutoScore).where(AutoScore.submission_id == submission.id)).first()
         is None
     )
-    [event] = session.scalars(
-        select(AuditEvent).where(AuditEvent.subject_id == submission.public_id)
+    events = session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.subject_id == submission.public_id)
+        .order_by(AuditEvent.id)
     ).all()
-    assert event.action == "auto_score.failed"
+    assert [(e.actor_label, e.action) for e in events] == [
+        ("candidate", "submission.submitted"),
+        ("system:auto-grader", "auto_score.failed"),
+    ]
+    event = events[1]
     assert "model file missing" in event.after["error"]  # type: ignore[index]
 
 

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.audit.models import AuditEvent
 from app.db import utcnow
 from app.invites.models import Invite
 from app.scoring import service as scoring_service
@@ -55,6 +56,14 @@ def test_staff_create_an_invite_and_see_the_link_once(
     invite = session.scalars(select(Invite).where(Invite.token_hash == token_hash(token))).one()
     assert (invite.candidate_name, invite.candidate_email) == ("Ada", "ada@example.com")
     assert invite.expires_at.isoformat().startswith("2099-01-31T23:59:59")
+    [event] = session.scalars(
+        select(AuditEvent).where(
+            AuditEvent.subject_type == "invite", AuditEvent.subject_id == str(invite.id)
+        )
+    ).all()
+    assert event.action == "invite.created" and event.actor_id == invite.created_by_id
+    assert event.after is not None and event.after["candidate_email"] == "ada@example.com"
+    assert token not in str(event.after), "the link never reaches the audit trail"
     listing = staff_client.get("/staff/invites").text
     assert "ada@example.com" in listing and token not in listing, "the link is shown only once"
     staff_client.cookies.clear()
@@ -105,6 +114,12 @@ def test_revoking_stops_the_link(staff_client: TestClient, session: Session) -> 
     assert response.status_code == 303
     staff_client.cookies.clear()
     assert staff_client.get(f"/i/{new.token}", follow_redirects=False).status_code == 404
+    actions = session.scalars(
+        select(AuditEvent.action)
+        .where(AuditEvent.subject_type == "invite", AuditEvent.subject_id == str(new.invite.id))
+        .order_by(AuditEvent.id)
+    ).all()
+    assert actions == ["invite.created", "invite.revoked"]
 
 
 def test_listing_invites_closes_overdue_drafts(
