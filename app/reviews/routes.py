@@ -88,6 +88,7 @@ def _apply_form(
     except DecisionConflict as exc:
         if exc.lost_race:
             session.rollback()
+            service.await_other_writers(session)
         return _render(request, session, submission_id, status_code=409, conflict=str(exc))
     except InvalidDecision as exc:
         return _render(request, session, submission_id, status_code=422, error=str(exc))
@@ -280,6 +281,7 @@ def api_decide(
     except DecisionConflict as exc:
         if exc.lost_race:
             session.rollback()
+            service.await_other_writers(session)
         return JSONResponse(
             {"detail": str(exc), "current": service.current_state(session, submission_id)},
             status_code=409,

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from rapidfuzz import fuzz, process
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
@@ -705,9 +705,45 @@ def find_near_duplicates(
 # -- decisions ---------------------------------------------------------------------------------
 
 
+def await_other_writers(session: Session) -> None:
+    """After a lost race (and a rollback), wait until the winner's save is visible."""
+    # On SQLite a transaction that has read cannot wait for the write lock, so the loser may
+    # learn of the race before the winner commits; claiming the lock in a fresh transaction
+    # waits for that commit. PostgreSQL only reports the race after the winner committed.
+    if session.get_bind().dialect.name == "sqlite":
+        table = GradeDecision.__table__
+        claim = update(table).where(table.c.id == -1)  # type: ignore[arg-type]
+        session.execute(claim.values(version=table.c.version))
+
+
+def _claim_write_lock(session: Session, submission_id: int) -> None:
+    # SQLite has no SELECT ... FOR UPDATE. A write that changes nothing takes the database's
+    # write lock now, so that two saves run one after the other and the second reads the
+    # first one's version; a snapshot already outdated is refused, which is the same conflict.
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    table = GradeDecision.__table__
+    try:
+        session.execute(
+            update(table)  # type: ignore[arg-type]
+            .where(table.c.submission_id == submission_id)
+            .values(version=table.c.version)
+        )
+    except OperationalError as exc:
+        if not _is_write_race(exc):
+            raise
+        raise DecisionConflict(
+            "Another grader saved this submission at the same moment. Your change was not "
+            "saved; review the current state below and apply it again if it still holds.",
+            submission_id=submission_id,
+            lost_race=True,
+        ) from exc
+
+
 def _check_version(
     session: Session, submission: Submission, expected_version: int
 ) -> GradeDecision | None:
+    _claim_write_lock(session, submission.id)
     decision = get_decision(session, submission.id, for_update=True)
     current = decision.version if decision else 0
     if current != expected_version:

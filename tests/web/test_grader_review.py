@@ -635,3 +635,58 @@ def test_an_admin_can_reopen_a_final_grade_with_a_reason(
     assert (event.action, event.actor_id) == ("grade.reopened", admin.id)
     assert event.after == {"status": "open", "reason": "Signed the wrong submission.", "version": 2}
     assert "Grace Hopper" not in client.get(f"/staff/submissions/{submission.id}").text
+
+
+def test_simultaneous_overrides_over_http_give_one_success_and_one_conflict(
+    live_server: str,
+) -> None:
+    import threading
+
+    import httpx
+
+    from app.auth import SESSION_COOKIE
+    from app.security import csrf_token_for
+    from app.users import service as users_service
+
+    with get_sessionmaker().begin() as setup:
+        graders = [make_user(setup), make_user(setup)]
+        tokens = [users_service.start_session(setup, g) for g in graders]
+        submission = make_submission(setup, comments=COMMENTS)
+        make_auto_score(setup, submission)
+        submission_id = submission.id
+    barrier = threading.Barrier(2)
+    results: list[httpx.Response] = []
+
+    csrf = {token: csrf_token_for(token) for token in tokens}
+
+    def save(token: str, value: float) -> None:
+        with httpx.Client(base_url=live_server, cookies={SESSION_COOKIE: token}) as http:
+            barrier.wait()
+            results.append(
+                http.post(
+                    f"/api/staff/submissions/{submission_id}/decisions",
+                    headers={"X-CSRF-Token": csrf[token]},
+                    json={
+                        "version": 0,
+                        "action": "override",
+                        "dimension": "tradeoffs",
+                        "value": value,
+                        "reason": f"set to {value}",
+                    },
+                    timeout=60,
+                )
+            )
+
+    threads = [
+        threading.Thread(target=save, args=(t, v)) for t, v in zip(tokens, (80, 20), strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(r.status_code for r in results) == [200, 409], [r.text for r in results]
+    won = next(r for r in results if r.status_code == 200).json()
+    lost = next(r for r in results if r.status_code == 409).json()
+    assert "Another grader saved this submission" in lost["detail"]
+    assert lost["current"]["version"] == won["version"] == 1
+    assert lost["current"]["overrides"] == won["overrides"]
