@@ -27,6 +27,7 @@ from grading.matching import (
 )
 from grading.text import join_words
 from grading.types import (
+    COMMENT_KINDS,
     DIMENSIONS,
     AnswerKey,
     Assessment,
@@ -38,6 +39,7 @@ from grading.types import (
     Match,
     MatchEvidence,
     NearMiss,
+    Point,
     Review,
 )
 
@@ -101,6 +103,9 @@ class Grader:
         Stem weights learned from review comments in general (see `build_index`).
     settings
         Decision thresholds.
+    tradeoff_model, taste_model
+        Optional learned choice of the tradeoff and tool-taste anchor levels from review-level
+        signals; without them the rubric's rules of thumb decide alone.
     """
 
     _default_lock: ClassVar[threading.Lock] = threading.Lock()
@@ -113,11 +118,15 @@ class Grader:
         *,
         background: Mapping[str, float] | None = None,
         settings: GraderSettings | None = None,
+        tradeoff_model: scoring.LevelModel | None = None,
+        taste_model: scoring.LevelModel | None = None,
     ) -> None:
         self.classifier = classifier
         self.match_model = match_model
         self.background = dict(background or {})
         self.settings = settings or GraderSettings()
+        self.tradeoff_model = tradeoff_model
+        self.taste_model = taste_model
         self._indexes: OrderedDict[tuple[Assessment, AnswerKey], AssessmentIndex] = OrderedDict()
         self._index_lock = threading.Lock()
 
@@ -354,6 +363,12 @@ class Grader:
         sev = scoring.severity(items, found, bugs, priority)
         tra = scoring.tradeoffs(views, threshold=settings.tradeoff_threshold, rewrite=flags_rewrite)
         taste = scoring.tool_taste(views, flag_threshold=settings.flag_threshold)
+        if self.tradeoff_model is not None and not flags_rewrite:
+            signals = scoring.tradeoff_features(views, threshold=settings.tradeoff_threshold)
+            tra = _learned_level(tra, self.tradeoff_model, signals, scoring.TRADEOFF_FEATURES)
+        if self.taste_model is not None and taste.score > 0.0:
+            signals = scoring.taste_features(views, flag_threshold=settings.flag_threshold)
+            taste = _learned_level(taste, self.taste_model, signals, scoring.TASTE_FEATURES)
         dims = {"detection": det, "severity": sev, "tradeoffs": tra, "tool_taste": taste}
         scores = {name: float(np.clip(d.score, 0.0, 100.0)) for name, d in dims.items()}
         total = float(np.clip(index.assessment.rubric.total(scores), 0.0, 100.0))
@@ -409,6 +424,33 @@ class Grader:
             needs_review=bool(reasons),
             evidence=evidence,
         )
+
+    def dimension_signals(
+        self, reviews: Sequence[Review], assessment: Assessment, answer_key: AnswerKey
+    ) -> list[tuple[list[float], list[float]]]:
+        """(tradeoff, tool-taste) review-level signals, to train the level models on."""
+        index = self.index(assessment, answer_key)
+        out = []
+        for review, a in zip(reviews, self.analyse(reviews, index), strict=True):
+            labels = []
+            for i in range(len(review.comments)):
+                j = int(np.argmax(a.kind_proba[i]))
+                labels.append(
+                    CommentLabel(
+                        COMMENT_KINDS[j],
+                        float(a.kind_proba[i, j]),
+                        bool(a.tradeoff[i] >= self.settings.tradeoff_threshold),
+                    )
+                )
+            summary_rows = [r for r, u in enumerate(a.units) if u.comment == SUMMARY]
+            views = self._views(review, a, labels, summary_rows)
+            out.append(
+                (
+                    scoring.tradeoff_features(views, threshold=self.settings.tradeoff_threshold),
+                    scoring.taste_features(views, flag_threshold=self.settings.flag_threshold),
+                )
+            )
+        return out
 
     def _views(
         self,
@@ -544,6 +586,27 @@ class Grader:
             tuple(shared + idents),
             explanation,
         )
+
+
+def _learned_level(
+    rule: scoring.DimensionScore,
+    model: scoring.LevelModel,
+    signals: Sequence[float],
+    names: Sequence[str],
+) -> scoring.DimensionScore:
+    """Replace a rule-of-thumb level by the learned one, keeping the per-comment reasons."""
+    level = model.predict(signals)
+    kept = [Point(0.0, p.reason, p.comment, p.quote, p.signal) for p in rule.points]
+    shown = ", ".join(f"{n} {v:g}" for n, v in zip(names, signals, strict=True) if v)
+    kept.append(
+        Point(
+            level,
+            f"level {level:g} picked by a model trained on graded reviews from "
+            f"{shown or 'no signal'} (the rule of thumb says {rule.score:g})",
+            signal="level_model",
+        )
+    )
+    return scoring.DimensionScore(level, kept)
 
 
 def _names(f: np.ndarray, p: float, bar: float) -> bool:

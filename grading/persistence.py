@@ -21,6 +21,7 @@ import numpy as np
 from grading.classification import CommentClassifier, NgramTfidf
 from grading.errors import ModelError
 from grading.matching import FEATURES, MatchModel
+from grading.scoring import LevelModel
 
 if TYPE_CHECKING:
     from grading.grader import Grader
@@ -79,6 +80,11 @@ def save_grader(grader: Grader, path: Path) -> None:
         "flag_intercept": clf.flag_intercept_,
         "match_coef": model.coef_,
     }
+    for name in ("tradeoff_model", "taste_model"):
+        level = getattr(grader, name)
+        if level is not None:
+            for attr in ("mean_", "scale_", "coef_", "intercept_"):
+                arrays[f"{name}.{attr}"] = getattr(level, attr)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
@@ -118,9 +124,25 @@ def load_grader(path: Path) -> Grader:
             model = MatchModel(C=meta["match_C"])
             model.coef_ = data["match_coef"]
             model.intercept_ = float(meta["match_intercept"])
+            levels: dict[str, LevelModel | None] = {}
+            for name in ("tradeoff_model", "taste_model"):
+                if f"{name}.coef_" not in data.files:
+                    levels[name] = None
+                    continue
+                level = LevelModel()
+                for attr in ("mean_", "scale_", "coef_", "intercept_"):
+                    setattr(level, attr, data[f"{name}.{attr}"])
+                levels[name] = level
     except (OSError, KeyError, ValueError) as exc:
         raise ModelError(f"{path}: cannot load the saved grader: {exc}") from exc
     settings = meta["settings"]
     settings["uncertain"] = tuple(settings["uncertain"])
     settings["boundaries"] = tuple(settings["boundaries"])
-    return Grader(clf, model, background=meta["background"], settings=GraderSettings(**settings))
+    return Grader(
+        clf,
+        model,
+        background=meta["background"],
+        settings=GraderSettings(**settings),
+        tradeoff_model=levels["tradeoff_model"],
+        taste_model=levels["taste_model"],
+    )

@@ -11,6 +11,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from grading.classification import HEAVY_RE, REWRITE_RE, TRADEOFF_RE, search
 from grading.text import normalise_space, quote, sentences
 from grading.types import SEVERITIES, Point, RedFlag, SeededBug
@@ -491,3 +493,116 @@ def has_priority_statement(summary: str) -> bool:
 def summary_sentences(summary: str) -> list[str]:
     """The sentences of a summary, as the matcher sees them."""
     return sentences(summary)
+
+
+# -- learned levels ------------------------------------------------------------------------------
+
+LEVELS: tuple[float, ...] = (0.0, 25.0, 50.0, 75.0, 100.0)
+TRADEOFF_FEATURES = (
+    "framed",
+    "framed_share",
+    "passing",
+    "measures",
+    "sequences",
+    "mean_p",
+    "max_p",
+    "summary_p",
+    "problems",
+)
+TASTE_FEATURES = (
+    "frameworks",
+    "rewrites",
+    "styles",
+    "style_share",
+    "abstraction",
+    "problems",
+    "comments",
+)
+
+
+def tradeoff_features(views: Sequence[CommentView], *, threshold: float = 0.5) -> list[float]:
+    """Review-level tradeoff signals, in TRADEOFF_FEATURES order."""
+    comments = [v for v in views if v.comment != SUMMARY and v.text.strip()]
+    framed = [v for v in views if v.tradeoff >= threshold and v.text.strip()]
+    passing = [v for v in views if threshold / 2 <= v.tradeoff < threshold]
+    summary = [v.tradeoff for v in views if v.comment == SUMMARY]
+    problems = [v for v in comments if v.kind in PROBLEM_KINDS]
+    return [
+        float(len(framed)),
+        len(framed) / max(len(comments), 1),
+        float(len(passing)),
+        float(sum(1 for v in framed if MEASURE_RE.search(v.text))),
+        float(sum(1 for v in framed if SEQUENCE_RE.search(v.text))),
+        sum(v.tradeoff for v in comments) / max(len(comments), 1),
+        max((v.tradeoff for v in views), default=0.0),
+        max(summary, default=0.0),
+        float(len(problems)),
+    ]
+
+
+def taste_features(views: Sequence[CommentView], *, flag_threshold: float = 0.5) -> list[float]:
+    """Review-level tool-taste signals, in TASTE_FEATURES order."""
+    comments = [v for v in views if v.comment != SUMMARY]
+    problems = [v for v in comments if v.kind in PROBLEM_KINDS]
+    styles = [v for v in comments if v.kind == "style"]
+    return [
+        float(sum(v.flag == "framework" and v.flag_confidence >= flag_threshold for v in views)),
+        float(sum(v.flag == "rewrite" and v.flag_confidence >= flag_threshold for v in views)),
+        float(len(styles)),
+        len(styles) / max(len(problems), 1),
+        float(sum(1 for v in views if search(ABSTRACTION_RE, v.text, ABSTRACTION_HINTS))),
+        float(len(problems)),
+        float(len(comments)),
+    ]
+
+
+class LevelModel:
+    """Picks one of a dimension's anchor levels from review-level signals.
+
+    A multinomial logistic regression over the anchors; the level returned is the median of
+    the predicted distribution, which minimises the expected absolute error.
+
+    Parameters
+    ----------
+    C
+        Inverse regularisation strength.
+    """
+
+    def __init__(self, *, C: float = 1.0) -> None:
+        self.C = C
+
+    def fit(self, x: np.ndarray, y: Sequence[float]) -> LevelModel:
+        """Learn from rows of signals and the gold level of each review; returns self."""
+        from sklearn.linear_model import LogisticRegression
+
+        targets = np.array([int(np.argmin([abs(v - lv) for lv in LEVELS])) for v in y])
+        self.mean_ = x.mean(axis=0)
+        self.scale_ = np.where(x.std(axis=0) > 0, x.std(axis=0), 1.0)
+        present = np.unique(targets)
+        self.coef_ = np.zeros((len(LEVELS), x.shape[1]))
+        self.intercept_ = np.full(len(LEVELS), -30.0)
+        if len(present) == 1:
+            self.intercept_[present[0]] = 0.0
+            return self
+        model = LogisticRegression(C=self.C, max_iter=2000)
+        model.fit((x - self.mean_) / self.scale_, targets)
+        coef = model.coef_ if len(present) > 2 else np.vstack([-model.coef_[0], model.coef_[0]])
+        intercept = (
+            model.intercept_
+            if len(present) > 2
+            else np.array([-model.intercept_[0], model.intercept_[0]])
+        )
+        self.coef_[present] = coef
+        self.intercept_[present] = intercept
+        return self
+
+    def proba(self, x: Sequence[float]) -> np.ndarray:
+        """Probability of each level in LEVELS."""
+        z = self.coef_ @ ((np.asarray(x) - self.mean_) / self.scale_) + self.intercept_
+        z = np.exp(z - z.max())
+        return z / z.sum()
+
+    def predict(self, x: Sequence[float]) -> float:
+        """The median level of the predicted distribution."""
+        cumulative = np.cumsum(self.proba(x))
+        return LEVELS[int(np.searchsorted(cumulative, 0.5))]

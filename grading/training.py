@@ -28,6 +28,7 @@ from grading.content import CatalogEntry, load_catalog
 from grading.errors import ModelError, Problem, ReviewFormatError
 from grading.matching import FEATURES, SUMMARY, MatchModel, build_index, review_units, unit_features
 from grading.reviews import parse_review
+from grading.scoring import LevelModel
 from grading.text import content_stems
 from grading.types import Review
 
@@ -298,6 +299,10 @@ def _train(
         [c.text for c in base] + [c.text for c in review_comments(corpus, slugs)]
     )
     xs, ys = [], []
+    trade_x: list[list[float]] = []
+    trade_y: list[float] = []
+    taste_x: list[list[float]] = []
+    taste_y: list[float] = []
     for slug in slugs:
         fold_classifier = (
             _fit_classifier(base + review_comments(corpus, [s for s in slugs if s != slug]))
@@ -307,5 +312,35 @@ def _train(
         x, y = match_examples(corpus, slug, fold_classifier, background)
         xs.append(x)
         ys.append(y)
+        # Review-level signals for the level models, from the same unseen-by-classifier view.
+        entry = corpus.entries[slug]
+        probe = Grader(fold_classifier, _NoMatches(), background=background, settings=settings)
+        items = corpus.reviews[slug]
+        for item, (t, k) in zip(
+            items,
+            probe.dimension_signals([i.review for i in items], entry.assessment, entry.answer_key),
+            strict=True,
+        ):
+            trade_x.append(t)
+            trade_y.append(item.gold.dimensions.get("tradeoffs", 0.0))
+            taste_x.append(k)
+            taste_y.append(item.gold.dimensions.get("tool_taste", 0.0))
     model = MatchModel().fit(np.concatenate(xs), np.concatenate(ys))
-    return Grader(classifier, model, background=background, settings=settings)
+    return Grader(
+        classifier,
+        model,
+        background=background,
+        settings=settings,
+        tradeoff_model=LevelModel().fit(np.array(trade_x), trade_y),
+        taste_model=LevelModel().fit(np.array(taste_x), taste_y),
+    )
+
+
+class _NoMatches:
+    """A stand-in match model for computing review-level signals, which need no matches."""
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        return np.zeros(x.shape[:-1])
+
+    def contributions(self, x: np.ndarray) -> np.ndarray:
+        return np.zeros_like(x)

@@ -1,0 +1,56 @@
+"""Training is deterministic, and a saved grader grades exactly as the one it was saved from."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from grading import AnswerKey, Assessment, Grader, parse_review
+from grading.persistence import load_grader, save_grader
+from grading.training import load_corpus, train_grader
+from tests.grading.conftest import FIXTURES, GO_REVIEWS
+
+
+def _fixture_grader() -> Grader:
+    corpus = load_corpus(
+        FIXTURES, reviews_dir=FIXTURES / "reviews", comments_dir=FIXTURES / "no-comments"
+    )
+    return train_grader(corpus)
+
+
+def test_training_twice_gives_the_same_models() -> None:
+    first, second = _fixture_grader(), _fixture_grader()
+    assert np.array_equal(first.classifier.kind_coef_, second.classifier.kind_coef_)
+    assert np.array_equal(first.match_model.coef_, second.match_model.coef_)  # type: ignore[attr-defined]
+
+
+def test_saved_grader_grades_identically(
+    tmp_path: Path, grader: Grader, go_assessment: Assessment, go_key: AnswerKey
+) -> None:
+    path = tmp_path / "grader.npz"
+    save_grader(grader, path)
+    loaded = load_grader(path)
+    reviews = [parse_review(json.loads(line)) for line in GO_REVIEWS.read_text().splitlines()]
+    expected = [g.to_dict(explain=True) for g in grader.grade_many(reviews, go_assessment, go_key)]
+    assert [
+        g.to_dict(explain=True) for g in loaded.grade_many(reviews, go_assessment, go_key)
+    ] == expected
+
+
+def test_default_grader_is_shared_and_cached_on_disk(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    shutil.copytree(FIXTURES / "assessments", root / "assessments")
+    shutil.copytree(FIXTURES / "seeded_bugs", root / "seeded_bugs")
+    shutil.copytree(FIXTURES / "reviews", root / "corpora" / "reviews")
+    cache = tmp_path / "cache"
+    try:
+        first = Grader.default(root, cache_dir=cache)
+        assert Grader.default(root, cache_dir=cache) is first
+        assert len(list(cache.glob("grader-*.npz"))) == 1
+        Grader._defaults.pop(root.resolve())
+        assert Grader.default(root, cache_dir=cache) is not first  # loaded from the cache
+    finally:
+        Grader._defaults.pop(root.resolve(), None)
