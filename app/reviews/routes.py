@@ -80,9 +80,16 @@ def review_page(
     return _render(request, session, submission_id)
 
 
+def _end_read_transaction(session: Session) -> None:
+    # Only reads happened so far (the sign-in check). Ending that transaction lets the save
+    # start a fresh one that waits its turn for SQLite's write lock (see the service).
+    session.commit()
+
+
 def _apply_form(
     request: Request, session: Session, submission_id: int, action: Callable[[], object]
 ) -> Response:
+    _end_read_transaction(session)
     try:
         action()
     except DecisionConflict as exc:
@@ -276,6 +283,7 @@ def api_decide(
     session: SessionDep, user: GraderUser, _csrf: Csrf, submission_id: int, body: DecisionIn
 ) -> JSONResponse:
     """Apply one decision; 409 with the current state when `version` is stale."""
+    _end_read_transaction(session)
     try:
         _decide(session, user, submission_id, body)
     except DecisionConflict as exc:

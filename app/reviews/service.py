@@ -718,8 +718,9 @@ def await_other_writers(session: Session) -> None:
 
 def _claim_write_lock(session: Session, submission_id: int) -> None:
     # SQLite has no SELECT ... FOR UPDATE. A write that changes nothing takes the database's
-    # write lock now, so that two saves run one after the other and the second reads the
-    # first one's version; a snapshot already outdated is refused, which is the same conflict.
+    # write lock before anything is read, so that two saves run one after the other and the
+    # second reads the first one's version. It waits for other writers only as the first
+    # statement of its transaction: the route ends the sign-in check's read transaction first.
     if session.get_bind().dialect.name != "sqlite":
         return
     table = GradeDecision.__table__
@@ -743,7 +744,6 @@ def _claim_write_lock(session: Session, submission_id: int) -> None:
 def _check_version(
     session: Session, submission: Submission, expected_version: int
 ) -> GradeDecision | None:
-    _claim_write_lock(session, submission.id)
     decision = get_decision(session, submission.id, for_update=True)
     current = decision.version if decision else 0
     if current != expected_version:
@@ -831,6 +831,7 @@ def decide_match(
     verdict: str,
 ) -> GradeDecision:
     """Confirm or reject an auto match, add a match, or clear an earlier decision."""
+    _claim_write_lock(session, submission_id)
     submission = get_submission(session, submission_id)
     if bug not in {b.key for b in submission.version.bugs}:
         raise InvalidDecision(f"{bug!r} is not a seeded bug of this assessment")
@@ -898,6 +899,7 @@ def decide_flag(
     verdict: str,
 ) -> GradeDecision:
     """Confirm or dismiss a red flag (or clear the decision)."""
+    _claim_write_lock(session, submission_id)
     submission = get_submission(session, submission_id)
     if verdict not in {v.value for v in FlagVerdict} | {"cleared"}:
         raise InvalidDecision("verdict must be confirmed, dismissed or cleared")
@@ -954,6 +956,7 @@ def override_dimension(
     reason: str,
 ) -> GradeDecision:
     """Set a dimension by hand with a written reason (or, with no value, remove the override)."""
+    _claim_write_lock(session, submission_id)
     submission = get_submission(session, submission_id)
     if dimension not in scoring.DIMENSIONS:
         raise InvalidDecision(f"dimension must be one of {', '.join(scoring.DIMENSIONS)}")
@@ -1015,6 +1018,7 @@ def override_dimension(
 
 def finalize(session: Session, submission_id: int, user: User, *, version: int) -> GradeDecision:
     """Sign the grade: every auto match and red flag must have been decided."""
+    _claim_write_lock(session, submission_id)
     submission = get_submission(session, submission_id)
     decision = _check_version(session, submission, version)
     auto = latest_auto_score(session, submission.id)
@@ -1051,6 +1055,7 @@ def reopen(
     session: Session, submission_id: int, user: User, *, version: int, reason: str
 ) -> GradeDecision:
     """Take back a signature (admins): the grade is open again, with the reason on record."""
+    _claim_write_lock(session, submission_id)
     submission = get_submission(session, submission_id)
     reason = reason.strip()
     if len(reason) < 3:

@@ -690,3 +690,46 @@ def test_simultaneous_overrides_over_http_give_one_success_and_one_conflict(
     assert "Another grader saved this submission" in lost["detail"]
     assert lost["current"]["version"] == won["version"] == 1
     assert lost["current"]["overrides"] == won["overrides"]
+
+
+def test_a_busy_database_delays_a_save_but_does_not_refuse_it(live_server: str) -> None:
+    import threading
+
+    import httpx
+
+    from app.auth import SESSION_COOKIE
+    from app.db import get_engine
+    from app.security import csrf_token_for
+    from app.users import service as users_service
+
+    with get_sessionmaker().begin() as setup:
+        token = users_service.start_session(setup, make_user(setup))
+        submission = make_submission(setup, comments=COMMENTS)
+        make_auto_score(setup, submission)
+        submission_id = submission.id
+    csrf = csrf_token_for(token)
+    # Another writer (a candidate's autosave, say) holds SQLite's write lock for a moment.
+    blocker = get_engine().connect()
+    transaction = blocker.begin()
+    blocker.execute(text("UPDATE assessment SET title = title"))
+    release = threading.Timer(0.5, transaction.commit)
+    release.start()
+    try:
+        response = httpx.post(
+            f"{live_server}/api/staff/submissions/{submission_id}/decisions",
+            cookies={SESSION_COOKIE: token},
+            headers={"X-CSRF-Token": csrf},
+            json={
+                "version": 0,
+                "action": "override",
+                "dimension": "tool_taste",
+                "value": 60,
+                "reason": "one heavy dependency",
+            },
+            timeout=60,
+        )
+    finally:
+        release.join()
+        blocker.close()
+    assert response.status_code == 200, response.text
+    assert response.json()["version"] == 1
