@@ -11,6 +11,21 @@
 (function () {
   "use strict";
 
+  /* The confirmation page: keep counting down, and send the review when the time is up. */
+  var confirmClock = document.getElementById("confirm-time-left");
+  if (confirmClock) {
+    var confirmDeadline = Date.now() + Number(confirmClock.dataset.secondsLeft || 0) * 1000;
+    var confirmTimer = setInterval(function () {
+      var s = Math.max(0, Math.ceil((confirmDeadline - Date.now()) / 1000));
+      var h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
+      confirmClock.textContent = (h ? h + ":" + ("0" + m).slice(-2) : String(m)) + ":" + ("0" + sec).slice(-2);
+      if (s === 0) {
+        clearInterval(confirmTimer);
+        document.getElementById("confirm-form").submit();
+      }
+    }, 1000);
+  }
+
   var stateEl = document.getElementById("take-state");
   if (!stateEl) { return; }
   var initial = JSON.parse(stateEl.textContent);

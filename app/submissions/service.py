@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -182,9 +183,12 @@ def closes_at(submission: Submission, settings: Settings | None = None) -> datet
 
 
 def seconds_left(submission: Submission, now: datetime | None = None) -> int:
-    """Whole seconds until the deadline the candidate sees (never negative)."""
+    """Whole seconds until the deadline, rounded up (never negative).
+
+    Rounded up so that a page counting down reaches zero no earlier than the server's deadline.
+    """
     remaining = (submission.deadline_at - (now or utcnow())).total_seconds()
-    return max(0, int(remaining))
+    return max(0, math.ceil(remaining))
 
 
 def is_overdue(submission: Submission, now: datetime | None = None) -> bool:

@@ -265,6 +265,25 @@ def test_the_draft_is_submitted_when_the_time_runs_out(page: Any, live_server: s
     assert response.json()["code"] == "already_submitted"
 
 
+def test_time_running_out_on_the_confirmation_page_submits(page: Any, live_server: str) -> None:
+    expect = _expect()
+    invite_id = start(page, live_server)
+    page.locator("#f-sse-py-L3 td.ln a").click()
+    add_inline(page, "Parser state leaks between streams?", "major")
+    page.locator("#review-submit").click()
+    page.wait_for_url("**/take/submit")
+    with get_sessionmaker().begin() as session:
+        row = session.scalars(select(Submission).where(Submission.invite_id == invite_id)).one()
+        row.deadline_at = utcnow() + timedelta(seconds=2)
+    page.reload()
+    expect(page.locator("#confirm-time-left")).to_have_text(re.compile(r"^0:0[0-2]$"))
+    page.wait_for_url("**/take/receipt", timeout=8_000)
+    expect(page.locator("h1")).to_have_text("Time is up: your review was submitted")
+    row = submission_row(invite_id)
+    assert row.status == SubmissionStatus.auto_submitted
+    assert [c.body for c in row.comments] == ["Parser state leaks between streams?"]
+
+
 def test_selecting_code_with_the_mouse_comments_on_the_range(page: Any, live_server: str) -> None:
     expect = _expect()
     link = new_link(live_server)
