@@ -416,6 +416,7 @@ class ReviewPage:
     auto_total: float | None
     total: float
     undecided: list[str]
+    found_bugs: set[str]
     duplicates: list[tuple[int, float]]
     events: list[AuditEvent]
     finalized_by: str | None
@@ -637,6 +638,7 @@ def build_review_page(session: Session, submission_id: int) -> ReviewPage:
         auto_total=auto.total if auto else None,
         total=now.total,
         undecided=undecided_items(auto, decision),
+        found_bugs=found,
         duplicates=find_near_duplicates(session, submission),
         events=audit.list_events(session, "submission", submission.public_id),
         finalized_by=users.get(decision.finalized_by_id)

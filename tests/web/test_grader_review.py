@@ -157,6 +157,7 @@ def test_review_page_shows_the_evidence(
 ) -> None:
     submission = _graded(session, false_alarms=[{"decoy": "cache-hit-not-billed", "comment": 2}])
     page = client.get(f"/staff/submissions/{submission.id}").text
+    assert "Count it as a find" in page  # the near miss can be turned into a match
     # Comments sit inline in the snippet, and the answer key is beside it.
     assert 'id="comment-0"' in page and 'class="inline-comment"' in page
     assert "Cache key ignores model, temperature and max_tokens" in page
@@ -733,3 +734,17 @@ def test_a_busy_database_delays_a_save_but_does_not_refuse_it(live_server: str) 
         blocker.close()
     assert response.status_code == 200, response.text
     assert response.json()["version"] == 1
+
+
+def test_no_code_rewrites_the_audit_trail() -> None:
+    from app.settings import PROJECT_ROOT
+
+    pattern = re.compile(
+        r"(update|delete)\(\s*AuditEvent|(UPDATE|DELETE FROM)\s+audit_event", re.IGNORECASE
+    )
+    offenders = [
+        str(path.relative_to(PROJECT_ROOT))
+        for path in (PROJECT_ROOT / "app").rglob("*.py")
+        if pattern.search(path.read_text(encoding="utf-8"))
+    ]
+    assert offenders == []

@@ -22,11 +22,11 @@ from starlette.routing import Mount, Route
 from app.auth import PRESESSION_COOKIE, SESSION_COOKIE
 from app.db import utcnow
 from app.security import csrf_token_for, new_token, token_hash
+from app.submissions.deps import COOKIE_NAME as CANDIDATE_COOKIE
 from app.users import service as users_service
 from app.users.models import Role
 from tests.web.factories import make_auto_score, make_submission, make_user
 
-CANDIDATE_COOKIE = "redline_candidate"
 ROLES = ("anonymous", "candidate", "grader", "author", "admin")
 
 PUBLIC = frozenset(ROLES)
