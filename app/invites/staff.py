@@ -71,6 +71,13 @@ def _expiry(value: str) -> datetime | None:
     return datetime.combine(day, time(23, 59, 59), tzinfo=UTC)
 
 
+def _link_base(request: Request) -> str | None:
+    """REDLINE_BASE_URL when set; otherwise the address this page was reached at."""
+    if "base_url" in get_settings().model_fields_set:
+        return None
+    return str(request.base_url)
+
+
 @router.post("/staff/invites")
 def create_invite(
     request: Request,
@@ -107,6 +114,7 @@ def create_invite(
             candidate_email=candidate_email,
             expires_at=expires_at,
             created_by=user,
+            base_url=_link_base(request),
         )
     except AssessmentNotFound:
         return _page(

@@ -52,6 +52,7 @@ def test_staff_create_an_invite_and_see_the_link_once(
     match = LINK.search(response.text)
     assert match, "the new link is shown"
     url, token = match.groups()
+    assert url.startswith("http://testserver/i/"), "without REDLINE_BASE_URL, this site's address"
     assert len(token) >= 22
     invite = session.scalars(select(Invite).where(Invite.token_hash == token_hash(token))).one()
     assert (invite.candidate_name, invite.candidate_email) == ("Ada", "ada@example.com")
