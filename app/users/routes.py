@@ -80,8 +80,14 @@ def login(
     next: Annotated[str, Form(max_length=2000)] = HOME_FOR_STAFF,
 ) -> Response:
     """Check the credentials and open a fresh session (the old one, if any, ends)."""
-    user = service.authenticate(session, email, password)
+    try:
+        user = service.authenticate(session, email, password)
+    except service.TooManyAttempts as exc:
+        return _login_form(
+            request, next_path=_safe_next(next), email=email, status_code=429, error=str(exc)
+        )
     if user is None:
+        session.commit()  # keep the record of the failed attempt
         return _login_form(
             request,
             next_path=_safe_next(next),

@@ -270,3 +270,32 @@ def test_cli_adds_a_user_with_a_password_from_stdin(
         )
         == 1
     )
+
+
+def test_repeated_wrong_passwords_pause_sign_in(client: TestClient, session: Session) -> None:
+    user = make_user(session)
+    for _ in range(service.MAX_FAILED_LOGINS):
+        assert _login(client, user.email, "not the password at all").status_code == 401
+    paused = _login(client, user.email, TEST_PASSWORD)
+    assert paused.status_code == 429
+    assert "Too many failed sign-ins" in paused.text
+    actions = [
+        e.action
+        for e in session.scalars(
+            select(AuditEvent).where(
+                AuditEvent.subject_type == "user", AuditEvent.subject_id == str(user.id)
+            )
+        )
+    ]
+    assert actions == ["user.login_failed"] * service.MAX_FAILED_LOGINS
+
+
+def test_a_successful_sign_in_is_audited(client: TestClient, session: Session) -> None:
+    user = make_user(session)
+    assert _login(client, user.email, TEST_PASSWORD).status_code == 303
+    event = session.scalars(
+        select(AuditEvent).where(
+            AuditEvent.subject_type == "user", AuditEvent.subject_id == str(user.id)
+        )
+    ).one()
+    assert (event.action, event.actor_id) == ("user.login", user.id)
