@@ -131,7 +131,7 @@ def _record(
         for m in (auto.result.get("matches", []) if auto else [])
     }
     matches = []
-    for bug, comment in reviews._auto_matches(auto):
+    for bug, comment in reviews.auto_matches(auto):
         md = verdicts.get((bug, comment))
         matches.append(
             {

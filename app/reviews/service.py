@@ -122,13 +122,15 @@ def _remarks(submission: Submission, auto: AutoScore | None) -> list[scoring.Rem
     return remarks
 
 
-def _auto_matches(auto: AutoScore | None) -> list[tuple[str, int]]:
+def auto_matches(auto: AutoScore | None) -> list[tuple[str, int]]:
+    """The (bug, comment) matches of an auto-score, in the engine's order."""
     if auto is None:
         return []
     return [(str(m["bug"]), int(m["comment"])) for m in auto.result.get("matches", [])]
 
 
-def _auto_flags(auto: AutoScore | None) -> list[tuple[str, int]]:
+def auto_flags(auto: AutoScore | None) -> list[tuple[str, int]]:
+    """The (kind, comment) red flags of an auto-score, in the engine's order."""
     if auto is None:
         return []
     return [(str(f["kind"]), int(f["comment"])) for f in auto.result.get("red_flags", [])]
@@ -142,7 +144,7 @@ def effective_matches(
         (m.bug_key, m.comment_index): m.verdict
         for m in (decision.match_decisions if decision else [])
     }
-    kept = [m for m in _auto_matches(auto) if verdicts.get(m) is not MatchVerdict.rejected]
+    kept = [m for m in auto_matches(auto) if verdicts.get(m) is not MatchVerdict.rejected]
     added = sorted(
         key
         for key, verdict in verdicts.items()
@@ -159,7 +161,7 @@ def recompute(
     return scoring.recompute(
         auto=auto.dimensions if auto else {},
         auto_total=auto.total if auto else None,
-        auto_matches=set(_auto_matches(auto)),
+        auto_matches=set(auto_matches(auto)),
         matches=set(matches),
         ordered_matches=matches,
         overrides={o.dimension: o.value for o in (decision.overrides if decision else [])},
@@ -533,7 +535,7 @@ def build_review_page(session: Session, submission_id: int) -> ReviewPage:
         for m in (auto.result.get("matches", []) if auto else [])
     }
     matches = []
-    for key in _auto_matches(auto):
+    for key in auto_matches(auto):
         md = decided.get(key)
         words, explanation = match_evidence(auto, *key)
         matches.append(
@@ -654,12 +656,12 @@ def undecided_items(auto: AutoScore | None, decision: GradeDecision | None) -> l
     flagged = {(f.kind, f.comment_index) for f in (decision.flag_decisions if decision else [])}
     left = [
         f"match {bug} ↔ {_where(comment)}"
-        for bug, comment in _auto_matches(auto)
+        for bug, comment in auto_matches(auto)
         if (bug, comment) not in matched
     ]
     left += [
         f"red flag {kind} ({_where(comment, whole='whole review')})"
-        for kind, comment in _auto_flags(auto)
+        for kind, comment in auto_flags(auto)
         if (kind, comment) not in flagged
     ]
     return left
@@ -843,7 +845,7 @@ def decide_match(
     decision = _check_version(session, submission, version)
     auto = latest_auto_score(session, submission.id)
     key = (bug, comment)
-    is_auto = key in set(_auto_matches(auto))
+    is_auto = key in set(auto_matches(auto))
     if verdict == MatchVerdict.added and is_auto:
         raise InvalidDecision("the auto-grader already made that match: confirm it instead")
     if verdict in (MatchVerdict.confirmed, MatchVerdict.rejected) and not is_auto:
@@ -908,7 +910,7 @@ def decide_flag(
     decision = _check_version(session, submission, version)
     auto = latest_auto_score(session, submission.id)
     key = (kind, comment)
-    if key not in set(_auto_flags(auto)):
+    if key not in set(auto_flags(auto)):
         raise InvalidDecision("the auto-grader raised no such red flag")
     decision = _ensure_decision(session, submission, decision, auto, user)
     existing = next((f for f in decision.flag_decisions if (f.kind, f.comment_index) == key), None)
