@@ -299,3 +299,29 @@ def test_a_successful_sign_in_is_audited(client: TestClient, session: Session) -
         )
     ).one()
     assert (event.action, event.actor_id) == ("user.login", user.id)
+
+
+def test_cli_lists_disables_and_resets_accounts(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], engine: object
+) -> None:
+    import io
+
+    from app.db import get_sessionmaker
+
+    with get_sessionmaker().begin() as db:
+        user = make_user(db, role=Role.grader)
+        email, user_id = user.email, user.id
+        token = service.start_session(db, user)
+    assert cli_main(["users", "list"]) == 0
+    assert f"{user_id}\t{email}\tgrader\tactive" in capsys.readouterr().out
+    assert cli_main(["users", "disable", email]) == 0
+    with get_sessionmaker()() as db:
+        assert service.user_for_token(db, token) is None  # disabling ends the sessions
+        assert service.authenticate(db, email, TEST_PASSWORD) is None
+    assert cli_main(["users", "enable", email]) == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO("a brand new passphrase\n"))
+    assert cli_main(["users", "set-password", email, "--password-stdin"]) == 0
+    with get_sessionmaker()() as db:
+        assert service.authenticate(db, email, "a brand new passphrase") is not None
+    assert cli_main(["users", "disable", "nobody@example.test"]) == 1
+    assert "no account for nobody@example.test" in capsys.readouterr().err
