@@ -22,6 +22,7 @@ from grading.matching import (
     PairScorer,
     Unit,
     build_index,
+    classify_units,
     review_units,
     unit_features,
 )
@@ -244,7 +245,7 @@ class Grader:
         """Run the classifier and the matcher over a batch; one analysis per review."""
         per_review = [review_units(r, index) for r in reviews]
         units = [u for us in per_review for u in us]
-        preds = self.classifier.predict_facts([u.facts for u in units])
+        preds = classify_units(self.classifier, units)
         features = unit_features(units, index, preds.kind_proba)
         proba = (
             self.match_model.predict_proba(features)

@@ -33,6 +33,7 @@ from rapidfuzz import fuzz, process
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
+from grading.classification import CommentClassifier, CommentPredictions
 from grading.errors import ModelError
 from grading.text import (
     TextFacts,
@@ -176,7 +177,7 @@ class AssessmentIndex:
     phrase: np.ndarray  # (V, P) normalised phrase vectors
     phrase_owner: np.ndarray  # (P,) bug index of each phrase
     title_strings: list[str]
-    phrase_strings: list[str]
+    phrase_bags: list[str]  # each bug's phrases, stemmed, as one bag of words
     targets: tuple[_Target, ...]
     decoy_targets: tuple[_Target, ...]
 
@@ -336,7 +337,9 @@ def build_index(
         phrase=phrase_mat,
         phrase_owner=np.array([j for j, _ in phrases], dtype=np.int64),
         title_strings=[" ".join(sorted(set(content_stems(b.title)))) for b in bugs],
-        phrase_strings=[" ".join(sorted(s)) for s in phrase_stems],
+        phrase_bags=[
+            " ".join(sorted(set(content_stems(" ".join(b.phrases))) or {"~"})) for b in bugs
+        ],
         targets=targets,
         decoy_targets=decoy_targets,
     )
@@ -402,6 +405,34 @@ def comment_unit(comment: Comment, position: int, index: AssessmentIndex) -> Uni
     if start is not None and end is not None:
         end = min(end, start + 400)
     return Unit(position, text, file_index, start, end, pasted)
+
+
+def classify_units(classifier: CommentClassifier, units: Sequence[Unit]) -> CommentPredictions:
+    """Classifier output for every unit; a comment's parts share the comment's row.
+
+    Parts exist to localise a diagnosis for matching; what kind of comment it is belongs to
+    the comment as a whole, so parts are not classified again.
+    """
+    rows: list[int] = []
+    main: list[Unit] = []
+    where: dict[int, int] = {}  # comment index -> row of its main unit, within one review
+    for unit in units:
+        if unit.part:
+            rows.append(where[unit.comment])
+            continue
+        if unit.comment != SUMMARY and unit.comment == 0:
+            where = {}  # a new review starts with its comment 0
+        if unit.comment != SUMMARY:
+            where[unit.comment] = len(main)
+        rows.append(len(main))
+        main.append(unit)
+    preds = classifier.predict_facts([u.facts for u in main])
+    if len(main) == len(units):
+        return preds
+    index = np.array(rows, dtype=np.int64)
+    return CommentPredictions(
+        preds.kind_proba[index], preds.tradeoff_proba[index], preds.flag_proba[index]
+    )
 
 
 # -- features ------------------------------------------------------------------------------------
@@ -486,19 +517,17 @@ def unit_features(
         )
         / 100.0
     )
-    fuzzy_phrase = np.zeros((n, b))
-    if index.phrase_strings:
-        scores = (
-            process.cdist(
-                stem_strings,
-                index.phrase_strings,
-                scorer=fuzz.token_set_ratio,
-                dtype=np.float32,
-                workers=1,
-            )
-            / 100.0
+    # One bag per bug keeps this a handful of comparisons per unit, whatever the phrase count.
+    fuzzy_phrase = (
+        process.cdist(
+            stem_strings,
+            index.phrase_bags,
+            scorer=fuzz.token_set_ratio,
+            dtype=np.float32,
+            workers=1,
         )
-        np.maximum.at(fuzzy_phrase.T, index.phrase_owner, scores.T)
+        / 100.0
+    )
 
     out[:, :, F["title_cover"]] = title_cover
     out[:, :, F["phrase_cover"]] = phrase_cover

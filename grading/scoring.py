@@ -7,6 +7,7 @@ the models makes each rule testable with hand-built inputs.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -596,13 +597,27 @@ class LevelModel:
         self.intercept_[present] = intercept
         return self
 
-    def proba(self, x: Sequence[float]) -> np.ndarray:
+    def proba(self, x: Sequence[float]) -> list[float]:
         """Probability of each level in LEVELS."""
-        z = self.coef_ @ ((np.asarray(x) - self.mean_) / self.scale_) + self.intercept_
-        z = np.exp(z - z.max())
-        return z / z.sum()
+        # Plain Python: a handful of numbers, where NumPy's per-call overhead would dominate.
+        if not hasattr(self, "folded_"):
+            weights = self.coef_ / self.scale_
+            self.folded_ = (weights.tolist(), (self.intercept_ - weights @ self.mean_).tolist())
+        weights, bias = self.folded_
+        z = [
+            b + sum(w * v for w, v in zip(row, x, strict=True))
+            for row, b in zip(weights, bias, strict=True)
+        ]
+        top = max(z)
+        e = [math.exp(v - top) for v in z]
+        total = sum(e)
+        return [v / total for v in e]
 
     def predict(self, x: Sequence[float]) -> float:
         """The median level of the predicted distribution."""
-        cumulative = np.cumsum(self.proba(x))
-        return LEVELS[int(np.searchsorted(cumulative, 0.5))]
+        cumulative = 0.0
+        for level, p in zip(LEVELS, self.proba(x), strict=True):
+            cumulative += p
+            if cumulative >= 0.5:
+                return level
+        return LEVELS[-1]

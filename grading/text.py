@@ -146,22 +146,12 @@ class TextFacts:
     def __init__(self, text: str) -> None:
         self.text = text
         self.lower = text.lower()
-        content: list[str] = []
-        stems: list[str] = []
-        idents: set[str] = set()
-        all_words: set[str] = set()
-        for token in IDENT_RE.findall(text):
-            ident, parts, pairs = _token_info(token)
-            if ident is not None:
-                idents.add(ident)
-            all_words.update(parts)
-            for w, s in pairs:
-                content.append(w)
-                stems.append(s)
-        self.words = content
-        self.stems = stems
-        self.identifiers = idents
-        self.word_set = all_words
+        infos = [_token_info(t) for t in IDENT_RE.findall(text)]
+        pairs = [p for info in infos for p in info[2]]
+        self.words = [w for w, _ in pairs]
+        self.stems = [s for _, s in pairs]
+        self.identifiers = {info[0] for info in infos if info[0] is not None}
+        self.word_set = {w for info in infos for w in info[1]}
 
 
 def code_spans(text: str) -> list[str]:

@@ -26,7 +26,15 @@ from threadpoolctl import threadpool_limits
 from grading.classification import CommentClassifier
 from grading.content import CatalogEntry, load_catalog
 from grading.errors import ModelError, Problem, ReviewFormatError
-from grading.matching import FEATURES, SUMMARY, MatchModel, build_index, review_units, unit_features
+from grading.matching import (
+    FEATURES,
+    SUMMARY,
+    MatchModel,
+    build_index,
+    classify_units,
+    review_units,
+    unit_features,
+)
 from grading.reviews import parse_review
 from grading.scoring import LevelModel
 from grading.text import content_stems
@@ -231,7 +239,7 @@ def match_examples(
         units = review_units(item.review, index)
         if not units:
             continue
-        preds = classifier.predict_facts([u.facts for u in units])
+        preds = classify_units(classifier, units)
         feats = unit_features(units, index, preds.kind_proba)
         labels = np.zeros((len(units), len(index.bugs)))
         keep = np.ones_like(labels, dtype=bool)
