@@ -313,7 +313,7 @@ class Grader:
 
         found = self.decide_matches(a, index)
         matches = []
-        match_evidence = []
+        explained: list[tuple[int, int]] = []
         for j, bug in enumerate(bugs):
             if bug.id not in found:
                 continue
@@ -322,7 +322,7 @@ class Grader:
             row = rows[0] if comment == SUMMARY else max(rows, key=lambda r: a.proba[r, j])
             confidence = float(a.proba[row, j])
             matches.append(Match(bug.id, comment, confidence))
-            match_evidence.append(self._explain_match(a, row, j, index, review))
+            explained.append((row, j))
 
         # Severity items: problem-raising comments, then the summary as one item.
         def mentioned(rows: Sequence[int], *, naming: bool = False) -> tuple[str, ...]:
@@ -402,17 +402,21 @@ class Grader:
                     f"total {total:.1f} is within {settings.boundary_margin:g} of the "
                     f"decision boundary {boundary:g}"
                 )
-        evidence = Evidence(
-            dimensions=tuple(
-                DimensionEvidence(name, scores[name], tuple(dims[name].points))
-                for name in DIMENSIONS
-            ),
-            matches=tuple(match_evidence),
-            flags=tuple(
-                (f.kind, f.comment, _flag_explanation(f.kind, f.comment, f.evidence)) for f in flags
-            ),
-            review_reasons=tuple(reasons),
-        )
+
+        def evidence() -> Evidence:
+            return Evidence(
+                dimensions=tuple(
+                    DimensionEvidence(name, scores[name], tuple(dims[name].points))
+                    for name in DIMENSIONS
+                ),
+                matches=tuple(self._explain_match(a, r, j, index, review) for r, j in explained),
+                flags=tuple(
+                    (f.kind, f.comment, _flag_explanation(f.kind, f.comment, f.evidence))
+                    for f in flags
+                ),
+                review_reasons=tuple(reasons),
+            )
+
         return Grade(
             id=review.id,
             total=total,
@@ -423,7 +427,7 @@ class Grader:
             near_misses=tuple(near_misses),
             false_alarms=tuple(false_alarms),
             needs_review=bool(reasons),
-            evidence=evidence,
+            evidence_source=evidence,
         )
 
     def dimension_signals(

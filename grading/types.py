@@ -5,6 +5,7 @@ All are frozen dataclasses so they can be shared between threads and cached safe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -291,7 +292,21 @@ class Grade:
     near_misses: tuple[NearMiss, ...] = ()
     false_alarms: tuple[FalseAlarm, ...] = ()
     needs_review: bool = False
-    evidence: Evidence = field(default_factory=Evidence, compare=False)
+    # Built on first use: explanations cost more than the score, and a batch without
+    # --explain never reads them.
+    evidence_source: Evidence | Callable[[], Evidence] = field(
+        default_factory=Evidence, compare=False, repr=False
+    )
+
+    @property
+    def evidence(self) -> Evidence:
+        """Per dimension the points and why, per match the signals and words, per flag the
+        quoted evidence, and why the grade needs review."""
+        source = self.evidence_source
+        if not isinstance(source, Evidence):
+            source = source()
+            object.__setattr__(self, "evidence_source", source)
+        return source
 
     def dimension(self, name: str) -> float:
         """The score of one dimension, 0..100."""
