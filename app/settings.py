@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import tempfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -83,15 +85,19 @@ class Settings(BaseSettings):
         if path.exists():
             return path.read_text().strip()
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        candidate = secrets.token_urlsafe(48)
+        # Write the whole key to a private temporary file, then link it into place: the link
+        # either creates the key file complete or fails because another process won, so no
+        # reader ever sees a half-written key and exactly one key is kept.
+        fd, tmp_name = tempfile.mkstemp(dir=self.data_dir, prefix=".secret_key.")
         try:
-            # O_EXCL: when several workers start at once, exactly one key wins.
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            return path.read_text().strip()
-        with os.fdopen(fd, "w") as handle:
-            handle.write(candidate)
-        return candidate
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(48))
+            os.chmod(tmp_name, 0o600)
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp_name, path)
+        finally:
+            os.unlink(tmp_name)
+        return path.read_text().strip()
 
 
 @lru_cache
