@@ -17,7 +17,6 @@ from app.invites import service
 from app.invites.models import Invite
 from app.scoring import service as scoring_service
 from app.settings import get_settings
-from app.submissions import service as submission_service
 from app.templating import templates
 from app.users.models import Role, User
 
@@ -59,9 +58,7 @@ def _page(
 @router.get("/staff/invites", response_class=HTMLResponse)
 def invites_page(request: Request, session: SessionDep, user: InviteStaff) -> Response:
     """Every invite with its state, and the form to create one."""
-    # Listing is one of the moments overdue drafts are closed (no background worker needed).
-    submission_service.close_overdue(session)
-    scoring_service.commit_and_score(session)
+    scoring_service.close_overdue_and_score(session)
     return _page(request, session)
 
 

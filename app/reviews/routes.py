@@ -15,6 +15,7 @@ from app.db import SessionDep
 from app.reviews import export, service
 from app.reviews.schemas import DecisionIn
 from app.reviews.service import DecisionConflict, InvalidDecision
+from app.scoring import service as scoring_service
 from app.templating import templates
 from app.users.models import Role, User
 
@@ -36,6 +37,7 @@ def queue_page(
     """Submissions to grade, what needs a human most first."""
     if status not in service.QUEUE_STATUSES:
         status = "todo"
+    scoring_service.close_overdue_and_score(session)
     rows = service.list_queue(session, assessment=assessment or None, status=status)
     return templates.TemplateResponse(
         request,

@@ -174,6 +174,19 @@ def commit_and_score(session: Session) -> int:
     return graded
 
 
+def close_overdue_and_score(session: Session) -> None:
+    """Submit every draft whose time ran out, commit, and grade them.
+
+    Pages that list submissions call this, so overdue drafts close without a background worker
+    (which would not survive several processes); `redline submissions close-overdue` is the
+    same for cron.
+    """
+    from app.submissions.service import close_overdue
+
+    close_overdue(session)
+    commit_and_score(session)
+
+
 def unscored_submissions(session: Session) -> list[Submission]:
     """Submitted reviews that have no auto-score (grading failed, or never ran)."""
     from app.submissions.models import Submission, SubmissionStatus

@@ -123,8 +123,9 @@ def test_revoking_stops_the_link(staff_client: TestClient, session: Session) -> 
     assert actions == ["invite.created", "invite.revoked"]
 
 
-def test_listing_invites_closes_overdue_drafts(
-    staff_client: TestClient, session: Session, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("listing", ["/staff/invites", "/staff/queue"])
+def test_listing_closes_overdue_drafts(
+    staff_client: TestClient, session: Session, monkeypatch: pytest.MonkeyPatch, listing: str
 ) -> None:
     from app.invites import service
 
@@ -134,7 +135,7 @@ def test_listing_invites_closes_overdue_drafts(
         session, new.invite, now=utcnow() - timedelta(hours=3)
     )
     sign_in(staff_client, session, make_user(session, role=Role.grader))
-    page = staff_client.get("/staff/invites")
+    page = staff_client.get(listing)
     assert page.status_code == 200
     session.refresh(submission)
     assert submission.status == SubmissionStatus.auto_submitted
