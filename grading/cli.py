@@ -164,6 +164,11 @@ def _format_evaluation(results: Sequence[Any]) -> str:
             f"near misses F1 {m['near_misses']['f1']:.3f}; false alarms F1 "
             f"{m['false_alarms']['f1']:.3f}"
         )
+        lines.append(
+            f"    if no_questions alone did not route to a human: auto "
+            f"{m['auto_graded_share_if_no_questions_did_not_route']}, err/auto "
+            f"{m['wrong_matches_per_such_review']}"
+        )
     lines.append("")
     lines.append(
         f"QWK: {results[0].metrics['total']['qwk_bins']}. auto = share of reviews not "

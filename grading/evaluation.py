@@ -120,6 +120,7 @@ def score_against_gold(name: str, pairs: Sequence[tuple[LabelledReview, Grade]])
     dims: dict[str, tuple[list[float], list[float]]] = {d: ([], []) for d in DIMENSIONS}
     totals: tuple[list[float], list[float]] = ([], [])
     auto = auto_wrong = auto_missed = 0
+    auto_but_questions = auto_but_questions_wrong = 0
     per_review = []
     for item, grade in pairs:
         gold = item.gold
@@ -146,6 +147,10 @@ def score_against_gold(name: str, pairs: Sequence[tuple[LabelledReview, Grade]])
             auto += 1
             auto_wrong += len(predicted - gold_bugs)
             auto_missed += len(gold_bugs - predicted)
+        # The no_questions flag alone routes many reviews to a human; show what it costs.
+        if all(r == "red flag 'no_questions' to confirm" for r in grade.evidence.review_reasons):
+            auto_but_questions += 1
+            auto_but_questions_wrong += len(predicted - gold_bugs)
         per_review.append(
             {
                 "id": grade.id,
@@ -185,6 +190,12 @@ def score_against_gold(name: str, pairs: Sequence[tuple[LabelledReview, Grade]])
         "auto_graded_share": round(auto / n, 3) if n else None,
         "wrong_matches_per_auto_review": round(auto_wrong / auto, 3) if auto else None,
         "missed_matches_per_auto_review": round(auto_missed / auto, 3) if auto else None,
+        "auto_graded_share_if_no_questions_did_not_route": (
+            round(auto_but_questions / n, 3) if n else None
+        ),
+        "wrong_matches_per_such_review": (
+            round(auto_but_questions_wrong / auto_but_questions, 3) if auto_but_questions else None
+        ),
     }
     return Evaluation(name, n, metrics, per_review)
 

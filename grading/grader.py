@@ -71,7 +71,7 @@ class GraderSettings:
     """
 
     match_threshold: float = 0.5
-    uncertain: tuple[float, float] = (0.3, 0.7)
+    uncertain: tuple[float, float] = (0.2, 0.8)
     boundaries: tuple[float, ...] = (50.0, 70.0)
     boundary_margin: float = 2.5
     tradeoff_threshold: float = 0.5
