@@ -169,3 +169,31 @@ def test_bench_reports_throughput_and_latency(cache_dir: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "reviews/s" in result.stdout and "difflib baseline" in result.stdout
     assert "p99" in result.stdout
+
+
+class _Terminal:
+    def __init__(self, tty: bool) -> None:
+        self.tty = tty
+        self.text = ""
+
+    def isatty(self) -> bool:
+        return self.tty
+
+    def write(self, text: str) -> None:
+        self.text += text
+
+    def flush(self) -> None:
+        pass
+
+
+def test_progress_bar_draws_only_on_a_terminal_for_large_batches() -> None:
+    from grading.cli import Progress
+
+    terminal, pipe, small = _Terminal(True), _Terminal(False), _Terminal(True)
+    for stream, total in ((terminal, 1000), (pipe, 1000), (small, 10)):
+        bar = Progress(total, stream=stream, label="grading")  # type: ignore[arg-type]
+        for _ in range(total):
+            bar.advance()
+        bar.close()
+    assert "1000/1000" in terminal.text and terminal.text.startswith("\rgrading [")
+    assert pipe.text == "" and small.text == ""
