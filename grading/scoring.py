@@ -85,6 +85,47 @@ TRADEOFF_HINTS = (
 )
 
 
+MEASURE_HINTS = (
+    "measur",
+    "benchmark",
+    "profil",
+    "metric",
+    "instrument",
+    "load",
+    "p9",
+    "percentile",
+    "dashboard",
+    "alert",
+    "monitor",
+    "telemetry",
+    "trace",
+    "observ",
+    "before",
+)
+SEQUENCE_HINTS = (
+    "first",
+    "then",
+    "after",
+    "later",
+    "follow",
+    "next",
+    "term",
+    "hotfix",
+    "stopgap",
+    "for now",
+    "until",
+    "phase",
+    "step",
+    "once",
+)
+CUES: dict[str, tuple[re.Pattern[str], tuple[str, ...]]] = {
+    "measure": (MEASURE_RE, MEASURE_HINTS),
+    "sequence": (SEQUENCE_RE, SEQUENCE_HINTS),
+    "taste": (ABSTRACTION_RE, ABSTRACTION_HINTS),
+    "tradeoff": (TRADEOFF_RE, TRADEOFF_HINTS),
+}
+
+
 @dataclass(frozen=True)
 class Item:
     """Something in the candidate's order of urgency: a problem-raising comment or the summary."""
@@ -94,7 +135,7 @@ class Item:
     bugs: tuple[str, ...]  # bugs it finds, in the order it mentions them
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class CommentView:
     """What scoring needs to know about one comment (or the summary, comment = -1)."""
 
@@ -105,6 +146,16 @@ class CommentView:
     flag: str
     flag_confidence: float
     severity: str | None = None
+    # Cue lookups, memoised per view: several dimensions ask the same question of one text.
+    cues: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
+
+    def cue(self, name: str) -> bool:
+        """Whether the text shows a cue: measure, sequence, taste or tradeoff."""
+        found = self.cues.get(name)
+        if found is None:
+            pattern, hints = CUES[name]
+            found = self.cues[name] = search(pattern, self.text, hints) is not None
+        return found
 
 
 @dataclass
@@ -285,13 +336,10 @@ def tradeoffs(
         )
     framed = [v for v in views if v.tradeoff >= threshold and v.text.strip()]
     passing = [
-        v
-        for v in views
-        if v not in framed
-        and (v.tradeoff >= threshold / 2 or search(TRADEOFF_RE, v.text, TRADEOFF_HINTS))
+        v for v in views if v not in framed and (v.tradeoff >= threshold / 2 or v.cue("tradeoff"))
     ]
-    measures = [v for v in framed if MEASURE_RE.search(v.text)]
-    sequences = [v for v in framed if SEQUENCE_RE.search(v.text)]
+    measures = [v for v in framed if v.cue("measure")]
+    sequences = [v for v in framed if v.cue("sequence")]
     problems = [v for v in views if v.kind in PROBLEM_KINDS and v.comment != SUMMARY]
     points = [
         Point(
@@ -416,7 +464,7 @@ def tool_taste(views: Sequence[CommentView], *, flag_threshold: float = 0.5) -> 
                 )
             ]
         return DimensionScore(50.0, pts)
-    tasteful = [v for v in views if search(ABSTRACTION_RE, v.text, ABSTRACTION_HINTS)]
+    tasteful = [v for v in views if v.cue("taste")]
     if tasteful:
         v = tasteful[0]
         return DimensionScore(
@@ -532,8 +580,8 @@ def tradeoff_features(views: Sequence[CommentView], *, threshold: float = 0.5) -
         float(len(framed)),
         len(framed) / max(len(comments), 1),
         float(len(passing)),
-        float(sum(1 for v in framed if MEASURE_RE.search(v.text))),
-        float(sum(1 for v in framed if SEQUENCE_RE.search(v.text))),
+        float(sum(1 for v in framed if v.cue("measure"))),
+        float(sum(1 for v in framed if v.cue("sequence"))),
         sum(v.tradeoff for v in comments) / max(len(comments), 1),
         max((v.tradeoff for v in views), default=0.0),
         max(summary, default=0.0),
@@ -551,7 +599,7 @@ def taste_features(views: Sequence[CommentView], *, flag_threshold: float = 0.5)
         float(sum(v.flag == "rewrite" and v.flag_confidence >= flag_threshold for v in views)),
         float(len(styles)),
         len(styles) / max(len(problems), 1),
-        float(sum(1 for v in views if search(ABSTRACTION_RE, v.text, ABSTRACTION_HINTS))),
+        float(sum(1 for v in views if v.cue("taste"))),
         float(len(problems)),
         float(len(comments)),
     ]
