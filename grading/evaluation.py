@@ -201,11 +201,14 @@ def score_against_gold(name: str, pairs: Sequence[tuple[LabelledReview, Grade]])
 
 
 def _with_model(grader: Grader, model: PairScorer) -> Grader:
+    """The same grader with another match model: baselines differ in matching only."""
     return Grader(
         grader.classifier,
         model,
         background=grader.background,
         settings=grader.settings,
+        tradeoff_model=grader.tradeoff_model,
+        taste_model=grader.taste_model,
     )
 
 
