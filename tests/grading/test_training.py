@@ -25,6 +25,7 @@ def test_training_twice_gives_the_same_models() -> None:
     first, second = _fixture_grader(), _fixture_grader()
     assert np.array_equal(first.classifier.kind_coef_, second.classifier.kind_coef_)
     assert np.array_equal(first.match_model.coef_, second.match_model.coef_)  # type: ignore[attr-defined]
+    assert first.version == second.version and first.version.startswith("grading-")
 
 
 def test_saved_grader_grades_identically(
@@ -33,6 +34,7 @@ def test_saved_grader_grades_identically(
     path = tmp_path / "grader.npz"
     save_grader(grader, path)
     loaded = load_grader(path)
+    assert loaded.version == grader.version
     reviews = [parse_review(json.loads(line)) for line in GO_REVIEWS.read_text().splitlines()]
     expected = [g.to_dict(explain=True) for g in grader.grade_many(reviews, go_assessment, go_key)]
     assert [
