@@ -656,16 +656,16 @@ def _mention_position(unit: Unit, index: AssessmentIndex, j: int) -> int:
 
 
 def _shared_words(unit: Unit, index: AssessmentIndex, j: int, *, limit: int = 6) -> list[str]:
-    """The comment's own words that the bug's title, description or phrases also use."""
+    """The comment's own words that the bug's text also uses, title and phrase words first."""
     out: list[str] = []
-    weights: list[float] = []
+    keys: list[tuple[int, float]] = []
     for word, s in zip(unit.facts.words, unit.facts.stems, strict=True):
         v = index.vocab.get("s:" + s)
         if v is None or index.desc[v, j] <= 0 or word in out or len(word) < 3:
             continue
         out.append(word)
-        weights.append(float(index.desc[v, j]))
-    ranked = sorted(range(len(out)), key=lambda k: (-weights[k], k))[:limit]
+        keys.append((0 if index.title[v, j] > 0 else 1, -float(index.desc[v, j])))
+    ranked = sorted(range(len(out)), key=lambda k: (keys[k], k))[:limit]
     return [out[k] for k in sorted(ranked)]
 
 
