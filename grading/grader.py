@@ -43,6 +43,7 @@ from grading.types import (
     NearMiss,
     Point,
     Review,
+    comment_label,
 )
 
 F = {name: i for i, name in enumerate(FEATURES)}
@@ -570,7 +571,7 @@ class Grader:
         signals = tuple((FEATURES[k], float(f[k])) for k in top)
         shared = _shared_words(unit, index, j)
         idents = sorted(unit.facts.identifiers & index.bug_identifiers[j])[:6]
-        where = "the summary" if unit.comment == SUMMARY else f"comment {unit.comment}"
+        where = comment_label(unit.comment)
         parts = [where]
         comment = review.comments[unit.comment] if unit.comment != SUMMARY else None
         ranges = ", ".join(
@@ -670,7 +671,7 @@ def _shared_words(unit: Unit, index: AssessmentIndex, j: int, *, limit: int = 6)
 
 
 def _flag_explanation(kind: str, comment: int, evidence: str) -> str:
-    where = "the review as a whole" if comment == SUMMARY else f"comment {comment}"
+    where = comment_label(comment, summary="the review as a whole")
     what = {
         "rewrite": "proposes rewriting instead of fixing",
         "framework": "reaches for a heavy framework or service",

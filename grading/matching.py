@@ -44,9 +44,8 @@ from grading.text import (
     line_refs,
     sentences,
 )
-from grading.types import AnswerKey, Assessment, Comment, LineRange, Review, SeededBug
+from grading.types import SUMMARY, AnswerKey, Assessment, Comment, LineRange, Review, SeededBug
 
-SUMMARY = -1
 DIGIT_RE = re.compile(r"\d")
 NO_FILE = -1
 UNKNOWN_FILE = -2

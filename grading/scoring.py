@@ -16,9 +16,8 @@ import numpy as np
 
 from grading.classification import HEAVY_RE, REWRITE_RE, TRADEOFF_RE, search
 from grading.text import normalise_space, quote, sentences
-from grading.types import SEVERITIES, Point, RedFlag, SeededBug
+from grading.types import SEVERITIES, SUMMARY, Point, RedFlag, SeededBug, comment_label
 
-SUMMARY = -1
 NO_SEVERITY = len(SEVERITIES)
 PROBLEM_KINDS = frozenset({"defect", "style", "suggestion", "other"})
 
@@ -176,7 +175,7 @@ def detection(found: Mapping[str, int], bugs: Sequence[SeededBug]) -> DimensionS
         share = 100.0 * bug.weight / total
         what = f"'{bug.title}' (rank {bug.rank}{', subtle, weighs 2' if bug.subtle else ''})"
         if bug.id in found:
-            where = "the summary" if found[bug.id] == SUMMARY else f"comment {found[bug.id]}"
+            where = comment_label(found[bug.id])
             result.points.append(
                 Point(share, f"{where} finds {what}", found[bug.id], signal="match")
             )
@@ -256,7 +255,7 @@ def severity(
             )
     elif ordered:
         top = ordered[0]
-        where = "the summary" if top.comment == SUMMARY else f"comment {top.comment}"
+        where = comment_label(top.comment)
         label = f" (marked {top.severity})" if top.severity else ""
         if rank1.id in top.bugs:
             result.points.append(
@@ -344,8 +343,7 @@ def tradeoffs(
     points = [
         Point(
             0.0,
-            f"{'the summary' if v.comment == SUMMARY else f'comment {v.comment}'}"
-            f" weighs a cost or condition (p={v.tradeoff:.2f})",
+            f"{comment_label(v.comment)} weighs a cost or condition (p={v.tradeoff:.2f})",
             v.comment,
             _first_sentence_matching(v.text, TRADEOFF_RE),
             "tradeoff",
@@ -416,7 +414,7 @@ def tool_taste(views: Sequence[CommentView], *, flag_threshold: float = 0.5) -> 
     style_share = len(styles) / len(problems) if problems else 0.0
 
     def at(v: CommentView, pattern: re.Pattern[str]) -> Point:
-        where = "the summary" if v.comment == SUMMARY else f"comment {v.comment}"
+        where = comment_label(v.comment)
         return Point(0.0, f"{where}", v.comment, _first_sentence_matching(v.text, pattern))
 
     if rewrites and (frameworks or any(HEAVY_RE.search(v.text) for v in rewrites)):

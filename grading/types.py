@@ -9,6 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+# The comment index that stands for the summary in matches, flags and evidence (FORMATS.md).
+SUMMARY = -1
 SEVERITIES: tuple[str, ...] = ("critical", "major", "minor", "nit")
 Severity = Literal["critical", "major", "minor", "nit"]
 DIMENSIONS: tuple[str, ...] = ("detection", "severity", "tradeoffs", "tool_taste")
@@ -350,3 +352,8 @@ class Grade:
         if explain:
             out["evidence"] = self.evidence.to_dict()
         return out
+
+
+def comment_label(index: int, *, summary: str = "the summary") -> str:
+    """A comment index as people read it: 'comment 1' is the first comment."""
+    return summary if index == SUMMARY else f"comment {index + 1}"

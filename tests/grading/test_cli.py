@@ -74,7 +74,7 @@ def test_grade_explain_adds_evidence(tmp_path: Path, cache_dir: Path) -> None:
     assert run(*grade_args(GO_REVIEWS, out, cache_dir, "--explain")).returncode == 0
     first = json.loads(out.read_text().splitlines()[0])
     assert list(first) == [*FORMAT_4_KEYS, "evidence"]
-    assert first["evidence"]["matches"][0]["explanation"].startswith("comment 0 points at")
+    assert first["evidence"]["matches"][0]["explanation"].startswith("comment 1 points at")
 
 
 def test_bad_lines_are_reported_and_skipped(tmp_path: Path, cache_dir: Path) -> None:

@@ -82,7 +82,7 @@ def test_evidence_reads_like_a_grader_would_write_it(
 ) -> None:
     g = grade(grader, go_assessment, go_key, {"file": "quota.go", "line": 40, "body": RACE})
     explanation = g.evidence.matches[0].explanation
-    assert explanation.startswith("comment 0 points at quota.go:40, inside the bug's lines")
+    assert explanation.startswith("comment 1 points at quota.go:40, inside the bug's lines")
     assert "shares" in explanation and "'mutex'" in explanation
     assert "windows" in explanation  # an identifier from the bug's own code
     evidence = g.to_dict(explain=True)["evidence"]

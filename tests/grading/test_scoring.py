@@ -47,7 +47,7 @@ def test_detection_weighs_the_subtle_bug_double(found: dict[str, int], expected:
 
 def test_detection_explains_each_bug() -> None:
     result = scoring.detection({"cache": 2}, BUGS)
-    assert result.points[0].comment == 2 and "comment 2 finds" in result.points[0].reason
+    assert result.points[0].comment == 2 and "comment 3 finds" in result.points[0].reason
     assert "subtle, weighs 2" in result.points[2].reason
 
 

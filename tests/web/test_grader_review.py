@@ -47,7 +47,7 @@ EVIDENCE = {
             "bug": "cache-key-ignores-params",
             "comment": 0,
             "words": ["cache key", "hashes", "messages"],
-            "explanation": "comment 0 points at client.py:73, inside the bug's lines 72-74",
+            "explanation": "comment 1 points at client.py:73, inside the bug's lines 72-74",
         }
     ]
 }
