@@ -20,9 +20,11 @@ from sqlalchemy.orm import Session
 from app.assessments import service as assessment_service
 from app.audit import service as audit_service
 from app.scoring.models import AutoScore, ScoreFlag, ScoreMatch
+from app.settings import get_settings
 
 if TYPE_CHECKING:
     from app.submissions.models import Submission
+    from grading import Grader
 
 logger = logging.getLogger(__name__)
 
@@ -79,11 +81,16 @@ def _evidence_for_match(evidence: dict[str, Any], bug: str, comment: int) -> str
     return ""
 
 
+def default_grader() -> Grader:
+    """The process's grader; trained models are kept in the data directory between starts."""
+    from grading import Grader
+
+    return Grader.default(cache_dir=get_settings().data_dir / "cache" / "grading")
+
+
 def _warm_up() -> None:
     try:
-        from grading import Grader
-
-        Grader.default()
+        default_grader()
     except Exception:
         logger.exception("warming up the grader failed; submissions will retry on submit")
 
@@ -98,10 +105,8 @@ def warm_up() -> None:
 
 def score_submission(session: Session, submission: Submission) -> AutoScore:
     """Grade a submission with the default grader and store the score, matches and flags."""
-    from grading import Grader
-
     assessment, answer_key = assessment_service.to_grading(submission.version)
-    grader = Grader.default()
+    grader = default_grader()
     grade = grader.grade(to_review(submission), assessment, answer_key)
     result: dict[str, Any] = grade.to_dict()
     explained: dict[str, Any] = grade.to_dict(explain=True)
