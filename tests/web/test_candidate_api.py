@@ -61,7 +61,7 @@ def no_grader_warm_up(monkeypatch: pytest.MonkeyPatch) -> None:
 def fake_grader(monkeypatch: pytest.MonkeyPatch) -> FakeGrader:
     """Replace the default grader with an instant one."""
     fake = FakeGrader()
-    monkeypatch.setattr(grading.Grader, "default", classmethod(lambda cls, root=None: fake))
+    monkeypatch.setattr(scoring_service, "default_grader", lambda: fake)
     return fake
 
 

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-import grading
 from app.db import get_sessionmaker, utcnow
 from app.invites import service as invite_service
 from app.scoring import service as scoring_service
@@ -28,7 +27,7 @@ SAVED = re.compile(r"Saved at")
 def instant_grader(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGrader]:
     """The live server runs in this process: give it an instant grader and no warm-up."""
     fake = FakeGrader()
-    monkeypatch.setattr(grading.Grader, "default", classmethod(lambda cls, root=None: fake))
+    monkeypatch.setattr(scoring_service, "default_grader", lambda: fake)
     monkeypatch.setattr(scoring_service, "WARM_UP_ENABLED", False)
     yield fake
 
