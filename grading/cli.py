@@ -195,11 +195,22 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         if sys.stderr.isatty():
             print(f"  {slug}...", file=sys.stderr)
 
-    results = evaluate(corpus, holdout=args.holdout, baselines=baselines, progress=progress)
+    unseen = None
+    if args.unseen:
+        unseen = load_corpus(Path(args.unseen), reviews_dir=Path(args.unseen) / "reviews")
+        for problem in unseen.problems:
+            _report(problem)
+        if not unseen.assessments():
+            print(f"no labelled reviews found under {args.unseen}", file=sys.stderr)
+            return 2
+    results = evaluate(
+        corpus, unseen=unseen, holdout=args.holdout, baselines=baselines, progress=progress
+    )
+    tested = unseen or corpus
     n = results[0].n_reviews
     print(
-        f"{n} labelled reviews over {len(corpus.assessments())} assessments "
-        f"({', '.join(corpus.assessments())})"
+        f"{n} labelled reviews over {len(tested.assessments())} assessments "
+        f"({', '.join(tested.assessments())})"
     )
     print(_format_evaluation(results))
     if args.json:
@@ -264,6 +275,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--holdout",
         action="store_true",
         help="leave one assessment out: train on the others, test on it",
+    )
+    ev.add_argument(
+        "--unseen",
+        default=None,
+        metavar="DIR",
+        help="train on the corpora, test on DIR/assessments, DIR/seeded_bugs and DIR/reviews "
+        "(e.g. corpora/sealed)",
     )
     ev.add_argument("--no-baselines", action="store_true", help="skip the plain baselines")
     ev.add_argument("--root", default=None, help="project folder (default: this checkout)")

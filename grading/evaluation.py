@@ -215,6 +215,7 @@ def _with_model(grader: Grader, model: PairScorer) -> Grader:
 def evaluate(
     corpus: Corpus,
     *,
+    unseen: Corpus | None = None,
     holdout: bool = False,
     baselines: Sequence[str] = (),
     settings: object = None,
@@ -226,6 +227,9 @@ def evaluate(
     ----------
     corpus
         Content and labelled reviews (`load_corpus`).
+    unseen
+        Another corpus to test on, with every model trained on all of `corpus`: assessments
+        and reviews that played no part in building the grader.
     holdout
         Leave one assessment out: grade each with models trained on the others only.
     baselines
@@ -238,20 +242,22 @@ def evaluate(
     list of Evaluation
         The learned grader first, then each baseline, in the order asked.
     """
-    slugs = corpus.assessments()
+    tested = unseen if unseen is not None else corpus
     names = ["grader", *baselines]
     results: dict[str, list[tuple[LabelledReview, Grade]]] = {n: [] for n in names}
-    full = None if holdout else train_grader(corpus, settings=settings)
-    for slug in slugs:
+    full = None if holdout and unseen is None else train_grader(corpus, settings=settings)
+    for slug in tested.assessments():
         if progress is not None:
             progress(slug)
-        grader = train_grader(corpus, exclude=[slug], settings=settings) if holdout else full
-        assert grader is not None
-        entry = corpus.entries[slug]
-        items = corpus.reviews[slug]
+        grader = full or train_grader(corpus, exclude=[slug], settings=settings)
+        entry = tested.entries[slug]
+        items = tested.reviews[slug]
         for name in names:
             g = grader if name == "grader" else _with_model(grader, BASELINES[name]())
             grades = g.grade_many([i.review for i in items], entry.assessment, entry.answer_key)
             results[name].extend(zip(items, grades, strict=True))
-    label = "leave-one-assessment-out" if holdout else "trained on all (in-sample)"
+    if unseen is not None:
+        label = "unseen assessments"
+    else:
+        label = "leave-one-assessment-out" if holdout else "trained on all (in-sample)"
     return [score_against_gold(f"{n} ({label})", results[n]) for n in names]

@@ -197,3 +197,10 @@ def test_progress_bar_draws_only_on_a_terminal_for_large_batches() -> None:
         bar.close()
     assert "1000/1000" in terminal.text and terminal.text.startswith("\rgrading [")
     assert pipe.text == "" and small.text == ""
+
+
+def test_evaluate_on_unseen_content_trains_on_the_corpora_only() -> None:
+    result = run("evaluate", "--unseen", str(FIXTURES), "--no-baselines")
+    assert result.returncode == 0, result.stderr
+    assert "7 labelled reviews over 1 assessments (go-quota)" in result.stdout
+    assert "grader (unseen assessments)" in result.stdout
