@@ -432,6 +432,7 @@ class Grader:
                     for f in flags
                 ),
                 review_reasons=tuple(reasons),
+                summary_priority=tuple(priority),
             )
 
         return Grade(

@@ -263,6 +263,9 @@ class Evidence:
     matches: tuple[MatchEvidence, ...] = ()
     flags: tuple[tuple[str, int, str], ...] = ()
     review_reasons: tuple[str, ...] = ()
+    # Bugs an explicit priority statement in the summary puts first, in its order (RUBRIC.md
+    # severity step 4), so a grader's recomputation after changing matches can honour it.
+    summary_priority: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         """Plain JSON-ready form."""
@@ -274,6 +277,7 @@ class Evidence:
                 for kind, comment, text in self.flags
             ],
             "needs_review_because": list(self.review_reasons),
+            "summary_priority": list(self.summary_priority),
         }
 
 

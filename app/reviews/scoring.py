@@ -1,9 +1,9 @@
 """The rubric's arithmetic over a grader's decisions: detection, severity and the total.
 
-Pure functions over plain values, so the review page, the API and the export agree on every
-number. Detection and severity are recomputed from the matches the grader kept or added
-(RUBRIC.md); tradeoffs and tool taste depend on reading the prose and keep the auto value
-unless a grader overrides them.
+Detection and severity are recomputed from the matches the grader kept or added, by the
+grading engine's own rubric functions, so a recomputed score follows exactly the rules the
+auto-score did (RUBRIC.md). Tradeoffs and tool taste depend on reading the prose and keep the
+auto value unless a grader overrides them.
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-DIMENSIONS = ("detection", "severity", "tradeoffs", "tool_taste")
+from grading import scoring as rubric
+from grading.types import DIMENSIONS, SUMMARY, SeededBug
+
 DEFAULT_WEIGHTS = {"detection": 30.0, "severity": 25.0, "tradeoffs": 25.0, "tool_taste": 20.0}
-SUMMARY = -1
-# The candidate's own severity labels, most urgent first; an unlabeled remark ranks last.
-SEVERITY_RANK = {"critical": 0, "major": 1, "minor": 2, "nit": 3}
-NOT_A_PROBLEM = frozenset({"question", "praise"})
+
+__all__ = ["DIMENSIONS", "SUMMARY", "Bug", "Remark", "detection", "recompute", "severity"]
 
 
 @dataclass(frozen=True)
@@ -36,52 +36,50 @@ class Remark:
     kind: str | None = None
 
 
+def _seeded(bugs: Sequence[Bug]) -> list[SeededBug]:
+    return [
+        SeededBug(id=b.key, title=b.key, description="", rank=b.rank, subtle=b.subtle) for b in bugs
+    ]
+
+
+def _first_finds(matches: Sequence[tuple[str, int]], bugs: Sequence[Bug]) -> dict[str, int]:
+    """Each found bug with the first comment that finds it (several finds count once)."""
+    known = {b.key for b in bugs}
+    found: dict[str, int] = {}
+    for bug, comment in matches:
+        if bug in known:
+            found.setdefault(bug, comment)
+    return found
+
+
 def detection(found: set[str], bugs: Sequence[Bug]) -> float:
     """100 x weight of found bugs / weight of all bugs; a subtle bug weighs 2."""
-    total = sum(2 if b.subtle else 1 for b in bugs)
-    if total == 0:
-        return 0.0
-    got = sum(2 if b.subtle else 1 for b in bugs if b.key in found)
-    return round(100.0 * got / total, 1)
-
-
-def urgency_order(matches: Sequence[tuple[str, int]], remarks: Sequence[Remark]) -> list[int]:
-    """The candidate's order of urgency as comment indexes (SUMMARY last)."""
-    items = [i for i, r in enumerate(remarks) if r.kind not in NOT_A_PROBLEM]
-    # A question that nonetheless found a bug still counts as raising it.
-    items += [c for _, c in matches if c >= 0 and c < len(remarks) and c not in items]
-    items.sort(key=lambda i: (SEVERITY_RANK.get(remarks[i].severity or "", 4), i))
-    return [*items, SUMMARY]
+    score = rubric.detection(dict.fromkeys(found, 0), _seeded(bugs)).score
+    return round(score, 1)
 
 
 def severity(
-    matches: Sequence[tuple[str, int]], remarks: Sequence[Remark], bugs: Sequence[Bug]
+    matches: Sequence[tuple[str, int]],
+    remarks: Sequence[Remark],
+    bugs: Sequence[Bug],
+    summary_priority: Sequence[str] = (),
 ) -> float:
-    """The severity-ranking score of RUBRIC.md from (bug, comment) matches.
+    """The severity-ranking score of RUBRIC.md from ordered (bug, comment) matches.
 
-    The summary's explicit priority statements are not parsed here; the auto value, which
-    reads them, is kept while the grader has not changed the matches.
+    A comment that finds several bugs mentions them in the order the matches list them; an
+    explicit priority stated in the summary (as the engine read it) overrides the order.
     """
-    known = {b.key: b for b in bugs}
-    matches = [(bug, comment) for bug, comment in matches if bug in known]
-    if not matches or not bugs:
-        return 0.0
-    order = urgency_order(matches, remarks)
-    ranked: list[str] = []
-    for comment in order:
-        for bug, where in matches:
-            if where == comment and bug not in ranked:
-                ranked.append(bug)
-    top = min(bugs, key=lambda b: b.rank).key
-    first_item_bugs = {bug for bug, where in matches if where == order[0]}
-    points = 50.0 if top in first_item_bugs else 0.0
-    if len(ranked) == 1:
-        points += 25.0
-    else:
-        pairs = [(a, b) for i, a in enumerate(ranked) for b in ranked[i + 1 :]]
-        agree = sum(1 for a, b in pairs if known[a].rank < known[b].rank)
-        points += 50.0 * agree / len(pairs)
-    return round(points, 1)
+    found = _first_finds(matches, bugs)
+    items = [
+        rubric.Item(
+            i, remark.severity, tuple(dict.fromkeys(b for b, c in matches if c == i and b in found))
+        )
+        for i, remark in enumerate(remarks)
+        if remark.kind is None or remark.kind in rubric.PROBLEM_KINDS
+    ]
+    items.append(rubric.Item(SUMMARY, None, tuple(b for b, c in matches if c == SUMMARY)))
+    score = rubric.severity(items, found, _seeded(bugs), summary_priority).score
+    return round(score, 1)
 
 
 def weighted_total(dimensions: Mapping[str, float], weights: Mapping[str, float]) -> float:
@@ -116,13 +114,14 @@ def recompute(
     remarks: Sequence[Remark],
     bugs: Sequence[Bug],
     weights: Mapping[str, float],
+    summary_priority: Sequence[str] = (),
 ) -> Recomputed:
     """Dimensions and total: overrides win, then recomputation when matches changed, then auto."""
     dimensions = {d: float(auto.get(d, 0.0)) for d in DIMENSIONS}
     sources = dict.fromkeys(DIMENSIONS, "auto")
     if matches != auto_matches and bugs:
         dimensions["detection"] = detection({bug for bug, _ in matches}, bugs)
-        dimensions["severity"] = severity(ordered_matches, remarks, bugs)
+        dimensions["severity"] = severity(ordered_matches, remarks, bugs, summary_priority)
         sources["detection"] = sources["severity"] = "recomputed"
     for dimension, value in overrides.items():
         dimensions[dimension] = float(value)

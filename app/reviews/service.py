@@ -168,6 +168,7 @@ def recompute(
         remarks=_remarks(submission, auto),
         bugs=_bugs(submission.version),
         weights=submission.version.rubric or scoring.DEFAULT_WEIGHTS,
+        summary_priority=(auto.evidence or {}).get("summary_priority", []) if auto else [],
     )
 
 

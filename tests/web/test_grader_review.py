@@ -748,3 +748,11 @@ def test_no_code_rewrites_the_audit_trail() -> None:
         if pattern.search(path.read_text(encoding="utf-8"))
     ]
     assert offenders == []
+
+
+def test_recomputed_severity_honours_the_summary_priority() -> None:
+    bugs = [scoring.Bug("a", 1), scoring.Bug("b", 2)]
+    plain = [scoring.Remark(None, "defect")] * 2
+    # Comment order puts b first; the summary says to fix a first, which overrides it.
+    assert scoring.severity([("b", 0), ("a", 1)], plain, bugs) == 0.0
+    assert scoring.severity([("b", 0), ("a", 1)], plain, bugs, ["a", "b"]) == 100.0
