@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -857,22 +857,13 @@ def decide_match(
         (m for m in decision.match_decisions if (m.bug_key, m.comment_index) == key), None
     )
     before = existing.verdict.value if existing else None
-    if verdict == "cleared":
-        if existing is not None:
-            decision.match_decisions.remove(existing)
-    elif existing is not None:
-        existing.verdict = MatchVerdict(verdict)
-        existing.decided_by_id, existing.decided_at = user.id, utcnow()
-    else:
-        decision.match_decisions.append(
-            MatchDecision(
-                bug_key=bug,
-                comment_index=comment,
-                verdict=MatchVerdict(verdict),
-                decided_by_id=user.id,
-                decided_at=utcnow(),
-            )
-        )
+    _set_verdict(
+        decision.match_decisions,
+        existing,
+        verdict,
+        user,
+        lambda: MatchDecision(bug_key=bug, comment_index=comment, verdict=MatchVerdict(verdict)),
+    )
     _save(session, submission, decision, auto, user)
     audit.record(
         session,
@@ -891,6 +882,22 @@ def decide_match(
         },
     )
     return decision
+
+
+def _set_verdict(
+    items: list[Any], existing: Any | None, verdict: str, user: User, make: Callable[[], Any]
+) -> None:
+    """Clear, change or add one grader verdict (a match or flag decision) in a decision's list."""
+    if verdict == "cleared":
+        if existing is not None:
+            items.remove(existing)
+        return
+    if existing is None:
+        existing = make()
+        items.append(existing)
+    else:
+        existing.verdict = type(existing.verdict)(verdict)
+    existing.decided_by_id, existing.decided_at = user.id, utcnow()
 
 
 def decide_flag(
@@ -916,22 +923,13 @@ def decide_flag(
     decision = _ensure_decision(session, submission, decision, auto, user)
     existing = next((f for f in decision.flag_decisions if (f.kind, f.comment_index) == key), None)
     before = existing.verdict.value if existing else None
-    if verdict == "cleared":
-        if existing is not None:
-            decision.flag_decisions.remove(existing)
-    elif existing is not None:
-        existing.verdict = FlagVerdict(verdict)
-        existing.decided_by_id, existing.decided_at = user.id, utcnow()
-    else:
-        decision.flag_decisions.append(
-            FlagDecision(
-                kind=kind,
-                comment_index=comment,
-                verdict=FlagVerdict(verdict),
-                decided_by_id=user.id,
-                decided_at=utcnow(),
-            )
-        )
+    _set_verdict(
+        decision.flag_decisions,
+        existing,
+        verdict,
+        user,
+        lambda: FlagDecision(kind=kind, comment_index=comment, verdict=FlagVerdict(verdict)),
+    )
     _save(session, submission, decision, auto, user)
     audit.record(
         session,
