@@ -220,22 +220,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _domain_commands() -> list[Callable[[Any], None]]:
-    """Each domain adds its own commands (invites, users, export)."""
-    registrars = []
-    for module_name in (
-        "app.invites.commands",
-        "app.submissions.commands",
-        "app.users.commands",
-        "app.reviews.commands",
-    ):
-        try:
-            module = __import__(module_name, fromlist=["register"])
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
-        registrars.append(module.register)
-    return registrars
+    """Each domain adds its own commands: invites, submissions, users and export."""
+    from app.invites import commands as invite_commands
+    from app.reviews import commands as review_commands
+    from app.submissions import commands as submission_commands
+    from app.users import commands as user_commands
+
+    return [
+        invite_commands.register,
+        submission_commands.register,
+        user_commands.register,
+        review_commands.register,
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
