@@ -4,20 +4,28 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from grading import load_catalog
+from grading import load_answer_key, load_catalog
 from grading.reviews import parse_review
 from grading.types import COMMENT_KINDS, DIMENSIONS, RED_FLAG_KINDS
 
 ROOT = Path(__file__).resolve().parents[1]
 REVIEWS_DIR = ROOT / "corpora" / "reviews"
+TERSE_REVIEWS_DIR = ROOT / "corpora" / "terse" / "reviews"
+TERSE_KEYS_DIR = ROOT / "corpora" / "terse" / "keys"
 COMMENTS_DIR = ROOT / "corpora" / "comments"
 CATALOG = load_catalog(ROOT / "assessments", ROOT / "seeded_bugs")
+# Per assessment, over both registers: enough reviews, and a spread of quality on both sides.
 MIN_REVIEWS, MIN_STRONG, MIN_WEAK = 40, 8, 8
+# Per corpus file: enough of each register to measure it on its own.
+MIN_FILE_REVIEWS = 20
+# A terse key is what a busy author writes: one line per bug.
+MAX_TERSE_DESCRIPTION_WORDS = 25
 
 
 def _lines(path: Path) -> list[tuple[int, dict[str, Any]]]:
@@ -32,9 +40,19 @@ def _review_files() -> list[Path]:
     return sorted(REVIEWS_DIR.glob("*.jsonl"))
 
 
+def _all_review_files() -> list[Path]:
+    return _review_files() + sorted(TERSE_REVIEWS_DIR.glob("*.jsonl"))
+
+
+def _corpus_id(path: Path) -> str:
+    return (
+        f"{path.parent.parent.name}/{path.stem}" if path.parent == TERSE_REVIEWS_DIR else path.stem
+    )
+
+
 def test_shipped_content_is_valid() -> None:
     assert CATALOG.problems == ()
-    assert {e.assessment.slug for e in CATALOG.entries} == {
+    assert {e.assessment.slug for e in CATALOG.entries} >= {
         "docs-rag",
         "agent-orchestrator",
         "llm-gateway-client",
@@ -61,7 +79,34 @@ def test_every_assessment_has_a_review_corpus() -> None:
     assert {p.stem for p in _review_files()} == {e.assessment.slug for e in CATALOG.entries}
 
 
-@pytest.mark.parametrize("path", _review_files(), ids=lambda p: p.stem)
+def test_every_terse_corpus_has_a_terse_key_and_an_assessment() -> None:
+    terse_reviews = {p.stem for p in TERSE_REVIEWS_DIR.glob("*.jsonl")}
+    terse_keys = {p.stem for p in TERSE_KEYS_DIR.glob("*.yaml")}
+    assert terse_reviews <= terse_keys
+    assert terse_keys <= {e.assessment.slug for e in CATALOG.entries}
+
+
+@pytest.mark.parametrize("path", sorted(TERSE_KEYS_DIR.glob("*.yaml")), ids=lambda p: p.stem)
+def test_terse_key_is_the_full_key_in_one_line_per_item(path: Path) -> None:
+    entry = CATALOG.get(path.stem)
+    assert entry is not None, f"{path.name}: no valid assessment {path.stem!r}"
+    terse = load_answer_key(path, entry.assessment)
+    full = entry.answer_key
+
+    def anchors(items: Sequence[Any]) -> dict[str, tuple[Any, ...]]:
+        return {i.id: (i.file, tuple(i.lines), getattr(i, "rank", None)) for i in items}
+
+    assert anchors(terse.bugs) == anchors(full.bugs), path.name
+    assert {b.id: b.subtle for b in terse.bugs} == {b.id: b.subtle for b in full.bugs}
+    assert anchors(terse.decoys) == anchors(full.decoys), path.name
+    for bug in terse.bugs:
+        assert bug.phrases == (), f"{path.name}: {bug.id} has phrases"
+        text = bug.description.strip()
+        assert "\n" not in text, f"{path.name}: {bug.id} description is not one line"
+        assert len(text.split()) <= MAX_TERSE_DESCRIPTION_WORDS, f"{path.name}: {bug.id}"
+
+
+@pytest.mark.parametrize("path", _all_review_files(), ids=_corpus_id)
 def test_review_corpus_labels_follow_the_rubric(path: Path) -> None:
     entry = CATALOG.get(path.stem)
     assert entry is not None, f"{path.name}: no valid assessment {path.stem!r}"
@@ -110,7 +155,18 @@ def test_review_corpus_labels_follow_the_rubric(path: Path) -> None:
         assert gold["total"] == pytest.approx(rubric.total(dims), abs=0.011), f"{where}: total"
         totals.append(gold["total"])
 
-    assert len(rows) >= MIN_REVIEWS
+    assert len(rows) >= MIN_FILE_REVIEWS
+
+
+@pytest.mark.parametrize("slug", sorted(p.stem for p in _review_files()))
+def test_each_assessment_has_a_spread_of_labelled_reviews(slug: str) -> None:
+    totals = [
+        row["gold"]["total"]
+        for path in (REVIEWS_DIR / f"{slug}.jsonl", TERSE_REVIEWS_DIR / f"{slug}.jsonl")
+        if path.exists()
+        for _, row in _lines(path)
+    ]
+    assert len(totals) >= MIN_REVIEWS
     assert sum(t > 70 for t in totals) >= MIN_STRONG
     assert sum(t < 40 for t in totals) >= MIN_WEAK
 
@@ -118,7 +174,7 @@ def test_review_corpus_labels_follow_the_rubric(path: Path) -> None:
 def test_every_red_flag_kind_appears_in_the_corpus() -> None:
     kinds = Counter(
         flag["kind"]
-        for path in _review_files()
+        for path in _all_review_files()
         for _, row in _lines(path)
         for flag in row["gold"]["red_flags"]
     )
