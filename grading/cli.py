@@ -177,24 +177,128 @@ def _format_evaluation(results: Sequence[Any]) -> str:
     return "\n".join(lines)
 
 
+def _format_report(results: Sequence[Any]) -> str:
+    """The full report: one block per row, the learned grader and each baseline beneath."""
+    header = (
+        f"  {'':14} {'n':>4} {'match P':>7} {'R':>6} {'F1':>6} {'kappa':>6} {'tot MAE':>7} "
+        f"{'QWK':>6} {'flag F1':>7} {'auto':>6} {'err/auto':>8}"
+    )
+    lines: list[str] = []
+    current = None
+    for ev in results:
+        block = (ev.row, ev.tested, ev.trained)
+        if block != current:
+            current = block
+            lines.append("")
+            lines.append(f"{ev.row} | tested on {ev.tested} | trained on {ev.trained}")
+            lines.append(header)
+        m = ev.metrics
+        err = m["wrong_matches_per_auto_review"]
+        kappa = m["bug_kappa"]
+        lines.append(
+            f"  {ev.config:14} {ev.n_reviews:4d} {m['match']['precision']:7.3f} "
+            f"{m['match']['recall']:6.3f} {m['match']['f1']:6.3f} "
+            f"{kappa if kappa is not None else float('nan'):6.3f} {m['total']['mae']:7.2f} "
+            f"{m['total']['qwk'] if m['total']['qwk'] is not None else float('nan'):6.3f} "
+            f"{m['red_flags']['f1']:7.3f} {m['auto_graded_share']:6.3f} "
+            f"{err if err is not None else float('nan'):8.3f}"
+        )
+    lines.append("")
+    lines.append(
+        "Every row is leave-one-assessment-out unless it says otherwise. kappa: Cohen's kappa on "
+        "bug-level found/not-found; QWK: totals binned in steps of 10 points; auto: share of "
+        "reviews that do not need review; err/auto: wrong matches per such review."
+    )
+    return "\n".join(lines)
+
+
+def _write_json(path: str, results: Sequence[Any]) -> None:
+    Path(path).write_text(
+        json.dumps(
+            [
+                {
+                    "name": r.name,
+                    "row": r.row,
+                    "config": r.config,
+                    "tested": r.tested,
+                    "trained": r.trained,
+                    "n_reviews": r.n_reviews,
+                    "metrics": r.metrics,
+                    "per_review": r.per_review,
+                }
+                for r in results
+            ],
+            indent=2,
+        )
+        + "\n"
+    )
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Report agreement with the gold labels of the corpora."""
-    from grading.evaluation import evaluate
-    from grading.training import default_root, load_corpus
+    from grading.evaluation import ModelCache, evaluate, report
+    from grading.persistence import training_digest
+    from grading.training import SEALED, default_root, load_corpus
 
     root = Path(args.root) if args.root else default_root()
     corpus = load_corpus(root, reviews_dir=Path(args.reviews_dir) if args.reviews_dir else None)
     for problem in corpus.problems:
         _report(problem)
+    excluded = set(args.exclude or [])
+    unknown = excluded - set(corpus.entries)
+    corpus = corpus.subset(exclude=excluded)
     if not corpus.assessments():
         print("no labelled reviews found", file=sys.stderr)
         return 2
     baselines = [] if args.no_baselines else ["line_overlap", "fuzzy_text"]
 
-    def progress(slug: str) -> None:
+    def progress(what: str) -> None:
         if sys.stderr.isatty():
-            print(f"  {slug}...", file=sys.stderr)
+            print(f"  {what}...", file=sys.stderr)
 
+    if not (args.holdout or args.in_sample or args.unseen):
+        sealed = None
+        sealed_dir = root / "corpora" / SEALED
+        if (sealed_dir / "reviews").is_dir():
+            sealed = load_corpus(sealed_dir, reviews_dir=sealed_dir / "reviews")
+            for problem in sealed.problems:
+                _report(problem)
+            unknown -= set(sealed.entries)
+            sealed = sealed.subset(exclude=excluded)
+            if not sealed.assessments():
+                sealed = None
+        if unknown:
+            print(f"--exclude: no assessment {', '.join(sorted(unknown))}", file=sys.stderr)
+            return 2
+        if len(corpus.assessments()) < 2:
+            print(
+                "the report holds each assessment out in turn: it needs labelled reviews of "
+                "at least two assessments (use --in-sample for one)",
+                file=sys.stderr,
+            )
+            return 2
+        cache = _cache_dir(args)
+        models = ModelCache(
+            corpus,
+            cache_dir=cache / "evaluation" if cache is not None else None,
+            digest=training_digest(root) + "-" + "-".join(sorted(excluded)),
+        )
+        results = report(
+            corpus, sealed=sealed, baselines=baselines, models=models, progress=progress
+        )
+        print(
+            f"{len(corpus.assessments())} assessments ({', '.join(corpus.assessments())}); "
+            f"registers {', '.join(corpus.registers())}; keys {', '.join(corpus.key_variants())}"
+            + (f"; sealed: {', '.join(sealed.assessments())}" if sealed else "")
+            + (f"; excluded: {', '.join(sorted(excluded))}" if excluded else "")
+        )
+        print(_format_report(results))
+        if args.json:
+            _write_json(args.json, results)
+        return 0
+    if unknown:
+        print(f"--exclude: no assessment {', '.join(sorted(unknown))}", file=sys.stderr)
+        return 2
     unseen = None
     if args.unseen:
         unseen = load_corpus(Path(args.unseen), reviews_dir=Path(args.unseen) / "reviews")
@@ -214,21 +318,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     )
     print(_format_evaluation(results))
     if args.json:
-        Path(args.json).write_text(
-            json.dumps(
-                [
-                    {
-                        "name": r.name,
-                        "n_reviews": r.n_reviews,
-                        "metrics": r.metrics,
-                        "per_review": r.per_review,
-                    }
-                    for r in results
-                ],
-                indent=2,
-            )
-            + "\n"
-        )
+        _write_json(args.json, results)
     return 0
 
 
@@ -270,13 +360,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     grade.add_argument("--no-cache", action="store_true", help="train in memory only")
     grade.set_defaults(func=cmd_grade)
-    ev = sub.add_parser("evaluate", help="compare with the gold labels of corpora/reviews")
-    ev.add_argument(
+    ev = sub.add_parser(
+        "evaluate",
+        help="compare with the gold labels of the corpora: by default every register, answer-key "
+        "variant and language, each assessment held out in turn, and the sealed set",
+    )
+    mode = ev.add_mutually_exclusive_group()
+    mode.add_argument(
         "--holdout",
         action="store_true",
-        help="leave one assessment out: train on the others, test on it",
+        help="only leave-one-assessment-out over all reviews, with the full keys",
     )
-    ev.add_argument(
+    mode.add_argument("--in-sample", action="store_true", help="train and test on the same reviews")
+    mode.add_argument(
         "--unseen",
         default=None,
         metavar="DIR",
@@ -284,6 +380,18 @@ def build_parser() -> argparse.ArgumentParser:
         "(e.g. corpora/sealed)",
     )
     ev.add_argument("--no-baselines", action="store_true", help="skip the plain baselines")
+    ev.add_argument(
+        "--exclude",
+        action="append",
+        metavar="SLUG",
+        help="leave this assessment out of training and testing (repeatable)",
+    )
+    ev.add_argument(
+        "--cache-dir",
+        default=None,
+        help="where trained models are kept between runs (default: var/cache/grading)",
+    )
+    ev.add_argument("--no-cache", action="store_true", help="train in memory only")
     ev.add_argument("--root", default=None, help="project folder (default: this checkout)")
     ev.add_argument("--reviews-dir", default=None, help="labelled reviews (default: corpora)")
     ev.add_argument("--json", default=None, help="also write the metrics as JSON here")

@@ -1,24 +1,31 @@
 """Measure the grader against the gold labels of the shipped corpora.
 
-`evaluate` grades every labelled review and compares with gold. With `holdout=True` each
-assessment is graded by a grader trained with that assessment left out of every learned part
-(leave-one-assessment-out), the figure that predicts how a new assessment will be graded.
-Baselines swap the match model for a single plain signal and keep everything else.
+`report` is the full picture: every assessment graded by models trained without it
+(leave-one-assessment-out), per register of the reviews (prose, terse, ...) and per answer-key
+variant (the full keys, terse keys, ...), across registers (train on one, test on another), per
+snippet language, and on the sealed set nothing is trained on. Registers and key variants are
+discovered from the corpus folders. `evaluate` is the older single-row view (in-sample,
+held out, or on an unseen corpus). Baselines swap the match model for a single plain signal and
+keep everything else.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import contextlib
+import hashlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from scipy.stats import spearmanr
 from sklearn.metrics import cohen_kappa_score
 
+from grading.errors import ModelError
 from grading.grader import Grader
 from grading.matching import FEATURES, PairScorer
-from grading.training import Corpus, LabelledReview, train_grader
+from grading.training import FULL_KEY, Corpus, LabelledReview, train_grader
 from grading.types import DIMENSIONS, Grade
 
 F = {name: i for i, name in enumerate(FEATURES)}
@@ -91,12 +98,20 @@ class _Tally:
 
 @dataclass
 class Evaluation:
-    """Metrics of one grader configuration over labelled reviews."""
+    """Metrics of one grader configuration over labelled reviews.
+
+    `row` names what was measured (e.g. "held-out assessment"), `tested` the register and key
+    it was measured on and `trained` what every learned part was trained on.
+    """
 
     name: str
     n_reviews: int
     metrics: dict[str, object] = field(default_factory=dict)
     per_review: list[dict[str, object]] = field(default_factory=list)
+    row: str = ""
+    config: str = "grader"
+    tested: str = ""
+    trained: str = ""
 
 
 def _spearman(a: Sequence[float], b: Sequence[float]) -> float:
@@ -105,13 +120,32 @@ def _spearman(a: Sequence[float], b: Sequence[float]) -> float:
     return float(spearmanr(a, b).statistic)
 
 
+def _kappa(a: Sequence[int], b: Sequence[int]) -> float | None:
+    """Cohen's kappa of two found/not-found labellings; 1.0 when both agree on one class."""
+    if not a:
+        return None
+    if len(set(a) | set(b)) < 2:
+        return 1.0
+    return round(float(cohen_kappa_score(a, b)), 3)
+
+
 def _bins(values: Iterable[float]) -> list[int]:
     return [min(int(v // TOTAL_BIN), int(100 // TOTAL_BIN) - 1) for v in values]
 
 
-def score_against_gold(name: str, pairs: Sequence[tuple[LabelledReview, Grade]]) -> Evaluation:
-    """Compare grades with gold labels: matches, dimensions, totals, flags, review routing."""
+def score_against_gold(
+    name: str,
+    pairs: Sequence[tuple[LabelledReview, Grade]],
+    bugs: Mapping[str, Sequence[str]] | None = None,
+) -> Evaluation:
+    """Compare grades with gold labels: matches, dimensions, totals, flags, review routing.
+
+    `bugs` maps each assessment slug to its bug ids, for Cohen's kappa on bug-level
+    found/not-found; without it the bugs are those any grade or gold label names.
+    """
     matches = _Tally()
+    found_pred: list[int] = []
+    found_gold: list[int] = []
     exact = _Tally()
     flags = _Tally()
     near = _Tally()
@@ -127,6 +161,13 @@ def score_against_gold(name: str, pairs: Sequence[tuple[LabelledReview, Grade]])
         predicted = {m.bug for m in grade.matches}
         gold_bugs = {b for b, _ in gold.matches}
         matches.add(predicted, gold_bugs)
+        universe = (
+            bugs[item.review.assessment]
+            if bugs is not None and item.review.assessment in bugs
+            else sorted(predicted | gold_bugs)
+        )
+        found_pred.extend(int(b in predicted) for b in universe)
+        found_gold.extend(int(b in gold_bugs) for b in universe)
         exact.add({(m.bug, m.comment) for m in grade.matches}, set(gold.matches))
         flags.add({f.kind for f in grade.red_flags}, {k for k, _ in gold.red_flags})
         near.add(
@@ -165,6 +206,7 @@ def score_against_gold(name: str, pairs: Sequence[tuple[LabelledReview, Grade]])
     metrics: dict[str, object] = {
         "match": matches.report(),
         "match_with_comment": exact.report(),
+        "bug_kappa": _kappa(found_pred, found_gold),
         "dimensions": {
             d: {
                 "mae": round(float(np.mean(np.abs(np.subtract(*dims[d])))), 2) if n else None,
@@ -261,3 +303,230 @@ def evaluate(
     else:
         label = "leave-one-assessment-out" if holdout else "trained on all (in-sample)"
     return [score_against_gold(f"{n} ({label})", results[n]) for n in names]
+
+
+# -- the full report: every register, key variant, language and the sealed set ------------------
+
+
+@dataclass(frozen=True)
+class RowSpec:
+    """What one row of the report measures.
+
+    Every row is leave-one-assessment-out: each assessment is graded by models trained on the
+    labelled reviews of the *other* assessments, in the registers `trained` (None: all).
+    """
+
+    row: str
+    tested: str  # the register of the reviews graded
+    key: str  # the answer-key variant they are graded against
+    trained: tuple[str, ...] | None = None
+
+    def describe_training(self) -> str:
+        """What the models of this row were trained on, in words."""
+        registers = "all registers" if self.trained is None else " + ".join(self.trained)
+        return f"{registers}, other assessments"
+
+
+class ModelCache:
+    """Graders trained per training set, kept in memory and, given a folder, on disk.
+
+    A training set is the registers trained on and the assessments left out. On disk a grader
+    is named by `digest` (of the corpora and the engine's source) and by the training set, so a
+    changed corpus or feature never loads a stale model.
+    """
+
+    def __init__(
+        self,
+        corpus: Corpus,
+        *,
+        cache_dir: Path | None = None,
+        digest: str = "",
+        settings: object = None,
+    ) -> None:
+        self.corpus = corpus
+        self.cache_dir = cache_dir
+        self.digest = digest
+        self.settings = settings
+        self._graders: dict[tuple[tuple[str, ...] | None, tuple[str, ...]], Grader] = {}
+
+    def get(self, registers: tuple[str, ...] | None, exclude: Iterable[str] = ()) -> Grader:
+        """The grader trained on `registers` (None: all) without the `exclude`d assessments."""
+        from grading.persistence import load_grader, save_grader
+
+        key = (registers, tuple(sorted(exclude)))
+        found = self._graders.get(key)
+        if found is not None:
+            return found
+        path = None
+        if self.cache_dir is not None and self.digest and self.settings is None:
+            name = hashlib.sha256(repr(key).encode()).hexdigest()[:16]
+            path = self.cache_dir / f"eval-{self.digest}-{name}.npz"
+        grader = None
+        if path is not None and path.is_file():
+            with contextlib.suppress(ModelError):
+                grader = load_grader(path)
+        if grader is None:
+            grader = train_grader(
+                self.corpus.subset(registers=registers), exclude=key[1], settings=self.settings
+            )
+            if path is not None:
+                with contextlib.suppress(OSError):
+                    save_grader(grader, path)
+        self._graders[key] = grader
+        return grader
+
+
+def report_rows(corpus: Corpus) -> list[RowSpec]:
+    """The rows the report measures, discovered from the corpus's registers and key variants."""
+    registers = corpus.registers()
+    specs = [
+        RowSpec("held-out assessment", register, variant)
+        for register in registers
+        for variant in corpus.key_variants()
+        if any(corpus.answer_key(s, variant) for s in corpus.assessments())
+    ]
+    specs.extend(
+        RowSpec("cross-register", tested, FULL_KEY, (trained,))
+        for tested in registers
+        for trained in registers
+        if trained != tested
+    )
+    return specs
+
+
+def _grade_row(
+    corpus: Corpus,
+    spec: RowSpec,
+    models: ModelCache,
+    names: Sequence[str],
+    progress: Callable[[str], None] | None,
+) -> tuple[dict[str, list[tuple[LabelledReview, Grade]]], dict[str, list[str]], list[str]]:
+    """Grade one row's reviews with the learned matcher and each baseline."""
+    results: dict[str, list[tuple[LabelledReview, Grade]]] = {n: [] for n in names}
+    bugs: dict[str, list[str]] = {}
+    skipped: list[str] = []
+    for slug in corpus.assessments():
+        items = [i for i in corpus.reviews[slug] if i.register == spec.tested]
+        key = corpus.answer_key(slug, spec.key)
+        if not items or key is None:
+            continue
+        if progress is not None:
+            progress(f"{spec.row}: {spec.tested} reviews of {slug}, {spec.key} key")
+        try:
+            grader = models.get(spec.trained, exclude=[slug])
+        except ModelError:
+            skipped.append(slug)  # nothing left to train on without it
+            continue
+        bugs[slug] = [b.id for b in key.bugs]
+        assessment = corpus.entries[slug].assessment
+        for name in names:
+            g = grader if name == "grader" else _with_model(grader, BASELINES[name]())
+            grades = g.grade_many([i.review for i in items], assessment, key)
+            results[name].extend(zip(items, grades, strict=True))
+    return results, bugs, skipped
+
+
+def _rows_of(
+    row: str,
+    tested: str,
+    trained: str,
+    results: Mapping[str, list[tuple[LabelledReview, Grade]]],
+    bugs: Mapping[str, Sequence[str]],
+    skipped: Sequence[str] = (),
+) -> list[Evaluation]:
+    out = []
+    for config, pairs in results.items():
+        if not pairs:
+            continue
+        ev = score_against_gold(f"{config} · {row} · {tested}", pairs, bugs)
+        ev.row, ev.config, ev.tested, ev.trained = row, config, tested, trained
+        ev.metrics["assessments"] = sorted({item.review.assessment for item, _ in pairs})
+        if skipped:
+            ev.metrics["skipped_assessments"] = list(skipped)
+        out.append(ev)
+    return out
+
+
+def report(
+    corpus: Corpus,
+    *,
+    sealed: Corpus | None = None,
+    baselines: Sequence[str] = tuple(BASELINES),
+    models: ModelCache | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> list[Evaluation]:
+    """Every row of the agreement report, each with the baselines beside the learned grader.
+
+    Parameters
+    ----------
+    corpus
+        Content, labelled reviews of every register and every answer-key variant.
+    sealed
+        A corpus nothing is trained on (`corpora/sealed`): graded by models trained on all of
+        `corpus`, reported as its own rows.
+    baselines
+        Names from `BASELINES`.
+    models
+        Where trained graders are kept between rows (and runs, with a cache folder).
+
+    Returns
+    -------
+    list of Evaluation
+        Rows in order: held-out assessment per register and key variant, cross-register,
+        per language, then the sealed set; the learned grader first within each row.
+    """
+    models = models or ModelCache(corpus)
+    names = ["grader", *baselines]
+    out: list[Evaluation] = []
+    by_language: dict[str, dict[str, list[tuple[LabelledReview, Grade]]]] = {}
+    language_bugs: dict[str, list[str]] = {}
+    for spec in report_rows(corpus):
+        results, bugs, skipped = _grade_row(corpus, spec, models, names, progress)
+        tested = f"{spec.tested} reviews, {spec.key} keys"
+        out.extend(_rows_of(spec.row, tested, spec.describe_training(), results, bugs, skipped))
+        if spec.row == "held-out assessment" and spec.key == FULL_KEY:
+            language_bugs.update(bugs)
+            for name, pairs in results.items():
+                for item, grade in pairs:
+                    language = corpus.entries[item.review.assessment].assessment.language
+                    by_language.setdefault(language, {n: [] for n in names})[name].append(
+                        (item, grade)
+                    )
+    for language in sorted(by_language):
+        out.extend(
+            _rows_of(
+                f"language: {language}",
+                "all registers, full keys",
+                "all registers, other assessments",
+                by_language[language],
+                language_bugs,
+            )
+        )
+    if sealed is not None and sealed.assessments():
+        grader = models.get(None)
+        for register in sealed.registers():
+            results = {n: [] for n in names}
+            bugs = {}
+            for slug in sealed.assessments():
+                entry = sealed.entries[slug]
+                items = [i for i in sealed.reviews[slug] if i.register == register]
+                if progress is not None:
+                    progress(f"sealed: {slug}")
+                bugs[slug] = [b.id for b in entry.answer_key.bugs]
+                for name in names:
+                    g = grader if name == "grader" else _with_model(grader, BASELINES[name]())
+                    grades = g.grade_many(
+                        [i.review for i in items], entry.assessment, entry.answer_key
+                    )
+                    results[name].extend(zip(items, grades, strict=True))
+            languages = sorted({sealed.entries[s].assessment.language for s in bugs})
+            out.extend(
+                _rows_of(
+                    f"sealed, unseen ({', '.join(languages)})",
+                    f"{register} reviews, full keys",
+                    "all registers, all assessments",
+                    results,
+                    bugs,
+                )
+            )
+    return out

@@ -24,7 +24,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from grading.classification import CommentClassifier
-from grading.content import CatalogEntry, load_catalog
+from grading.content import CatalogEntry, check_answer_key, load_catalog
 from grading.errors import ModelError, Problem, ReviewFormatError
 from grading.matching import (
     FEATURES,
@@ -38,12 +38,17 @@ from grading.matching import (
 from grading.reviews import parse_review
 from grading.scoring import LevelModel
 from grading.text import content_stems
-from grading.types import Review
+from grading.types import AnswerKey, Review
 
 if TYPE_CHECKING:
     from grading.grader import Grader
 
 MIN_BACKGROUND_DF = 2
+# The register of `corpora/reviews/` and the answer keys of `seeded_bugs/`; other registers and
+# key variants are named by their folder: `corpora/<name>/reviews/`, `corpora/<name>/keys/`.
+PROSE = "prose"
+FULL_KEY = "full"
+SEALED = "sealed"  # never trained on: corpora/sealed is read only by `evaluate`
 TEXT_COLUMNS = [
     FEATURES.index(n) for n in ("title_cover", "phrase_cover", "description_cover", "cosine")
 ]
@@ -88,6 +93,7 @@ class LabelledReview:
     gold: Gold
     file: str
     line: int
+    register: str = PROSE  # how it is written: the corpus folder it came from
 
 
 @dataclass
@@ -98,10 +104,44 @@ class Corpus:
     reviews: dict[str, list[LabelledReview]]
     comments: list[LabelledComment]
     problems: list[Problem] = field(default_factory=list)
+    # Answer-key variants beside the full keys of `entries`: variant -> slug -> key.
+    keys: dict[str, dict[str, AnswerKey]] = field(default_factory=dict)
 
     def assessments(self) -> list[str]:
         """Slugs that have both content and labelled reviews, sorted."""
         return sorted(s for s in self.reviews if s in self.entries and self.reviews[s])
+
+    def registers(self) -> list[str]:
+        """The registers of the labelled reviews, prose first."""
+        found = {i.register for items in self.reviews.values() for i in items}
+        return sorted(found, key=lambda r: (r != PROSE, r))
+
+    def key_variants(self) -> list[str]:
+        """`full` (the answer keys of `seeded_bugs/`) and every other variant, in that order."""
+        return [FULL_KEY, *sorted(v for v in self.keys if v != FULL_KEY)]
+
+    def answer_key(self, slug: str, variant: str = FULL_KEY) -> AnswerKey | None:
+        """The answer key of `slug` in a variant, or None when that variant has none."""
+        if variant == FULL_KEY:
+            entry = self.entries.get(slug)
+            return entry.answer_key if entry is not None else None
+        return self.keys.get(variant, {}).get(slug)
+
+    def subset(
+        self, *, registers: Iterable[str] | None = None, exclude: Iterable[str] = ()
+    ) -> Corpus:
+        """The same corpus with only the reviews of these registers and without `exclude`d
+        assessments (their content and reviews both)."""
+        kept = None if registers is None else set(registers)
+        dropped = set(exclude)
+        reviews = {
+            slug: [i for i in items if kept is None or i.register in kept]
+            for slug, items in self.reviews.items()
+            if slug not in dropped
+        }
+        entries = {s: e for s, e in self.entries.items() if s not in dropped}
+        keys = {v: {s: k for s, k in ks.items() if s not in dropped} for v, ks in self.keys.items()}
+        return Corpus(entries, reviews, self.comments, self.problems, keys)
 
 
 def _gold(raw: Any) -> Gold:
@@ -139,26 +179,74 @@ def _read_jsonl(path: Path) -> Iterable[tuple[int, Any]]:
                 yield number, json.loads(line)
 
 
+def review_folders(root: Path) -> list[tuple[str, Path]]:
+    """(register, folder) of every labelled review corpus under a project folder.
+
+    `corpora/reviews/` is the prose register; `corpora/<name>/reviews/` is the register
+    `<name>`. The sealed set is left out: nothing may train on it.
+    """
+    corpora = Path(root) / "corpora"
+    found = [(PROSE, corpora / "reviews")]
+    if corpora.is_dir():
+        found.extend(
+            (p.name, p / "reviews")
+            for p in sorted(corpora.iterdir())
+            if p.is_dir() and p.name != SEALED and (p / "reviews").is_dir()
+        )
+    return found
+
+
+def key_folders(root: Path) -> list[tuple[str, Path]]:
+    """(variant, folder) of every answer-key variant under `corpora/<name>/keys/`."""
+    corpora = Path(root) / "corpora"
+    if not corpora.is_dir():
+        return []
+    return [
+        (p.name, p / "keys")
+        for p in sorted(corpora.iterdir())
+        if p.is_dir() and p.name != SEALED and (p / "keys").is_dir()
+    ]
+
+
 def load_corpus(
     root: Path, *, reviews_dir: Path | None = None, comments_dir: Path | None = None
 ) -> Corpus:
-    """Read content and labelled corpora under a project folder; bad lines become problems."""
+    """Read content and labelled corpora under a project folder; bad lines become problems.
+
+    Every register of reviews and every answer-key variant found by `review_folders` and
+    `key_folders` is read; `reviews_dir` reads that one folder instead, as the prose register.
+    """
     root = Path(root)
     catalog = load_catalog(root / "assessments", root / "seeded_bugs", display_root=root)
     entries = {e.assessment.slug: e for e in catalog.entries}
     problems = list(catalog.problems)
     reviews: dict[str, list[LabelledReview]] = {}
-    for path in sorted((reviews_dir or root / "corpora" / "reviews").glob("*.jsonl")):
-        for number, obj in _read_jsonl(path):
-            try:
-                review = parse_review(obj)
-                gold = _gold(obj.get("gold"))
-            except ReviewFormatError as exc:
-                problems.append(Problem(str(path), number, exc.field, exc.message))
+    folders = [(PROSE, reviews_dir)] if reviews_dir is not None else review_folders(root)
+    for register, folder in folders:
+        for path in sorted(folder.glob("*.jsonl")):
+            for number, obj in _read_jsonl(path):
+                try:
+                    review = parse_review(obj)
+                    gold = _gold(obj.get("gold"))
+                except ReviewFormatError as exc:
+                    problems.append(Problem(str(path), number, exc.field, exc.message))
+                    continue
+                reviews.setdefault(review.assessment, []).append(
+                    LabelledReview(review, gold, str(path), number, register)
+                )
+    keys: dict[str, dict[str, AnswerKey]] = {}
+    for variant, folder in key_folders(root) if reviews_dir is None else []:
+        for path in sorted(folder.glob("*.yaml")):
+            entry = entries.get(path.stem)
+            if entry is None:
+                problems.append(
+                    Problem(str(path), None, "assessment", f"no valid assessment {path.stem!r}")
+                )
                 continue
-            reviews.setdefault(review.assessment, []).append(
-                LabelledReview(review, gold, str(path), number)
-            )
+            key, found = check_answer_key(path, entry.assessment)
+            problems.extend(found)
+            if key is not None:
+                keys.setdefault(variant, {})[path.stem] = key
     comments: list[LabelledComment] = []
     for path in sorted((comments_dir or root / "corpora" / "comments").glob("*.jsonl")):
         for number, obj in _read_jsonl(path):
@@ -177,7 +265,7 @@ def load_corpus(
                     flag_known=tradeoff is not None or obj.get("flag") is not None,
                 )
             )
-    return Corpus(entries, reviews, comments, problems)
+    return Corpus(entries, reviews, comments, problems, keys)
 
 
 def review_comments(corpus: Corpus, slugs: Iterable[str]) -> list[LabelledComment]:

@@ -157,6 +157,7 @@ def test_evaluate_in_sample_on_the_fixture() -> None:
         str(FIXTURES),
         "--reviews-dir",
         str(FIXTURES / "reviews"),
+        "--in-sample",
         "--no-baselines",
     )
     assert result.returncode == 0, result.stderr
@@ -197,6 +198,51 @@ def test_progress_bar_draws_only_on_a_terminal_for_large_batches() -> None:
         bar.close()
     assert "1000/1000" in terminal.text and terminal.text.startswith("\rgrading [")
     assert pipe.text == "" and small.text == ""
+
+
+def test_evaluate_reports_every_register_key_and_language(tmp_path: Path) -> None:
+    # Two assessments in two languages, a second register and a second key variant for one of
+    # them: the report finds all of them from the folders and holds each assessment out.
+    root = tmp_path / "project"
+    (root / "corpora" / "reviews").mkdir(parents=True)
+    (root / "corpora" / "brief" / "reviews").mkdir(parents=True)
+    (root / "corpora" / "brief" / "keys").mkdir(parents=True)
+    (root / "seeded_bugs").mkdir()
+    shutil.copytree(GO_ASSESSMENT, root / "assessments" / "go-quota")
+    shutil.copy(GO_BUGS, root / "seeded_bugs")
+    shutil.copy(GO_BUGS, root / "corpora" / "brief" / "keys")
+    shutil.copy(GO_REVIEWS, root / "corpora" / "brief" / "reviews")
+    shutil.copytree(ROOT / "assessments" / "docs-rag", root / "assessments" / "docs-rag")
+    shutil.copy(ROOT / "seeded_bugs" / "docs-rag.yaml", root / "seeded_bugs")
+    shutil.copy(ROOT / "corpora" / "reviews" / "docs-rag.jsonl", root / "corpora" / "reviews")
+    report = tmp_path / "report.json"
+    result = run("evaluate", "--root", str(root), "--no-cache", "--json", str(report))
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(report.read_text())
+    blocks = {(r["row"], r["tested"], r["trained"]) for r in rows}
+    assert blocks == {
+        ("held-out assessment", "prose reviews, full keys", "all registers, other assessments"),
+        ("held-out assessment", "brief reviews, full keys", "all registers, other assessments"),
+        ("held-out assessment", "brief reviews, brief keys", "all registers, other assessments"),
+        ("cross-register", "prose reviews, full keys", "brief, other assessments"),
+        ("cross-register", "brief reviews, full keys", "prose, other assessments"),
+        ("language: go", "all registers, full keys", "all registers, other assessments"),
+        ("language: python", "all registers, full keys", "all registers, other assessments"),
+    }
+    assert {r["config"] for r in rows} == {"grader", "line_overlap", "fuzzy_text"}
+    by_block = {(r["row"], r["tested"], r["config"]): r for r in rows}
+    go = by_block[("language: go", "all registers, full keys", "grader")]
+    assert go["n_reviews"] == 7 and go["metrics"]["assessments"] == ["go-quota"]
+    assert -1.0 <= go["metrics"]["bug_kappa"] <= 1.0
+    assert "cross-register | tested on brief reviews, full keys | trained on prose" in (
+        result.stdout
+    )
+
+
+def test_evaluate_exclude_names_an_unknown_assessment() -> None:
+    result = run("evaluate", "--exclude", "no-such-slug", "--no-cache")
+    assert result.returncode == 2
+    assert "--exclude: no assessment no-such-slug" in result.stderr
 
 
 def test_evaluate_on_unseen_content_trains_on_the_corpora_only() -> None:
