@@ -15,6 +15,7 @@ from app.auth import Csrf, require_role
 from app.db import SessionDep, utcnow
 from app.invites import service
 from app.invites.models import Invite
+from app.reviews import service as review_service
 from app.scoring import service as scoring_service
 from app.settings import get_settings
 from app.templating import templates
@@ -39,6 +40,16 @@ def _page(
         (invite, submission, service.invite_state(invite, submission, now))
         for invite, submission in service.list_invites(session)
     ]
+    # Blind grading: a submitted review's invite says who wrote it, so until its grade is final
+    # the row shows neither the candidate nor anything to pair it with a queue entry.
+    finals = review_service.final_submission_ids(
+        session, [submission.id for _, submission, _ in rows if submission is not None]
+    )
+    blind = {
+        invite.id
+        for invite, submission, state in rows
+        if submission is not None and state == "submitted" and submission.id not in finals
+    }
     default_expiry = (now + timedelta(days=get_settings().invite_days)).date().isoformat()
     return templates.TemplateResponse(
         request,
@@ -46,6 +57,7 @@ def _page(
         {
             "assessments": assessment_service.list_assessments(session),
             "rows": rows,
+            "blind": blind,
             "created": created,
             "errors": errors or [],
             "form": form or {"expires": default_expiry},

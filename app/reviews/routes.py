@@ -61,13 +61,14 @@ def _render(
     status_code: int = 200,
     conflict: str | None = None,
     error: str | None = None,
+    revealed: str | None = None,
 ) -> Response:
     page = service.build_review_page(session, submission_id)
     partial = request.headers.get(PARTIAL_HEADER) == "1"
     return templates.TemplateResponse(
         request,
         "reviews/_panel.html" if partial else "reviews/detail.html",
-        {"page": page, "conflict": conflict, "error": error},
+        {"page": page, "conflict": conflict, "error": error, "revealed": revealed},
         status_code=status_code,
     )
 
@@ -230,6 +231,16 @@ def post_reopen(
         submission_id,
         lambda: service.reopen(session, submission_id, user, version=version, reason=reason),
     )
+
+
+@router.post("/staff/submissions/{submission_id}/reveal", include_in_schema=False)
+def post_reveal(
+    request: Request, session: SessionDep, user: AdminUser, _csrf: Csrf, submission_id: int
+) -> Response:
+    """Show an admin who the candidate is before the grade is final; the audit trail keeps it."""
+    name = service.reveal_candidate(session, submission_id, user)
+    session.commit()
+    return _render(request, session, submission_id, revealed=name)
 
 
 # -- JSON API ----------------------------------------------------------------------------------

@@ -109,6 +109,31 @@ def candidate_label(submission: Submission, decision: GradeDecision | None) -> s
     return f"Candidate #{submission.id}"
 
 
+def final_submission_ids(session: Session, submission_ids: Sequence[int]) -> set[int]:
+    """Which of these submissions have a final grade (only those may show who the candidate is)."""
+    if not submission_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(GradeDecision.submission_id).where(
+                GradeDecision.submission_id.in_(submission_ids),
+                GradeDecision.status == DecisionStatus.final,
+            )
+        )
+    )
+
+
+def reveal_candidate(session: Session, submission_id: int, user: User) -> str:
+    """Who the candidate is, before the grade is final: an admin's act, kept in the audit trail."""
+    submission = get_submission(session, submission_id)
+    invite = submission.invite
+    name = invite.candidate_name or invite.candidate_email or f"Candidate {submission.public_id}"
+    audit.record(
+        session, user, "submission", submission.public_id, "candidate.revealed", None, None
+    )
+    return name
+
+
 def _bugs(version: AssessmentVersion) -> list[scoring.Bug]:
     return [scoring.Bug(b.key, b.rank, b.subtle) for b in version.bugs]
 

@@ -83,6 +83,7 @@ EXPECTED_ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/staff/submissions/{submission_id}/overrides"): GRADERS,
     ("POST", "/staff/submissions/{submission_id}/finalize"): GRADERS,
     ("POST", "/staff/submissions/{submission_id}/reopen"): ADMINS,
+    ("POST", "/staff/submissions/{submission_id}/reveal"): ADMINS,
     ("GET", "/api/staff/submissions/{submission_id}"): GRADERS,
     ("POST", "/api/staff/submissions/{submission_id}/decisions"): GRADERS,
     ("GET", "/staff/export"): GRADERS,
