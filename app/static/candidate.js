@@ -117,8 +117,40 @@
       showBanner("info", "Restored changes from this browser that had not reached the server yet; saving them now.");
     } else {
       try { localStorage.setItem(storeKey + ":older", JSON.stringify(local)); } catch (e) { /* ignore */ }
-      showBanner("info", "This browser held unsaved changes older than your saved review (it was changed in another tab since); the newer saved review is shown.");
+      showBanner("info", "This browser held unsaved changes older than your saved review (it was changed in another tab since); the newer saved review is shown.",
+        { label: "Bring back the text from the other tab", run: function () { bringBack(restored); } });
     }
+  }
+
+  /* Add what a losing tab wrote to the saved review: comments it changed or added come back
+     as comments of their own, its summary is appended; nothing saved is overwritten. */
+  function bringBack(older) {
+    var saved = {};
+    draft.comments.forEach(function (c) { saved[c.client_id] = c.body; });
+    var bodies = draft.comments.map(function (c) { return c.body; });
+    var added = 0, skipped = 0;
+    older.comments.forEach(function (c) {
+      if (!c.body.trim() || bodies.indexOf(c.body) >= 0) { return; }
+      if (draft.comments.length >= limits.max_comments) { skipped += 1; return; }
+      var copy = copyComment(c);
+      if (Object.prototype.hasOwnProperty.call(saved, c.client_id)) { copy.client_id = newId(); }
+      draft.comments.push(copy);
+      bodies.push(copy.body);
+      added += 1;
+    });
+    var summary = (older.summary || "").trim();
+    var summaryBack = summary && draft.summary.indexOf(summary) < 0;
+    if (summaryBack) {
+      draft.summary = draft.summary.trim() ? draft.summary + "\n\n" + summary : summary;
+      summaryText.value = draft.summary;
+    }
+    try { localStorage.removeItem(storeKey + ":older"); } catch (e) { /* ignore */ }
+    changed();
+    render();
+    showBanner("info", "Brought back " + added + " comment" + (added === 1 ? "" : "s") +
+      (summaryBack ? " and the summary's text" : "") + " from the other tab, at the end of your review" +
+      (skipped ? "; " + skipped + " did not fit under the limit of " + limits.max_comments + " comments" : "") +
+      ". Edit or delete what you do not need.");
   }
 
   // -- saving ----------------------------------------------------------------------------
@@ -130,8 +162,8 @@
 
   function savedText() {
     if (!lastSavedAt) { return "Nothing saved yet"; }
-    var d = new Date(lastSavedAt);
-    return "Saved at " + d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    // UTC, as the page states the deadline and the server renders the first "Saved at".
+    return "Saved at " + new Date(lastSavedAt).toISOString().slice(11, 19) + " UTC";
   }
 
   function showBanner(kind, text, action) {
@@ -782,6 +814,13 @@
 
   $("review-submit").addEventListener("click", function (event) {
     event.preventDefault();
+    // A comment typed but not yet added is part of what the candidate means to send.
+    if ($("compose-body").value.trim()) {
+      var problem = addFromCompose();
+      if (problem) { setStatus("error", problem); $("compose-body").focus(); return; }
+      closeCompose(false);
+      render();
+    }
     setStatus("", "Saving before you submit…");
     flush().then(function (ok) {
       if (ok) { location.href = "/take/submit"; }
