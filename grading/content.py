@@ -2,6 +2,11 @@
 
 Validation reports every problem at once, each located by file, line and field, so that an
 author fixes a folder in one pass. Loading raises `ContentError` carrying those problems.
+
+Content may come from people the operator does not fully trust (a shared repository of
+assessments), so reading it is bounded: files over a size limit, YAML nested too deep, with too
+many aliases or expanding to too many values are refused before they are built, and symbolic
+links are refused so that no file outside the content folders is ever read.
 """
 
 from __future__ import annotations
@@ -27,6 +32,11 @@ DECOY_KEYS = {"id", "file", "lines", "why"}
 DECOY_REQUIRED = ("id", "why")
 RUBRIC_KEYS = ("detection", "severity", "tradeoffs", "tool_taste")
 MAX_TIME_LIMIT_MINUTES = 24 * 60
+# Far above any real assessment (the shipped ones are a few KB, nest 4 deep, use no aliases).
+MAX_FILE_BYTES = 2 * 1024 * 1024
+MAX_YAML_DEPTH = 64
+MAX_YAML_ALIASES = 100
+MAX_YAML_VALUES = 100_000
 
 FieldPath = tuple[str | int, ...]
 
@@ -60,32 +70,102 @@ class _Document:
         self.problems.append(Problem(self.file, self.line(path), _field_name(path), message))
 
 
-def _to_python(node: yaml.Node, path: FieldPath, lines: dict[FieldPath, int]) -> Any:
-    lines.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        out: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            key = str(yaml.safe_load(yaml.serialize(key_node)))
-            lines[(*path, key)] = key_node.start_mark.line + 1
-            out[key] = _to_python(value_node, (*path, key), lines)
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_to_python(item, (*path, i), lines) for i, item in enumerate(node.value)]
-    return yaml.safe_load(yaml.serialize(node))
+class _YamlTooLarge(Exception):
+    """A YAML document exceeds a limit; `line` is where the limit was crossed."""
+
+    def __init__(self, line: int, message: str) -> None:
+        self.line = line
+        self.message = message
+        super().__init__(message)
+
+
+def _check_yaml_shape(text: str) -> None:
+    """Refuse deep nesting and many aliases from the event stream, before any tree is built.
+
+    PyYAML's composer recurses once per nesting level, so depth is checked on the (iterative)
+    event stream first: a 20,000-deep document is then a content problem, not a RecursionError.
+    """
+    depth = aliases = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        line = event.start_mark.line + 1 if event.start_mark is not None else 1
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_YAML_DEPTH:
+                raise _YamlTooLarge(line, f"nested more than {MAX_YAML_DEPTH} levels deep")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+        elif isinstance(event, yaml.AliasEvent):
+            aliases += 1
+            if aliases > MAX_YAML_ALIASES:
+                raise _YamlTooLarge(line, f"more than {MAX_YAML_ALIASES} aliases (*name)")
+
+
+class _Builder:
+    """Turns a composed node graph into Python values, recording the line of every field.
+
+    Aliases share nodes, so the graph can expand exponentially ("billion laughs") or point
+    back at itself; both are refused where the alias is used. A node met again is an alias:
+    its own line is the anchor's, so it and everything under it report the line of the
+    collection that holds the alias instead.
+    """
+
+    def __init__(self, lines: dict[FieldPath, int]) -> None:
+        self.lines = lines
+        self.values = 0
+        self.seen: set[int] = set()
+        self.open: set[int] = set()
+        # Builds each scalar once (it caches per node) with the safe loader's type rules.
+        self.constructor = yaml.SafeLoader("")
+
+    def build(self, node: yaml.Node, path: FieldPath, alias_line: int | None = None) -> Any:
+        if alias_line is None and id(node) in self.seen:
+            alias_line = self.lines.get(path[:-1], node.start_mark.line + 1)
+        line = alias_line if alias_line is not None else node.start_mark.line + 1
+        self.seen.add(id(node))
+        self.values += 1
+        if self.values > MAX_YAML_VALUES:
+            raise _YamlTooLarge(
+                line, f"expands to more than {MAX_YAML_VALUES} values (aliases repeat their anchor)"
+            )
+        self.lines.setdefault(path, line)
+        if isinstance(node, yaml.ScalarNode):
+            return self.constructor.construct_object(node)
+        if id(node) in self.open:
+            raise _YamlTooLarge(line, "an alias refers to a collection that contains it")
+        self.open.add(id(node))
+        try:
+            if isinstance(node, yaml.MappingNode):
+                out: dict[str, Any] = {}
+                for key_node, value_node in node.value:
+                    if not isinstance(key_node, yaml.ScalarNode):
+                        raise _YamlTooLarge(
+                            alias_line or key_node.start_mark.line + 1,
+                            "a mapping key must be a plain value",
+                        )
+                    key = str(self.constructor.construct_object(key_node))
+                    self.lines[(*path, key)] = alias_line or key_node.start_mark.line + 1
+                    out[key] = self.build(value_node, (*path, key), alias_line)
+                return out
+            return [self.build(item, (*path, i), alias_line) for i, item in enumerate(node.value)]
+        finally:
+            self.open.discard(id(node))
 
 
 def _parse_yaml(text: str, file: str) -> _Document:
     lines: dict[FieldPath, int] = {}
     try:
+        _check_yaml_shape(text)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+        if node is None:
+            return _Document(file, None, {}, [Problem(file, 1, "", "the file is empty")])
+        data = _Builder(lines).build(node, ())
+    except _YamlTooLarge as exc:
+        return _Document(file, None, {}, [Problem(file, exc.line, "", f"refused: {exc.message}")])
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         reason = getattr(exc, "problem", None) or str(exc)
         return _Document(file, None, {}, [Problem(file, line, "", f"invalid YAML: {reason}")])
-    if node is None:
-        return _Document(file, None, {}, [Problem(file, 1, "", "the file is empty")])
-    data = _to_python(node, (), lines)
     doc = _Document(file, data, lines)
     if not isinstance(data, dict):
         doc.problem((), "the top level must be a mapping of fields")
@@ -127,10 +207,41 @@ def _id(doc: _Document, path: FieldPath, value: Any) -> str:
 
 
 def _read_text(path: Path) -> str | None:
+    """The file's text; None when it is missing, unreadable, too large or not UTF-8."""
     try:
-        return path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            return None
+        return data.decode("utf-8")
     except (OSError, UnicodeDecodeError):
         return None
+
+
+def _unreadable(path: Path) -> str:
+    """Why `_read_text` returned None for `path`, in words an author can act on."""
+    if path.is_symlink():
+        return "is a symbolic link; content must be regular files inside the content folders"
+    if not path.exists():
+        return "does not exist"
+    if not path.is_file():
+        return "is not a regular file"
+    if path.stat().st_size > MAX_FILE_BYTES:
+        return f"is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB"
+    return "is unreadable or not UTF-8 text"
+
+
+def _symlink_in(folder: Path, name: str) -> str | None:
+    """The first symbolic link on the way from `folder` to `folder/name`, if any."""
+    parts = Path(name).parts
+    if Path(name).is_absolute() or ".." in parts:
+        return None  # refused as outside the folder anyway
+    current = folder
+    for part in parts:
+        current = current / part
+        if current.is_symlink():
+            return str(current.relative_to(folder))
+    return None
 
 
 def check_assessment(
@@ -139,9 +250,20 @@ def check_assessment(
     """Validate one assessment folder; return the assessment (None if unusable) and problems."""
     yaml_path = folder / ASSESSMENT_FILE
     file = _display(yaml_path, display_root)
-    text = _read_text(yaml_path)
+    if folder.is_symlink():
+        return None, [
+            Problem(
+                _display(folder, display_root),
+                None,
+                "",
+                "the assessment folder is a symbolic link; content must be real folders",
+            )
+        ]
+    text = None if yaml_path.is_symlink() else _read_text(yaml_path)
     if text is None:
-        return None, [Problem(file, None, "", f"missing or unreadable {ASSESSMENT_FILE}")]
+        if not yaml_path.exists() and not yaml_path.is_symlink():
+            return None, [Problem(file, None, "", f"missing {ASSESSMENT_FILE}")]
+        return None, [Problem(file, None, "", f"{ASSESSMENT_FILE} {_unreadable(yaml_path)}")]
     doc = _parse_yaml(text, file)
     if doc.data is None:
         return None, doc.problems
@@ -183,15 +305,26 @@ def check_assessment(
                     doc.problem(path, f"snippet file {name!r} is listed twice")
                     continue
                 seen.add(name)
+                link = _symlink_in(folder, name)
+                if link is not None:
+                    doc.problem(
+                        path,
+                        f"snippet file {name!r}: {link} is a symbolic link; content must be "
+                        "regular files inside the assessment folder",
+                    )
+                    continue
                 target = (folder / name).resolve()
                 if folder.resolve() not in target.parents or name == ASSESSMENT_FILE:
                     doc.problem(path, f"snippet file {name!r} must be inside the assessment folder")
                     continue
                 snippet_text = _read_text(target) if target.is_file() else None
                 if snippet_text is None:
-                    doc.problem(
-                        path, f"missing snippet file {name!r} (no such file in {folder.name}/)"
-                    )
+                    if not (folder / name).exists():
+                        doc.problem(
+                            path, f"missing snippet file {name!r} (no such file in {folder.name}/)"
+                        )
+                    else:
+                        doc.problem(path, f"snippet file {name!r} {_unreadable(folder / name)}")
                     continue
                 files.append(SnippetFile(name=name, text=snippet_text))
 
@@ -297,9 +430,11 @@ def check_answer_key(
 ) -> tuple[AnswerKey | None, list[Problem]]:
     """Validate one answer key against its assessment (None: check it on its own)."""
     file = _display(path, display_root)
-    text = _read_text(path)
+    text = None if path.is_symlink() else _read_text(path)
     if text is None:
-        return None, [Problem(file, None, "", "missing or unreadable answer key")]
+        if not path.exists() and not path.is_symlink():
+            return None, [Problem(file, None, "", "missing answer key")]
+        return None, [Problem(file, None, "", f"the answer key {_unreadable(path)}")]
     doc = _parse_yaml(text, file)
     if doc.data is None:
         return None, doc.problems
@@ -452,9 +587,12 @@ def _display(path: Path, root: Path | None) -> str:
 
 
 def _assessment_folders(assessments_dir: Path) -> Iterator[Path]:
+    """Every assessment folder, and every symbolic link where one could be (refused later)."""
     if assessments_dir.is_dir():
         yield from sorted(
-            p for p in assessments_dir.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))
+            p
+            for p in assessments_dir.iterdir()
+            if (p.is_dir() or p.is_symlink()) and not p.name.startswith((".", "_"))
         )
 
 

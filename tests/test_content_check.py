@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -178,3 +179,110 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     result = run_check(tmp_path)
     assert result.returncode == 1
     assert "3 problem(s) found" in result.stderr
+
+
+def _billion_laughs() -> str:
+    """A 3 KB document that would expand to 10^9 values."""
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for level in range(1, 10):
+        refs = ", ".join([f"*a{level - 1}"] * 10)
+        lines.append(f"a{level}: &a{level} [{refs}]")
+    return "\n".join(lines) + "\n"
+
+
+def _write_key(text: str) -> Mutation:
+    return lambda root: (root / KEY_YAML).write_text(text)
+
+
+def _link_folder_outside(root: Path) -> None:
+    outside = root / "elsewhere" / "secret"
+    outside.mkdir(parents=True)
+    (outside / "assessment.yaml").write_text(ASSESSMENT.replace("slug: demo", "slug: other"))
+    (outside / "pipeline.py").write_text(PIPELINE)
+    (root / "assessments" / "other").symlink_to(outside, target_is_directory=True)
+    (root / "seeded_bugs" / "other.yaml").write_text(
+        ANSWER_KEY.replace("assessment: demo", "assessment: other")
+    )
+
+
+def _link_snippet_outside(root: Path) -> None:
+    (root / "outside.txt").write_text("root:x:0:0\n" * 40)
+    snippet = root / "assessments" / "demo" / "pipeline.py"
+    snippet.unlink()
+    snippet.symlink_to(root / "outside.txt")
+
+
+def _link_key(root: Path) -> None:
+    key = root / KEY_YAML
+    (root / "key.yaml").write_text(key.read_text())
+    key.unlink()
+    key.symlink_to(root / "key.yaml")
+
+
+HOSTILE_CASES: dict[str, tuple[Mutation, str]] = {
+    "billion laughs": (
+        _write_key(_billion_laughs()),
+        "seeded_bugs/demo.yaml:5: refused: expands to more than 100000 values",
+    ),
+    "self-referencing alias": (
+        _write_key("assessment: demo\nbugs: &loop [*loop]\n"),
+        "seeded_bugs/demo.yaml:2: refused: an alias refers to a collection that contains it",
+    ),
+    "deep nesting": (
+        _write_key("assessment: demo\nbugs: " + "[" * 20_000 + "]" * 20_000 + "\n"),
+        "seeded_bugs/demo.yaml:2: refused: nested more than 64 levels deep",
+    ),
+    "oversized file": (
+        _write_key(ANSWER_KEY + "# " + "x" * (3 * 1024 * 1024) + "\n"),
+        "seeded_bugs/demo.yaml: the answer key is larger than 2 MB",
+    ),
+    "assessment folder is a symlink": (
+        _link_folder_outside,
+        "assessments/other: the assessment folder is a symbolic link",
+    ),
+    "snippet file is a symlink": (
+        _link_snippet_outside,
+        "assessments/demo/assessment.yaml:8: files[0]: snippet file 'pipeline.py': pipeline.py "
+        "is a symbolic link",
+    ),
+    "answer key is a symlink": (
+        _link_key,
+        "seeded_bugs/demo.yaml: the answer key is a symbolic link",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_CASES))
+def test_hostile_content_is_refused_quickly_with_its_location(tmp_path: Path, case: str) -> None:
+    write_content(tmp_path)
+    mutate, expected = HOSTILE_CASES[case]
+    mutate(tmp_path)
+    started = time.monotonic()
+    result = run_check(tmp_path)
+    assert time.monotonic() - started < 20
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr, result.stderr
+    assert expected in result.stderr, result.stderr
+
+
+def test_billion_laughs_names_the_line_of_the_alias_that_crosses_the_limit(tmp_path: Path) -> None:
+    write_content(tmp_path)
+    _write_key(_billion_laughs())(tmp_path)
+    result = run_check(tmp_path)
+    # a0..a3 expand to 12,345 values; a4 (line 5) would add 111,111 and crosses 100,000.
+    assert (
+        "seeded_bugs/demo.yaml:5: refused: expands to more than 100000 values" in result.stderr
+    ), result.stderr
+
+
+def test_a_broken_assessment_is_skipped_and_the_rest_load(tmp_path: Path) -> None:
+    write_content(tmp_path)
+    broken = tmp_path / "assessments" / "broken"
+    broken.mkdir()
+    (broken / "assessment.yaml").write_text("slug: broken\nfiles: " + "[" * 20_000 + "\n")
+    (tmp_path / "seeded_bugs" / "broken.yaml").write_text("assessment: &a [*a]\n")
+    result = run_check(tmp_path)
+    assert result.returncode == 1
+    assert "ok  demo: 1 files, 2 bugs, 1 decoys" in result.stdout
+    assert "assessments/broken/assessment.yaml:2: refused: nested more than 64" in result.stderr
+    assert "Traceback" not in result.stderr
