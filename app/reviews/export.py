@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from app import spreadsheet
 from app.assessments.models import Assessment, AssessmentVersion
 from app.reviews import scoring
 from app.reviews import service as reviews
@@ -198,9 +199,10 @@ def to_json(records: Iterable[dict[str, Any]]) -> str:
 
 
 def to_csv(records: Iterable[dict[str, Any]]) -> str:
-    """The records as CSV: one row each, nested values as JSON text."""
+    """The records as CSV: one row each, nested values as JSON text, text cells neutralised."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
+    # CRLF as RFC 4180 says: the writer then quotes any cell holding a bare CR too.
+    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\r\n")
     writer.writeheader()
     for record in records:
         row = {}
@@ -212,8 +214,10 @@ def to_csv(records: Iterable[dict[str, Any]]) -> str:
                 row[column] = ""
             elif isinstance(value, bool):
                 row[column] = "true" if value else "false"
-            else:
+            elif isinstance(value, int | float):
                 row[column] = str(value)
+            else:
+                row[column] = spreadsheet.neutralise(str(value))
         writer.writerow(row)
     return out.getvalue()
 
@@ -224,7 +228,7 @@ def from_csv(text: str) -> list[dict[str, Any]]:
     for row in csv.DictReader(io.StringIO(text)):
         record: dict[str, Any] = {}
         for column in COLUMNS:
-            raw = row[column]
+            raw = spreadsheet.restore(row[column])
             if column in JSON_COLUMNS:
                 record[column] = json.loads(raw)
             elif raw == "":

