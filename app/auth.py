@@ -70,8 +70,11 @@ async def verify_csrf(request: Request) -> None:
     ):
         value = (await request.form()).get(CSRF_FIELD)
         submitted = value if isinstance(value, str) else None
-    seed = request.cookies.get(SESSION_COOKIE) or request.cookies.get(PRESESSION_COOKIE)
-    if not csrf_token_is_valid(seed, submitted):
+    # Either cookie may have issued the form: the sign-in form is bound to the pre-session
+    # cookie, and a browser may still carry a dead session cookie from an earlier sign-in,
+    # which must not block signing in again.
+    seeds = (request.cookies.get(SESSION_COOKIE), request.cookies.get(PRESESSION_COOKIE))
+    if not any(csrf_token_is_valid(seed, submitted) for seed in seeds):
         raise HTTPException(
             403,
             "This form has expired or did not come from this page. Reload the page and try again.",

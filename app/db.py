@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Annotated, Any
 
-from fastapi import Depends
+from fastapi import Depends, Path
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from app.settings import get_settings
+
+# Integer columns are 32-bit on PostgreSQL: a larger number in a request is refused before it
+# reaches a query, on every database alike.
+MAX_INT = 2**31 - 1
+# Connections beyond one per admitted request: the health check and command-line tools.
+SPARE_CONNECTIONS = 4
+
+# Set for requests that change state: on SQLite their transactions take the write lock when
+# they begin (BEGIN IMMEDIATE), waiting their turn, instead of failing with "database is
+# locked" when a read transaction tries to become a write after another writer committed.
+write_intent: ContextVar[bool] = ContextVar("write_intent", default=False)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -57,10 +69,25 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite gets WAL, foreign keys and a busy timeout."""
+def pool_size(threads: int) -> int:
+    """Connections per worker process: one per admitted request (see `app.guard`)."""
+    return threads
+
+
+def make_engine(url: str, *, threads: int = 16) -> Engine:
+    """An engine for `url`; SQLite gets WAL, foreign keys and a busy timeout.
+
+    A worker admits `threads` requests at once, each holding at most one connection, so its
+    pool never makes an admitted request wait; a PostgreSQL server must allow
+    workers x (threads + SPARE_CONNECTIONS) connections.
+    """
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=pool_size(threads),
+            max_overflow=SPARE_CONNECTIONS,
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -75,10 +102,16 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(connection: Any) -> None:
-            connection.exec_driver_sql("BEGIN")
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if write_intent.get() else "BEGIN")
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=pool_size(threads),
+        max_overflow=SPARE_CONNECTIONS,
+        pool_timeout=30,
+    )
 
 
 @lru_cache
@@ -87,7 +120,7 @@ def get_engine() -> Engine:
     settings = get_settings()
     if settings.is_sqlite:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return make_engine(settings.database_url)
+    return make_engine(settings.database_url, threads=settings.threads)
 
 
 @lru_cache
@@ -103,3 +136,6 @@ def get_session() -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+
+RowId = Annotated[int, Path(ge=1, le=MAX_INT, description="A row id.")]
+"""A row id in a URL; out of range, the request is refused (422) before any query runs."""

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
-from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app import health, pages
+from app import docs, health, pages
 from app.assessments.service import AssessmentNotFound
 from app.auth import LoginRequired
+from app.errors import error_response, wants_json
+from app.guard import Guard
 from app.invites import routes as invite_routes
 from app.invites import staff as invite_staff
 from app.invites.service import InviteUnavailable
@@ -24,27 +26,28 @@ from app.submissions import api as candidate_api
 from app.submissions import errors as candidate_errors
 from app.submissions import routes as candidate_routes
 from app.submissions.deps import CandidateSessionMissing
+from app.submissions.schemas import ErrorBody
 from app.submissions.service import SubmissionError
-from app.templating import templates
 from app.users import routes as users_routes
 from app.users.service import UserNotFound
 
 STATIC_DIR = PROJECT_ROOT / "app" / "static"
 
+# Every JSON error, 422 included, has one documented shape.
+API_ERRORS: dict[int | str, dict[str, Any]] = {
+    422: {"model": ErrorBody, "description": "Every problem, each naming the field it is in."},
+}
 
-def _wants_json(request: Request) -> bool:
-    return request.url.path.startswith("/api/") or "application/json" in request.headers.get(
-        "accept", ""
-    )
 
-
-def error_response(request: Request, status_code: int, title: str, detail: str) -> Response:
-    """An error as JSON for the API and as a page for people; never a stack trace."""
-    if _wants_json(request):
-        return JSONResponse({"detail": detail}, status_code=status_code)
-    return templates.TemplateResponse(
-        request, "error.html", {"title": title, "detail": detail}, status_code=status_code
-    )
+def _validation_problems(exc: RequestValidationError) -> list[str]:
+    problems = []
+    for error in exc.errors():
+        loc = [str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path")]
+        message = str(error.get("msg", "is invalid"))
+        if error.get("type") == "extra_forbidden":
+            message = "is not a known field"
+        problems.append(f"{'.'.join(loc) or 'request'}: {message}")
+    return problems
 
 
 def create_app() -> FastAPI:
@@ -54,9 +57,16 @@ def create_app() -> FastAPI:
         version="0.1.0",
         description="Asynchronous code-review assessments for hiring, graded and "
         "signed off by humans.",
+        responses=API_ERRORS,
+        # Served by `app.docs` to signed-in staff only.
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
+    app.add_middleware(Guard)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.include_router(health.router)
+    app.include_router(docs.router)
     app.include_router(pages.router)
     app.include_router(invite_routes.router)
     app.include_router(invite_staff.router)
@@ -71,7 +81,7 @@ def create_app() -> FastAPI:
 
     @app.exception_handler(LoginRequired)
     def _login_required(request: Request, exc: LoginRequired) -> Response:
-        if request.method == "GET" and not _wants_json(request):
+        if request.method == "GET" and not wants_json(request):
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
         return error_response(request, 401, "Sign in required", "Sign in to continue.")
@@ -102,7 +112,15 @@ def create_app() -> FastAPI:
     async def _invalid_request(request: Request, exc: RequestValidationError) -> Response:
         if request.url.path.startswith("/api/candidate"):
             return candidate_errors.validation_response(request, exc)
-        return await request_validation_exception_handler(request, exc)
+        problems = _validation_problems(exc)
+        return error_response(
+            request,
+            422,
+            "Invalid input",
+            "The request is malformed: " + "; ".join(problems),
+            code="invalid_request",
+            problems=problems,
+        )
 
     @app.exception_handler(SubmissionError)
     def _submission_error(request: Request, exc: SubmissionError) -> Response:

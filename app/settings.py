@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     max_comments: int = Field(default=200, ge=1, le=10_000)
     max_comment_chars: int = Field(default=20_000, ge=100, le=1_000_000)
     max_summary_chars: int = Field(default=50_000, ge=100, le=1_000_000)
+    threads: int = Field(default=16, ge=1, le=256)
 
     @field_validator("base_url")
     @classmethod

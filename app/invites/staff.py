@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from app.assessments import service as assessment_service
 from app.assessments.service import AssessmentNotFound
 from app.auth import Csrf, require_role
-from app.db import SessionDep, utcnow
+from app.db import RowId, SessionDep, utcnow
 from app.invites import service
 from app.invites.models import Invite
 from app.reviews import service as review_service
@@ -140,7 +140,9 @@ def create_invite(
 
 
 @router.post("/staff/invites/{invite_id}/revoke")
-def revoke_invite(invite_id: int, session: SessionDep, user: InviteStaff, _csrf: Csrf) -> Response:
+def revoke_invite(
+    invite_id: RowId, session: SessionDep, user: InviteStaff, _csrf: Csrf
+) -> Response:
     """Stop a link from working."""
     invite = session.get(Invite, invite_id)
     if invite is not None:

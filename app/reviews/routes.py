@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.assessments import service as assessment_service
 from app.auth import AdminUser, Csrf, GraderUser, require_role
-from app.db import SessionDep
+from app.db import MAX_INT, RowId, SessionDep
 from app.reviews import export, service
 from app.reviews.schemas import DecisionIn
 from app.reviews.service import DecisionConflict, InvalidDecision
@@ -77,7 +77,7 @@ def _render(
     "/staff/submissions/{submission_id}", response_class=HTMLResponse, include_in_schema=False
 )
 def review_page(
-    request: Request, session: SessionDep, user: GraderUser, submission_id: int
+    request: Request, session: SessionDep, user: GraderUser, submission_id: RowId
 ) -> Response:
     """One submission: snippet and comments, answer key, matches, flags, dimensions, audit."""
     return _render(request, session, submission_id)
@@ -108,7 +108,7 @@ def _apply_form(
     return RedirectResponse(f"/staff/submissions/{submission_id}", status_code=303)
 
 
-IntForm = Annotated[int, Form()]
+IntForm = Annotated[int, Form(ge=-MAX_INT, le=MAX_INT)]
 ShortForm = Annotated[str, Form(max_length=100)]
 
 
@@ -118,7 +118,7 @@ def post_match(
     session: SessionDep,
     user: GraderUser,
     _csrf: Csrf,
-    submission_id: int,
+    submission_id: RowId,
     version: IntForm,
     bug: ShortForm,
     comment: IntForm,
@@ -141,7 +141,7 @@ def post_flag(
     session: SessionDep,
     user: GraderUser,
     _csrf: Csrf,
-    submission_id: int,
+    submission_id: RowId,
     version: IntForm,
     kind: ShortForm,
     comment: IntForm,
@@ -170,7 +170,7 @@ def post_override(
     session: SessionDep,
     user: GraderUser,
     _csrf: Csrf,
-    submission_id: int,
+    submission_id: RowId,
     version: IntForm,
     dimension: ShortForm,
     value: Annotated[str, Form(max_length=20)] = "",
@@ -202,7 +202,7 @@ def post_finalize(
     session: SessionDep,
     user: GraderUser,
     _csrf: Csrf,
-    submission_id: int,
+    submission_id: RowId,
     version: IntForm,
 ) -> Response:
     """Sign the grade."""
@@ -220,7 +220,7 @@ def post_reopen(
     session: SessionDep,
     user: AdminUser,
     _csrf: Csrf,
-    submission_id: int,
+    submission_id: RowId,
     version: IntForm,
     reason: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
@@ -247,7 +247,7 @@ def post_reveal(
 
 
 @router.get("/api/staff/submissions/{submission_id}", tags=["grading"])
-def api_state(session: SessionDep, user: GraderUser, submission_id: int) -> dict[str, Any]:
+def api_state(session: SessionDep, user: GraderUser, submission_id: RowId) -> dict[str, Any]:
     """The saved decisions and the grade as it stands."""
     return service.current_state(session, submission_id)
 
@@ -293,7 +293,7 @@ def _decide(session: Session, user: User, submission_id: int, body: DecisionIn) 
 
 @router.post("/api/staff/submissions/{submission_id}/decisions", tags=["grading"])
 def api_decide(
-    session: SessionDep, user: GraderUser, _csrf: Csrf, submission_id: int, body: DecisionIn
+    session: SessionDep, user: GraderUser, _csrf: Csrf, submission_id: RowId, body: DecisionIn
 ) -> JSONResponse:
     """Apply one decision; 409 with the current state when `version` is stale."""
     _end_read_transaction(session)

@@ -10,11 +10,11 @@ from pydantic import BaseModel, Field
 class DecisionIn(BaseModel):
     """One grading decision, naming the GradeDecision version the client started from."""
 
-    version: int = Field(ge=0)
+    version: int = Field(ge=0, le=2**31 - 1)
     action: Literal["match", "flag", "override", "finalize"]
     bug: str | None = Field(default=None, max_length=100)
     kind: str | None = Field(default=None, max_length=20)
-    comment: int | None = Field(default=None, ge=-1)
+    comment: int | None = Field(default=None, ge=-1, le=2**31 - 1)
     verdict: str | None = Field(default=None, max_length=20)
     dimension: str | None = Field(default=None, max_length=20)
     value: float | None = Field(default=None, ge=0, le=100)

@@ -136,7 +136,8 @@ def _int(value: str, name: str, number: int, problems: list[str]) -> int | None:
     value = value.strip()
     if not value:
         return None
-    if value.isdigit() and len(value) < 9:
+    # isdigit() alone lets through '²' and other digits int() refuses.
+    if value.isascii() and value.isdigit() and len(value) < 9:
         return int(value)
     problems.append(f"comment {number}: {name} '{value[:20]}' is not a line number")
     return None

@@ -37,8 +37,10 @@ class DraftWrite(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     base_revision: int = Field(
+        ge=0,
+        le=2**31 - 1,
         description="The revision this draft was edited from; a save "
-        "from an older revision is refused with 409."
+        "from an older revision is refused with 409.",
     )
     comments: list[CommentWrite] = Field(default_factory=list)
     summary: str = ""

@@ -19,7 +19,7 @@ from app.auth import (
     login_csrf,
     set_cookie,
 )
-from app.db import SessionDep
+from app.db import RowId, SessionDep
 from app.security import csrf_token_is_valid
 from app.settings import get_settings
 from app.templating import templates
@@ -183,7 +183,11 @@ def add_user(
 
 @router.post("/staff/users/{user_id}/active", include_in_schema=False)
 def set_user_active(
-    session: SessionDep, user: AdminUser, _csrf: Csrf, user_id: int, active: Annotated[bool, Form()]
+    session: SessionDep,
+    user: AdminUser,
+    _csrf: Csrf,
+    user_id: RowId,
+    active: Annotated[bool, Form()],
 ) -> Response:
     """Enable or disable an account (never one's own, so an admin always remains)."""
     target = service.get_user(session, user_id)

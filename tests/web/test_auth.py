@@ -325,3 +325,14 @@ def test_cli_lists_disables_and_resets_accounts(
         assert service.authenticate(db, email, "a brand new passphrase") is not None
     assert cli_main(["users", "disable", "nobody@example.test"]) == 1
     assert "no account for nobody@example.test" in capsys.readouterr().err
+
+
+def test_a_stale_session_cookie_does_not_block_signing_in(
+    client: TestClient, session: Session
+) -> None:
+    user = make_user(session)
+    # A session that ended (expired, signed out elsewhere) leaves its cookie in the browser.
+    client.cookies.set(SESSION_COOKIE, "a-session-the-server-no-longer-knows")
+    response = _login(client, user.email, TEST_PASSWORD, next_path="/staff/queue")
+    assert response.status_code == 303, response.text[:300]
+    assert response.headers["location"] == "/staff/queue"

@@ -23,7 +23,9 @@ from app.scoring.models import AutoScore
 from app.settings import PROJECT_ROOT, get_settings
 from app.submissions import service as submission_service
 from app.submissions.models import Submission, SubmissionStatus
+from app.users.models import Role
 from grading.types import DIMENSIONS, Grade, Match, RedFlag
+from tests.web.factories import make_user, sign_in
 
 SLUG = "llm-gateway-client"
 
@@ -711,7 +713,8 @@ def test_no_candidate_response_reveals_the_answer_key(
         assert leaked == []
 
 
-def test_openapi_documents_the_candidate_api(client: TestClient) -> None:
+def test_openapi_documents_the_candidate_api(client: TestClient, session: Session) -> None:
+    sign_in(client, session, make_user(session, role=Role.grader))
     paths = client.get("/openapi.json").json()["paths"]
     assert {
         "/api/candidate",

@@ -40,10 +40,8 @@ EXPECTED_ACCESS: dict[tuple[str, str], frozenset[str]] = {
     # The service's own pages and documents.
     ("GET", "/"): PUBLIC,
     ("GET", "/healthz"): PUBLIC,
-    ("GET", "/openapi.json"): PUBLIC,
-    ("GET", "/docs"): PUBLIC,
-    ("GET", "/docs/oauth2-redirect"): PUBLIC,
-    ("GET", "/redoc"): PUBLIC,
+    ("GET", "/openapi.json"): STAFF,
+    ("GET", "/docs"): STAFF,
     ("MOUNT", "/static"): PUBLIC,
     # Signing in and out.
     ("GET", "/login"): PUBLIC,
