@@ -338,6 +338,27 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_agreement(args: argparse.Namespace) -> int:
+    """Report how far a second, independent human grader agrees with the corpora's labels."""
+    from grading.agreement import corpus_agreement
+    from grading.content import load_catalog
+    from grading.training import default_root
+
+    root = Path(args.root) if args.root else default_root()
+    catalog = load_catalog(root / "assessments", root / "seeded_bugs")
+    bugs = {e.assessment.slug: [b.id for b in e.answer_key.bugs] for e in catalog.entries}
+    rows = [a.as_row() for a in corpus_agreement(root / "corpora", bugs)]
+    if not rows:
+        print("no second labels found under corpora/agreement", file=sys.stderr)
+        return 2
+    columns = list(rows[0])
+    widths = [max(len(c), *(len(str(r[c])) for r in rows)) for c in columns]
+    print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
+    for row in rows:
+        print("  ".join(str(row[c]).ljust(w) for c, w in zip(columns, widths, strict=True)))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `python -m grading`."""
     parser = argparse.ArgumentParser(prog="python -m grading", description=__doc__)
@@ -396,6 +417,12 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--reviews-dir", default=None, help="labelled reviews (default: corpora)")
     ev.add_argument("--json", default=None, help="also write the metrics as JSON here")
     ev.set_defaults(func=cmd_evaluate)
+    agree = sub.add_parser(
+        "agreement",
+        help="how far a second, independent grader's labels agree with the corpora's labels",
+    )
+    agree.add_argument("--root", default=None, help="project folder (default: this checkout)")
+    agree.set_defaults(func=cmd_agreement)
     bench = sub.add_parser("bench", help="measure throughput and latency")
     bench.add_argument("--n", type=int, default=10_000, help="synthetic reviews in the batch")
     bench.add_argument("--singles", type=int, default=1000, help="reviews timed one by one")

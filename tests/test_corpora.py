@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from grading import load_answer_key, load_catalog
+from grading.agreement import pair_labels
 from grading.reviews import parse_review
 from grading.types import COMMENT_KINDS, DIMENSIONS, RED_FLAG_KINDS
 
@@ -108,6 +109,21 @@ def test_terse_key_is_the_full_key_in_one_line_per_item(path: Path) -> None:
 
 @pytest.mark.parametrize("path", _all_review_files(), ids=_corpus_id)
 def test_review_corpus_labels_follow_the_rubric(path: Path) -> None:
+    assert _check_labels(path) >= MIN_FILE_REVIEWS
+
+
+@pytest.mark.parametrize(
+    "path", sorted((ROOT / "corpora" / "agreement").glob("*/*.jsonl")), ids=_corpus_id
+)
+def test_second_labels_follow_the_rubric_and_label_the_same_reviews(path: Path) -> None:
+    register = path.parent.name
+    first = REVIEWS_DIR if register == "prose" else ROOT / "corpora" / register / "reviews"
+    assert _check_labels(path) >= 5
+    assert len(pair_labels(path, first / path.name)) == len(_lines(path))
+
+
+def _check_labels(path: Path) -> int:
+    """Check every gold label of a labelled-review file; returns how many reviews it holds."""
     entry = CATALOG.get(path.stem)
     assert entry is not None, f"{path.name}: no valid assessment {path.stem!r}"
     bugs = {b.id: b for b in entry.answer_key.bugs}
@@ -115,7 +131,6 @@ def test_review_corpus_labels_follow_the_rubric(path: Path) -> None:
     rubric = entry.assessment.rubric
     rows = _lines(path)
     ids: set[str] = set()
-    totals = []
     for number, row in rows:
         where = f"{path.name}:{number}"
         review = parse_review(row)
@@ -153,9 +168,8 @@ def test_review_corpus_labels_follow_the_rubric(path: Path) -> None:
         if not matched:
             assert dims["severity"] == 0, f"{where}: severity without a found bug"
         assert gold["total"] == pytest.approx(rubric.total(dims), abs=0.011), f"{where}: total"
-        totals.append(gold["total"])
 
-    assert len(rows) >= MIN_FILE_REVIEWS
+    return len(rows)
 
 
 @pytest.mark.parametrize("slug", sorted(p.stem for p in _review_files()))
