@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from datetime import datetime
 
 import nh3
 from fastapi.templating import Jinja2Templates
 from markdown_it import MarkdownIt
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from app.settings import PROJECT_ROOT
 
@@ -24,6 +26,26 @@ def render_markdown(text: str | None) -> Markup:
     return Markup(nh3.clean(html, link_rel="noopener noreferrer nofollow"))
 
 
+_TAG = re.compile(r"(<[^>]*>)")
+
+
+def markdown_marked(text: str | None, terms: Sequence[str] = ()) -> Markup:
+    """Markdown to sanitized HTML with every whole-word occurrence of `terms` in <mark>."""
+    html = str(render_markdown(text))
+    wanted = sorted({t.strip() for t in terms if t and t.strip()}, key=len, reverse=True)
+    if not wanted:
+        return Markup(html)
+    # Terms are matched against the escaped text between tags, never inside a tag; whole
+    # words only, so that "key" does not light up inside "keyboard".
+    pattern = re.compile(
+        "|".join(rf"(?<![\w&]){re.escape(str(escape(t)))}(?!\w)" for t in wanted), re.IGNORECASE
+    )
+    parts = _TAG.split(html)
+    for i in range(0, len(parts), 2):
+        parts[i] = pattern.sub(lambda hit: f"<mark>{hit.group(0)}</mark>", parts[i])
+    return Markup("".join(parts))
+
+
 def format_time(value: datetime | None) -> str:
     """A timestamp as UTC text for people."""
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else "—"
@@ -32,3 +54,4 @@ def format_time(value: datetime | None) -> str:
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 templates.env.filters["markdown"] = render_markdown
 templates.env.filters["time"] = format_time
+templates.env.filters["markdown_marked"] = markdown_marked

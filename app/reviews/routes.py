@@ -67,7 +67,7 @@ def _render(
     partial = request.headers.get(PARTIAL_HEADER) == "1"
     return templates.TemplateResponse(
         request,
-        "reviews/_panel.html" if partial else "reviews/detail.html",
+        "reviews/_partial.html" if partial else "reviews/detail.html",
         {"page": page, "conflict": conflict, "error": error, "revealed": revealed},
         status_code=status_code,
     )

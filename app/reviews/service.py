@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import html
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,7 +17,7 @@ from app.assessments.models import Assessment, AssessmentVersion
 from app.audit import service as audit
 from app.audit.models import AuditEvent
 from app.db import utcnow
-from app.reviews import scoring
+from app.reviews import scoring, trail
 from app.reviews.models import (
     DecisionStatus,
     DimensionOverride,
@@ -30,6 +28,7 @@ from app.reviews.models import (
     MatchVerdict,
 )
 from app.scoring.models import AutoScore
+from app.submissions.highlight import highlight_lines
 from app.submissions.models import Submission, SubmissionStatus
 from app.users.models import User
 
@@ -289,7 +288,7 @@ def list_queue(
         d.submission_id: d
         for d in session.scalars(select(GradeDecision).where(GradeDecision.submission_id.in_(ids)))
     }
-    users = {u.id: u.email for u in session.scalars(select(User))}
+    users = {u.id: u.name or u.email for u in session.scalars(select(User))}
     rows = []
     for s in submissions:
         auto, decision = autos.get(s.id), decisions.get(s.id)
@@ -379,7 +378,8 @@ class MatchView:
     comment: int
     confidence: float | None
     evidence: str
-    excerpt: str  # the comment's text with the evidence marked, as safe HTML
+    text: str  # the comment's text (Markdown), shown with `words` marked
+    words: list[str]
     source: str  # auto | grader
     verdict: str | None
     decided_by: str | None
@@ -396,6 +396,49 @@ class FlagView:
     confidence: float | None
     verdict: str | None
     decided_by: str | None
+    quote: str | None = None  # the candidate's words behind the flag, widened to whole words
+    about: str = ""  # what the flag means, from the rubric
+
+
+@dataclass(frozen=True)
+class NoteView:
+    """A near miss or false alarm: shown beside the key, counted only if a grader adds it."""
+
+    kind: str  # near_miss | false_alarm
+    comment: int
+    text: str
+    key: str
+    key_title: str
+    key_text: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class TimeOnTask:
+    """When the candidate started and stopped, and whether the deadline stopped them."""
+
+    started_at: datetime | None
+    submitted_at: datetime | None
+    limit_minutes: int
+    auto_submitted: bool
+
+    @property
+    def used_minutes(self) -> float | None:
+        """Minutes from Start to submission."""
+        if self.started_at is None or self.submitted_at is None:
+            return None
+        return (self.submitted_at - self.started_at).total_seconds() / 60.0
+
+
+@dataclass(frozen=True)
+class Neighbours:
+    """Where the grader goes next, in the queue's order."""
+
+    previous: int | None
+    next: int | None
+    next_todo: int | None
+    position: int | None
+    count: int
 
 
 @dataclass
@@ -416,9 +459,11 @@ class SnippetLine:
 
     number: int
     text: str
+    html: str = ""  # the line syntax-highlighted, as safe HTML
     comments: list[CommentView] = field(default_factory=list)
     bugs: list[str] = field(default_factory=list)
     decoys: list[str] = field(default_factory=list)
+    starts: list[tuple[str, str]] = field(default_factory=list)  # (bug|decoy, key) begun here
 
 
 @dataclass
@@ -437,8 +482,8 @@ class ReviewPage:
     bugs: list[dict[str, Any]]
     decoys: list[dict[str, Any]]
     matches: list[MatchView]
-    near_misses: list[dict[str, Any]]
-    false_alarms: list[dict[str, Any]]
+    near_misses: list[NoteView]
+    false_alarms: list[NoteView]
     flags: list[FlagView]
     dimensions: list[DimensionView]
     auto_total: float | None
@@ -449,24 +494,53 @@ class ReviewPage:
     events: list[AuditEvent]
     finalized_by: str | None
     finalized_at: datetime | None
+    timing: TimeOnTask
+    neighbours: Neighbours
+    users: dict[int, str]
+    trail: list[str]
 
 
-def mark_evidence(text: str, terms: Sequence[str]) -> str:
-    """`text` as escaped HTML with every occurrence of any of `terms` wrapped in <mark>."""
-    wanted = sorted({t.strip() for t in terms if t and t.strip()}, key=len, reverse=True)
-    if not wanted:
-        return html.escape(text)
-    # Whole words only, so that "key" does not light up inside "keyboard".
-    pattern = re.compile(
-        "|".join(rf"(?<!\w){re.escape(term)}(?!\w)" for term in wanted), re.IGNORECASE
+FLAG_ABOUT = {
+    "rewrite": "Proposes rewriting working code instead of fixing the bug.",
+    "framework": "Reaches for a framework or library where a small fix would do.",
+    "style_only": "Comments only on style while real defects go unmentioned.",
+    "no_questions": "Asks nothing about how the code is used before judging it.",
+}
+
+
+def whole_word_quote(quote: str, text: str) -> str:
+    """`quote` widened to start and end on word boundaries of `text` (the engine may cut words)."""
+    quote = quote.strip()
+    if not quote:
+        return quote
+    at = text.lower().find(quote.lower())
+    if at < 0:
+        return quote
+    start, end = at, at + len(quote)
+    while start > 0 and text[start - 1].isalnum():
+        start -= 1
+    while end < len(text) and text[end].isalnum():
+        end += 1
+    return text[start:end]
+
+
+def neighbours(session: Session, submission_id: int) -> Neighbours:
+    """Previous and next in the queue's order, and the first other submission still to grade."""
+    rows = list_queue(session, status="all")
+    ids = [r.submission_id for r in rows]
+    todo = [
+        r.submission_id for r in rows if r.status != "final" and r.submission_id != submission_id
+    ]
+    if submission_id not in ids:
+        return Neighbours(None, None, todo[0] if todo else None, None, len(ids))
+    at = ids.index(submission_id)
+    return Neighbours(
+        ids[at - 1] if at > 0 else None,
+        ids[at + 1] if at + 1 < len(ids) else None,
+        todo[0] if todo else None,
+        at + 1,
+        len(ids),
     )
-    out, last = [], 0
-    for hit in pattern.finditer(text):
-        out.append(html.escape(text[last : hit.start()]))
-        out.append(f"<mark>{html.escape(hit.group(0))}</mark>")
-        last = hit.end()
-    out.append(html.escape(text[last:]))
-    return "".join(out)
 
 
 def match_evidence(auto: AutoScore | None, bug: str, comment: int) -> tuple[list[str], str]:
@@ -524,14 +598,18 @@ def build_review_page(session: Session, submission_id: int) -> ReviewPage:
     auto = latest_auto_score(session, submission.id)
     decision = get_decision(session, submission.id)
     version = submission.version
-    users = {u.id: u.email for u in session.scalars(select(User))}
+    users = {u.id: u.name or u.email for u in session.scalars(select(User))}
     comments = _comment_views(submission, auto)
     bug_titles = {b.key: b.title for b in version.bugs}
 
     files: list[tuple[str, list[SnippetLine]]] = []
     by_name: dict[str, list[SnippetLine]] = {}
     for f in version.files:
-        lines = [SnippetLine(n, text) for n, text in enumerate(f["text"].splitlines(), 1)]
+        highlighted = highlight_lines(f["name"], f["text"], version.language)
+        lines = [
+            SnippetLine(n, text, str(highlighted[n - 1]) if n <= len(highlighted) else "")
+            for n, text in enumerate(f["text"].splitlines(), 1)
+        ]
         files.append((f["name"], lines))
         by_name[f["name"]] = lines
     unanchored = []
@@ -548,10 +626,14 @@ def build_review_page(session: Session, submission_id: int) -> ReviewPage:
         for start, end in bug.lines:
             for line in by_name.get(bug.file or "", [])[start - 1 : end]:
                 line.bugs.append(bug.key)
+            if 1 <= start <= len(by_name.get(bug.file or "", [])):
+                by_name[bug.file or ""][start - 1].starts.append(("bug", bug.key))
     for decoy in version.decoys:
         for start, end in decoy.lines:
             for line in by_name.get(decoy.file or "", [])[start - 1 : end]:
                 line.decoys.append(decoy.key)
+            if 1 <= start <= len(by_name.get(decoy.file or "", [])):
+                by_name[decoy.file or ""][start - 1].starts.append(("decoy", decoy.key))
 
     decided = {
         (m.bug_key, m.comment_index): m for m in (decision.match_decisions if decision else [])
@@ -571,7 +653,8 @@ def build_review_page(session: Session, submission_id: int) -> ReviewPage:
                 key[1],
                 auto_conf.get(key),
                 explanation,
-                mark_evidence(_comment_text(submission, key[1]), words),
+                _comment_text(submission, key[1]),
+                words,
                 "auto",
                 md.verdict.value if md else None,
                 users.get(md.decided_by_id) if md and md.decided_by_id else None,
@@ -587,7 +670,8 @@ def build_review_page(session: Session, submission_id: int) -> ReviewPage:
                     key[1],
                     None,
                     "",
-                    html.escape(_comment_text(submission, key[1])),
+                    _comment_text(submission, key[1]),
+                    [],
                     "grader",
                     "added",
                     users.get(md.decided_by_id) if md.decided_by_id else None,
@@ -603,16 +687,52 @@ def build_review_page(session: Session, submission_id: int) -> ReviewPage:
     for raw in auto.result.get("red_flags", []) if auto else []:
         key = (str(raw["kind"]), int(raw["comment"]))
         fd, flag_row = flag_decided.get(key), flag_rows.get(key)
+        evidence = str(raw.get("evidence") or (flag_row.evidence if flag_row else ""))
+        # A flag on one comment quotes the candidate; one on the whole review (no_questions)
+        # explains an absence, which is no one's words.
+        quote = (
+            whole_word_quote(evidence, _comment_text(submission, key[1]))
+            if key[1] != scoring.SUMMARY and key[0] != "no_questions" and evidence
+            else None
+        )
         flags.append(
             FlagView(
                 key[0],
                 key[1],
-                str(raw.get("evidence") or (flag_row.evidence if flag_row else "")),
+                evidence,
                 raw.get("confidence"),
                 fd.verdict.value if fd else None,
                 users.get(fd.decided_by_id) if fd and fd.decided_by_id else None,
+                quote,
+                FLAG_ABOUT.get(key[0], ""),
             )
         )
+    by_key = {b.key: b for b in version.bugs}
+    decoy_by_key = {d.key: d for d in version.decoys}
+    near_misses = [
+        NoteView(
+            "near_miss",
+            int(n["comment"]),
+            _comment_text(submission, int(n["comment"])),
+            str(n["bug"]),
+            by_key[n["bug"]].title if n["bug"] in by_key else str(n["bug"]),
+            by_key[n["bug"]].description if n["bug"] in by_key else "",
+            str(n.get("kind") or ""),
+        )
+        for n in (auto.result.get("near_misses", []) if auto else [])
+    ]
+    false_alarms = [
+        NoteView(
+            "false_alarm",
+            int(f["comment"]),
+            _comment_text(submission, int(f["comment"])),
+            str(f["decoy"]),
+            str(f["decoy"]),
+            decoy_by_key[f["decoy"]].why if f["decoy"] in decoy_by_key else "",
+            "",
+        )
+        for f in (auto.result.get("false_alarms", []) if auto else [])
+    ]
 
     now = recompute(submission, auto, decision)
     weights = version.rubric or scoring.DEFAULT_WEIGHTS
@@ -646,6 +766,7 @@ def build_review_page(session: Session, submission_id: int) -> ReviewPage:
         {"key": d.key, "why": d.why, "file": d.file, "lines": d.lines} for d in version.decoys
     ]
     state = decision_state(decision)
+    events = audit.list_events(session, "submission", submission.public_id)
     return ReviewPage(
         submission=submission,
         candidate=candidate_label(submission, decision),
@@ -659,8 +780,8 @@ def build_review_page(session: Session, submission_id: int) -> ReviewPage:
         bugs=bugs,
         decoys=decoys,
         matches=matches,
-        near_misses=list(auto.result.get("near_misses", [])) if auto else [],
-        false_alarms=list(auto.result.get("false_alarms", [])) if auto else [],
+        near_misses=near_misses,
+        false_alarms=false_alarms,
         flags=flags,
         dimensions=dimensions,
         auto_total=auto.total if auto else None,
@@ -668,11 +789,20 @@ def build_review_page(session: Session, submission_id: int) -> ReviewPage:
         undecided=undecided_items(auto, decision),
         found_bugs=found,
         duplicates=find_near_duplicates(session, submission),
-        events=audit.list_events(session, "submission", submission.public_id),
+        events=events,
         finalized_by=users.get(decision.finalized_by_id)
         if decision and decision.finalized_by_id
         else None,
         finalized_at=decision.finalized_at if decision else None,
+        timing=TimeOnTask(
+            submission.started_at,
+            submission.submitted_at,
+            version.time_limit_minutes,
+            submission.status is SubmissionStatus.auto_submitted,
+        ),
+        neighbours=neighbours(session, submission.id),
+        users=users,
+        trail=[trail.describe(event, users) for event in events],
     )
 
 

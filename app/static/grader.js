@@ -1,6 +1,6 @@
 // The review page without reloads: decision forms post in the background and the grading
-// panel is replaced by the server's rendering, so totals, versions and the audit trail stay
-// the server's truth. Every form still works without this script.
+// panel (and the header) are replaced by the server's rendering, so totals, versions and the
+// audit trail stay the server's truth. Every form still works without this script.
 (function () {
   "use strict";
 
@@ -14,15 +14,39 @@
     if (!list.length) { return; }
     selected = Math.max(0, Math.min(index, list.length - 1));
     list.forEach(function (row, i) { row.classList.toggle("selected", i === selected); });
-    if (focus) { list[selected].focus(); }
+    if (focus) { list[selected].focus({ preventScroll: true }); list[selected].scrollIntoView({ block: "nearest" }); }
   }
 
-  function replacePanel(html) {
+  // After a decision the grader's attention moves on: to the next item still undecided
+  // (after the one just decided, then from the top), or to Finalize when none is left.
+  function advance(from) {
+    var list = rows();
+    for (var step = 1; step <= list.length; step++) {
+      var i = (from + step) % list.length;
+      if (list[i].classList.contains("undecided")) { select(i, true); return; }
+    }
+    var finalize = document.getElementById("finalize");
+    if (finalize) { finalize.focus(); finalize.scrollIntoView({ block: "nearest" }); }
+    else { select(from, true); }
+  }
+
+  function replaceParts(html) {
     var holder = document.createElement("div");
     holder.innerHTML = html.trim();
     var fresh = holder.querySelector("#decision-panel");
-    if (fresh) { panel().replaceWith(fresh); }
-    select(selected, false);
+    if (!fresh) { return false; }
+    // Keep open what the grader opened (answer key, audit trail) across the replacement.
+    var open = {};
+    panel().querySelectorAll("details").forEach(function (d, i) { open[i] = d.open; });
+    panel().replaceWith(fresh);
+    fresh.querySelectorAll("details").forEach(function (d, i) { if (open[i] && !d.hasAttribute("open")) { d.open = true; } });
+    var head = holder.querySelector("#review-head");
+    var oldHead = document.getElementById("review-head");
+    if (head && oldHead) {
+      head.querySelector("#shortcuts-box").open = oldHead.querySelector("#shortcuts-box").open;
+      oldHead.replaceWith(head);
+    }
+    return true;
   }
 
   function busy(on) {
@@ -35,7 +59,9 @@
     if (!(form instanceof HTMLFormElement) || !form.hasAttribute("data-async")) { return; }
     event.preventDefault();
     var row = form.closest(".decision-row");
-    if (row) { selected = rows().indexOf(row); }
+    var decided = row ? rows().indexOf(row) : -1;
+    if (decided >= 0) { selected = decided; }
+    var wasFinal = panel().dataset.status === "final";
     var body = new URLSearchParams(new FormData(form));
     busy(true);
     fetch(form.action, {
@@ -45,12 +71,19 @@
       headers: { "X-Partial": "1", "X-CSRF-Token": body.get("csrf_token") || "" },
     }).then(function (response) {
       return response.text().then(function (text) {
-        if (response.headers.get("content-type").indexOf("text/html") === 0 && text.indexOf("decision-panel") >= 0) {
-          replacePanel(text);
-        } else {
+        var html = (response.headers.get("content-type") || "").indexOf("text/html") === 0;
+        if (!html || !replaceParts(text)) {
           // Not a panel (signed out, server error): fall back to a full page load.
           window.location.reload();
+          return;
         }
+        var now = panel();
+        if (response.ok && !wasFinal && now.dataset.status === "final") {
+          window.location.assign(now.dataset.next);  // signed: straight on to the next one
+          return;
+        }
+        if (response.ok && decided >= 0) { advance(decided); }
+        else { select(selected, false); }
       });
     }).catch(function () {
       form.removeAttribute("data-async");
@@ -79,8 +112,18 @@
 
   function jump(id) {
     var element = document.getElementById(id);
-    if (element) { element.scrollIntoView({ block: "center" }); element.focus(); }
-    return Boolean(element);
+    if (!element) { return false; }
+    var box = element.closest("details");
+    if (box) { box.open = true; }
+    element.scrollIntoView({ block: "center" });
+    element.focus();
+    return true;
+  }
+
+  function go(id) {
+    var link = document.getElementById(id);
+    if (link && link.href) { window.location.assign(link.href); return true; }
+    return false;
   }
 
   document.addEventListener("keydown", function (event) {
@@ -90,12 +133,15 @@
       case "j": select(selected + 1, true); break;
       case "k": select(selected - 1, true); break;
       case "c": case "r": case "d": handled = press(event.key); break;
-      case "a": handled = jump("add-comment"); break;
+      case "a": handled = press("a") || jump("add-comment"); break;
       case "o": handled = jump("override-dimension"); break;
       case "f": handled = jump("finalize"); break;
+      case "n": handled = go("next-todo"); break;
+      case "[": handled = go("prev-submission"); break;
+      case "]": handled = go("next-submission"); break;
       case "?":
-        var help = document.getElementById("shortcuts");
-        if (help) { help.hidden = !help.hidden; }
+        var help = document.getElementById("shortcuts-box");
+        if (help) { help.open = !help.open; }
         break;
       default: handled = false;
     }
@@ -107,5 +153,12 @@
     if (row) { select(rows().indexOf(row), false); }
   });
 
-  select(0, false);
+  // Open on the first item still to decide; if none is left, on Finalize.
+  var first = rows().findIndex(function (row) { return row.classList.contains("undecided"); });
+  if (first >= 0) { select(first, false); }
+  else {
+    select(0, false);
+    var finalize = document.getElementById("finalize");
+    if (finalize && rows().length) { finalize.focus({ preventScroll: true }); }
+  }
 })();

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
+import time
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from playwright.sync_api import Locator, Page, expect
+from sqlalchemy import select
 
 from app.db import get_sessionmaker
+from app.reviews.models import DecisionStatus, GradeDecision
 from app.users.models import Role
 from tests.web.factories import (
     TEST_PASSWORD,
@@ -119,6 +123,7 @@ def test_grade_the_first_submission_in_the_queue(page: Page, live_server: str) -
     )
     expect(page.locator("#total")).to_have_text("53.8")  # recomputed at once
 
+    page.locator("#add-match-box summary").click()
     page.locator("#add-comment").select_option("2")
     page.locator("#add-bug").select_option("stream-usage-lost")
     page.get_by_role("button", name="Add match").click()
@@ -131,6 +136,7 @@ def test_grade_the_first_submission_in_the_queue(page: Page, live_server: str) -
         _row(page, "flag", kind, comment).get_by_role("button", name="Confirm").click()
         expect(_row(page, "flag", kind, comment).locator(".verdict")).to_have_text("confirmed")
 
+    page.locator("#override-box summary").click()
     page.locator("#override-dimension").select_option("tradeoffs")
     page.locator("#override-value").fill("90")
     page.locator("#override-reason").fill("Sequences the hotfix before the refactor.")
@@ -140,9 +146,13 @@ def test_grade_the_first_submission_in_the_queue(page: Page, live_server: str) -
     expect(dimension).to_contain_text("Sequences the hotfix before the refactor.")
     expect(page.locator("#total")).to_have_text("85.0")
 
-    page.get_by_role("button", name="Finalize grade").click()
+    page.get_by_role("button", name=re.compile("^Finalize grade")).click()
+    # Signed: straight on to the next submission that needs a grader (or the queue).
+    expect(page).not_to_have_url(f"{live_server}/staff/submissions/{submission_id}")
+    page.goto(f"{live_server}/staff/submissions/{submission_id}")
     expect(page.locator("#status")).to_have_text("final")
     expect(page.locator(".decision-panel")).to_contain_text("Katherine Johnson")
+    expect(page.locator("#candidate-label")).to_have_text("Katherine Johnson")
     expect(_audit(page)).to_have_text(
         [
             "match.confirmed",
@@ -166,35 +176,104 @@ def test_keyboard_shortcuts(page: Page, live_server: str) -> None:
     email, submission_id = _setup("Dorothy Vaughan")
     _sign_in(page, live_server, email)
     page.goto(f"{live_server}/staff/submissions/{submission_id}")
+    expect(page.locator("#shortcuts")).to_be_hidden()
+    page.keyboard.press("?")
     expect(page.locator("#shortcuts")).to_contain_text("confirm the selected match")
+    page.keyboard.press("?")
+    expect(page.locator("#shortcuts")).to_be_hidden()
     page.keyboard.press("c")  # the first match is selected when the page opens
     expect(_row(page, "match", "cache-key-ignores-params", 0).locator(".verdict")).to_have_text(
         "confirmed"
     )
-    page.keyboard.press("j")
+    # Focus moves on to the next item still to decide, without a key.
+    expect(_row(page, "match", "stream-retry-duplicates", 1)).to_be_focused()
     page.keyboard.press("r")
     expect(_row(page, "match", "stream-retry-duplicates", 1).locator(".verdict")).to_have_text(
         "rejected"
     )
-    page.keyboard.press("j")
+    # The near miss needs no decision: the next one to decide is the first red flag.
+    expect(_row(page, "flag", "rewrite", 1)).to_be_focused()
     page.keyboard.press("d")
     expect(_row(page, "flag", "rewrite", 1).locator(".verdict")).to_have_text("dismissed")
+    expect(_row(page, "flag", "framework", 1)).to_be_focused()
+    page.keyboard.press("k")
+    page.keyboard.press("k")
+    expect(page.locator(".decision-row.selected")).to_have_attribute("data-kind", "near_miss")
     page.keyboard.press("k")
     expect(page.locator(".decision-row.selected")).to_have_attribute(
         "data-bug", "stream-retry-duplicates"
     )
     expect(_audit(page)).to_have_text(["match.confirmed", "match.rejected", "flag.dismissed"])
-    page.keyboard.press("?")
-    expect(page.locator("#shortcuts")).to_be_hidden()
-    page.keyboard.press("?")
-    expect(page.locator("#shortcuts")).to_be_visible()
+    expect(page.locator("#audit-trail .audit-sentence").first).to_have_text(
+        "Brow Ser confirmed the match of comment 1 to cache-key-ignores-params; total 60.0 → 60.0."
+    )
     page.keyboard.press("f")
     expect(page.locator("#finalize")).to_be_focused()
     page.keyboard.press("o")
     expect(page.locator("#override-dimension")).to_be_focused()
-    page.locator("body").click(position={"x": 5, "y": 300})
+    page.locator("h1").click()
     page.keyboard.press("a")
     expect(page.locator("#add-comment")).to_be_focused()
+    page.locator("h1").click()
+    next_url = page.locator("#next-todo").get_attribute("href")
+    page.keyboard.press("n")
+    expect(page).to_have_url(f"{live_server}{next_url}")
+
+
+def _clean_setup() -> tuple[str, int]:
+    """A submission whose two matches are both confident: nothing to override or flag."""
+    with get_sessionmaker().begin() as session:
+        grader = make_user(session, role=Role.grader, name="Kay Board")
+        submission = make_submission(
+            session, comments=COMMENTS[:2], candidate_name="Clean Candidate"
+        )
+        make_auto_score(
+            session,
+            submission,
+            score_dict(
+                total=75.0,
+                matches=[
+                    {"bug": "cache-key-ignores-params", "comment": 0, "confidence": 0.97},
+                    {"bug": "stream-retry-duplicates", "comment": 1, "confidence": 0.95},
+                ],
+                red_flags=[],
+                near_misses=[],
+                needs_review=False,
+            ),
+        )
+        return grader.email, submission.id
+
+
+def test_a_clean_submission_is_signed_off_with_the_keyboard_alone(
+    page: Page, live_server: str
+) -> None:
+    email, submission_id = _clean_setup()
+    _sign_in(page, live_server, email)
+    page.goto(f"{live_server}/staff/submissions/{submission_id}")
+    # Each key waits for the page to be ready for the next, as a person would.
+    steps = [
+        ("c", _row(page, "match", "stream-retry-duplicates", 1)),
+        ("c", page.locator("#finalize")),  # nothing left to decide: Finalize has the focus
+        ("Enter", None),
+    ]
+    keys = [key for key, _ in steps]
+    started = time.monotonic()
+    for key, focused_next in steps:
+        page.keyboard.press(key)
+        if focused_next is not None:
+            expect(focused_next).to_be_focused()
+    expect(page).not_to_have_url(f"{live_server}/staff/submissions/{submission_id}")
+    assert time.monotonic() - started < 60
+    assert len(keys) == 3
+    with get_sessionmaker()() as session:
+        decision = session.scalars(
+            select(GradeDecision).where(GradeDecision.submission_id == submission_id)
+        ).one()
+        assert decision.status is DecisionStatus.final
+        assert sorted(m.verdict.value for m in decision.match_decisions) == [
+            "confirmed",
+            "confirmed",
+        ]
 
 
 def test_grading_works_without_javascript(browser: Any, live_server: str) -> None:

@@ -47,7 +47,7 @@ EVIDENCE = {
             "bug": "cache-key-ignores-params",
             "comment": 0,
             "words": ["cache key", "hashes", "messages"],
-            "explanation": "comment 1 points at client.py:73, inside the bug's lines 72-74",
+            "explanation": "comment 1 points at `client.py:73`, inside the bug's lines 72-74",
         }
     ]
 }
@@ -165,7 +165,8 @@ def test_review_page_shows_the_evidence(
     assert (
         "The <mark>cache key</mark> only <mark>hashes</mark> the <mark>messages</mark>, so" in page
     )
-    assert "inside the bug&#39;s lines 72-74" in page
+    # The engine's explanation is Markdown, rendered.
+    assert "points at <code>client.py:73</code>, inside the bug's lines 72-74" in page
     assert "Near miss (misdiagnosed)" in page and "stream-usage-lost" in page
     assert "calls the decoy <code>cache-hit-not-billed</code>" in page
     assert "no comment asks how the client is used" in page
@@ -307,7 +308,7 @@ def test_finalize_needs_every_decision_and_then_locks(
     assert "final" in late.json()["detail"]
     page = client.get(f"/staff/submissions/{submission.id}").text
     assert "Grace Hopper" in page  # the name shows once the grade is final
-    assert f"Signed by {user.email}" in page
+    assert f"Signed by {user.name}" in page  # people by display name
 
 
 def test_invalid_decisions_are_refused_with_a_reason(
@@ -405,7 +406,9 @@ def test_forms_work_without_javascript(
         },
     )
     assert partial.status_code == 200
+    # Only the panel and the header: no page around them.
     assert partial.text.lstrip().startswith('<aside id="decision-panel"')
+    assert 'id="review-head"' in partial.text and "<html" not in partial.text
     assert 'data-version="3"' in partial.text
     assert "Calls out the needless cache layer." in partial.text
 
