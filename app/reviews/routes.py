@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from app.assessments import service as assessment_service
 from app.auth import AdminUser, Csrf, GraderUser, require_role
 from app.db import MAX_INT, RowId, SessionDep
-from app.reviews import export, service
+from app.reviews import export, groups, service
 from app.reviews.schemas import DecisionIn
 from app.reviews.service import DecisionConflict, InvalidDecision
 from app.scoring import service as scoring_service
@@ -241,6 +241,81 @@ def post_reveal(
     name = service.reveal_candidate(session, submission_id, user)
     session.commit()
     return _render(request, session, submission_id, revealed=name)
+
+
+# -- grading by bug ---------------------------------------------------------------------------
+
+
+@router.get("/staff/bugs", response_class=HTMLResponse, include_in_schema=False)
+def groups_page(request: Request, session: SessionDep, user: GraderUser) -> Response:
+    """Every seeded bug with the answers tied to it, most still to decide first."""
+    return templates.TemplateResponse(
+        request, "reviews/groups.html", {"groups": groups.list_groups(session)}
+    )
+
+
+def _group_page(
+    request: Request,
+    session: Session,
+    slug: str,
+    bug: str,
+    *,
+    status_code: int = 200,
+    conflict: str | None = None,
+    error: str | None = None,
+) -> Response:
+    try:
+        group = groups.get_group(session, slug, bug)
+    except groups.GroupNotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    return templates.TemplateResponse(
+        request,
+        "reviews/group.html",
+        {"group": group, "conflict": conflict, "error": error},
+        status_code=status_code,
+    )
+
+
+@router.get("/staff/bugs/{slug}/{bug}", response_class=HTMLResponse, include_in_schema=False)
+def group_page(
+    request: Request, session: SessionDep, user: GraderUser, slug: str, bug: str
+) -> Response:
+    """One seeded bug: every submission's matching or near-missing comment, to decide in place."""
+    return _group_page(request, session, slug, bug)
+
+
+@router.post("/staff/bugs/{slug}/{bug}", include_in_schema=False)
+def post_group_decision(
+    request: Request,
+    session: SessionDep,
+    user: GraderUser,
+    _csrf: Csrf,
+    slug: str,
+    bug: str,
+    submission: IntForm,
+    version: IntForm,
+    comment: IntForm,
+    verdict: ShortForm,
+) -> Response:
+    """Confirm, reject or add one submission's answer to the bug, from the bug's page."""
+    _end_read_transaction(session)
+    try:
+        service.decide_match(
+            session, submission, user, version=version, bug=bug, comment=comment, verdict=verdict
+        )
+    except DecisionConflict as exc:
+        if exc.lost_race:
+            session.rollback()
+            service.await_other_writers(session)
+        return _group_page(request, session, slug, bug, status_code=409, conflict=str(exc))
+    except InvalidDecision as exc:
+        return _group_page(request, session, slug, bug, status_code=422, error=str(exc))
+    session.commit()
+    if request.headers.get(PARTIAL_HEADER) == "1":
+        return _group_page(request, session, slug, bug)
+    return RedirectResponse(
+        f"/staff/bugs/{slug}/{bug}#answer-{submission}-{comment}", status_code=303
+    )
 
 
 # -- JSON API ----------------------------------------------------------------------------------
