@@ -29,6 +29,19 @@ CSRF_FIELD = "csrf_token"
 ALL_STAFF = (Role.admin, Role.author, Role.grader)
 
 
+# Each role lands where its work is; nobody lands on a page their role cannot see.
+LANDING = {
+    Role.admin: "/staff/queue",
+    Role.grader: "/staff/queue",
+    Role.author: "/staff/assessments",
+}
+
+
+def landing_for(user: User) -> str:
+    """The page a staff member starts from after signing in."""
+    return LANDING[user.role]
+
+
 class LoginRequired(Exception):
     """The request needs a signed-in staff member and has none."""
 

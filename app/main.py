@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app import docs, health, pages
 from app.assessments.service import AssessmentNotFound
 from app.auth import LoginRequired
+from app.authoring import routes as authoring_routes
 from app.errors import error_response, wants_json
 from app.guard import Guard
 from app.invites import routes as invite_routes
@@ -74,6 +75,7 @@ def create_app() -> FastAPI:
     app.include_router(candidate_api.router)
     app.include_router(users_routes.router)
     app.include_router(reviews_routes.router)
+    app.include_router(authoring_routes.router)
 
     @app.exception_handler(AssessmentNotFound)
     def _assessment_not_found(request: Request, exc: AssessmentNotFound) -> Response:

@@ -16,6 +16,7 @@ from app.auth import (
     Csrf,
     CurrentUser,
     clear_cookie,
+    landing_for,
     login_csrf,
     set_cookie,
 )
@@ -28,17 +29,16 @@ from app.users.models import Role
 
 router = APIRouter()
 
-HOME_FOR_STAFF = "/staff/queue"
-
 
 def _safe_next(target: str | None) -> str:
+    """A path on this site to go on to, or "" for the signed-in user's landing page."""
     # Only paths on this site: an absolute or scheme-relative URL would turn the sign-in page
     # into an open redirect.
     if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
-        return HOME_FOR_STAFF
+        return ""
     parts = urlsplit(target)
     if parts.scheme or parts.netloc:
-        return HOME_FOR_STAFF
+        return ""
     return target
 
 
@@ -66,7 +66,7 @@ def _login_form(
 def login_page(request: Request, user: CurrentUser, next: str | None = None) -> Response:
     """The sign-in form; signed-in staff go straight on."""
     if user is not None:
-        return RedirectResponse(_safe_next(next), status_code=303)
+        return RedirectResponse(_safe_next(next) or landing_for(user), status_code=303)
     return _login_form(request, next_path=_safe_next(next))
 
 
@@ -77,7 +77,7 @@ def login(
     _csrf: Csrf,
     email: Annotated[str, Form(max_length=320)],
     password: Annotated[str, Form(max_length=1000)],
-    next: Annotated[str, Form(max_length=2000)] = HOME_FOR_STAFF,
+    next: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     """Check the credentials and open a fresh session (the old one, if any, ends)."""
     try:
@@ -99,7 +99,7 @@ def login(
     service.end_session(session, request.cookies.get(SESSION_COOKIE))
     token = service.start_session(session, user)
     session.commit()
-    response = RedirectResponse(_safe_next(next), status_code=303)
+    response = RedirectResponse(_safe_next(next) or landing_for(user), status_code=303)
     set_cookie(response, SESSION_COOKIE, token, max_age=get_settings().session_hours * 3600)
     clear_cookie(response, PRESESSION_COOKIE)
     return response

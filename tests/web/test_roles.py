@@ -25,7 +25,7 @@ from app.security import csrf_token_for, new_token, token_hash
 from app.submissions.deps import COOKIE_NAME as CANDIDATE_COOKIE
 from app.users import service as users_service
 from app.users.models import Role
-from tests.web.factories import make_auto_score, make_submission, make_user
+from tests.web.factories import DEFAULT_ASSESSMENT, make_auto_score, make_submission, make_user
 
 ROLES = ("anonymous", "candidate", "grader", "author", "admin")
 
@@ -90,6 +90,16 @@ EXPECTED_ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/staff/export"): GRADERS,
     ("GET", "/staff/export.json"): GRADERS,
     ("GET", "/staff/export.csv"): GRADERS,
+    # Authoring.
+    ("GET", "/staff/assessments"): AUTHORS,
+    ("GET", "/staff/assessments/{slug}/versions/{number}"): AUTHORS,
+    ("GET", "/staff/assessments/{slug}/versions/{number}/preview"): AUTHORS,
+    ("GET", "/staff/assessments/{slug}/versions/{number}/try"): AUTHORS,
+    ("POST", "/staff/assessments/{slug}/versions/{number}/try"): AUTHORS,
+    ("GET", "/staff/assessments/{slug}/versions/{number}/lint"): AUTHORS,
+    ("GET", "/staff/assessments/{slug}/versions/{number}/analysis"): AUTHORS,
+    ("GET", "/staff/assessments/{slug}/versions/{number}/analysis/{chart}.svg"): AUTHORS,
+    ("GET", "/staff/assessments/{slug}/versions/{number}/analysis/{table}.csv"): AUTHORS,
 }
 
 # State-changing routes that may be called without a CSRF token, and why.
@@ -165,6 +175,9 @@ class Actors:
             "token": "not-a-real-invite-token",
             "invite_id": str(self.spare_invite.id),
             "client_id": "c-1",
+            "slug": DEFAULT_ASSESSMENT,
+            "chart": "totals",
+            "table": "bugs",
         }
         return re.sub(r"{(\w+)(:\w+)?}", lambda m: values.get(m.group(1), "1"), path)
 

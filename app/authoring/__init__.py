@@ -1,0 +1,1 @@
+"""Authoring: assessments, their versions, previews, the grader on trial, item analysis."""
