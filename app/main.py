@@ -17,6 +17,7 @@ from app.auth import LoginRequired
 from app.authoring import routes as authoring_routes
 from app.errors import error_response, wants_json
 from app.guard import Guard
+from app.headers import SecurityHeaders
 from app.invites import routes as invite_routes
 from app.invites import staff as invite_staff
 from app.invites.service import InviteUnavailable
@@ -65,6 +66,8 @@ def create_app() -> FastAPI:
         openapi_url=None,
     )
     app.add_middleware(Guard)
+    # Added last, so it is outermost: the guard's refusals get the headers too.
+    app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.include_router(health.router)
     app.include_router(docs.router)

@@ -9,6 +9,9 @@ from datetime import datetime
 import nh3
 from fastapi.templating import Jinja2Templates
 from markdown_it import MarkdownIt
+from markdown_it.renderer import RendererProtocol
+from markdown_it.token import Token
+from markdown_it.utils import EnvType, OptionsDict
 from markupsafe import Markup, escape
 
 from app.settings import PROJECT_ROOT
@@ -20,10 +23,31 @@ TEMPLATES_DIR = PROJECT_ROOT / "app" / "templates"
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
 
 
+def _image_as_text(
+    renderer: RendererProtocol,
+    tokens: Sequence[Token],
+    idx: int,
+    options: OptionsDict,
+    env: EnvType,
+) -> str:
+    # An image would be fetched by the grader's browser: a remote one is a tracking pixel that
+    # tells the candidate when they are graded. Show what it points at instead.
+    token = tokens[idx]
+    alt = "".join(child.content for child in token.children or [])
+    src = str(token.attrs.get("src", ""))
+    label = f"image {alt}: " if alt else "image: "
+    return f"<span>[{escape(label)}<code>{escape(src)}</code>]</span>"
+
+
+_markdown.add_render_rule("image", _image_as_text)
+# The sanitizer drops <img> too, so no other path (a future plugin) can bring one back.
+_ALLOWED_TAGS = set(nh3.ALLOWED_TAGS) - {"img"}
+
+
 def render_markdown(text: str | None) -> Markup:
-    """Markdown to sanitized HTML."""
+    """Markdown to sanitized HTML; images are shown as their address, never loaded."""
     html = _markdown.render(text or "")
-    return Markup(nh3.clean(html, link_rel="noopener noreferrer nofollow"))
+    return Markup(nh3.clean(html, tags=_ALLOWED_TAGS, link_rel="noopener noreferrer nofollow"))
 
 
 _TAG = re.compile(r"(<[^>]*>)")
