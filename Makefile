@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
+HOST ?= 127.0.0.1
+PORT ?= 8000
 
 .PHONY: run test lint install install-test system-packages
 
@@ -24,9 +26,10 @@ system-packages:
 	  else echo "Browser tests need Debian's chromium: sudo apt-get install chromium" >&2; exit 1; fi; \
 	fi
 
-## Install and start the service on SQLite with the shipped assessments loaded.
+## Install and start the service on SQLite with the shipped assessments loaded
+## (`make run PORT=8080`; links follow the port unless REDLINE_BASE_URL says otherwise).
 run: install
-	$(BIN)/redline serve
+	$(BIN)/redline serve --host $(HOST) --port $(PORT)
 
 ## Install what the tests need and run them (REDLINE_TEST_DATABASE_URL selects PostgreSQL).
 # pytest exits 5 when it collects no test: nothing failed, so that is a pass.

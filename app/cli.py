@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from app.settings import Settings, get_settings
+from app.settings import LISTEN_URL_FILE, Settings, get_settings
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -136,6 +137,25 @@ def prepare_embedded_database(settings: Settings) -> None:
         print(f"content error: {problem}", file=sys.stderr)
 
 
+def _record_listen_url(settings: Settings, host: str, port: int) -> Path | None:
+    """Note where this server listens, so links made from another shell follow its port."""
+    if "base_url" in settings.model_fields_set:
+        return None
+    if host in {"0.0.0.0", "::", ""}:
+        print(
+            "note: REDLINE_BASE_URL is not set, so invite links name 127.0.0.1; set it to the "
+            "address candidates reach",
+            file=sys.stderr,
+        )
+        host = "127.0.0.1"
+    shown = f"[{host}]" if ":" in host else host
+    path = settings.data_dir / LISTEN_URL_FILE
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # With the server's process id, so a note left by a killed server is recognised as stale.
+    path.write_text(f"http://{shown}:{port} {os.getpid()}\n")
+    return path
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -155,14 +175,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 2
-    uvicorn.run(
-        "app.main:app",
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        proxy_headers=True,
-        log_level=args.log_level,
-    )
+    listen_file = _record_listen_url(settings, args.host, args.port)
+    try:
+        uvicorn.run(
+            "app.main:app",
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            proxy_headers=True,
+            log_level=args.log_level,
+        )
+    finally:
+        if listen_file is not None:
+            listen_file.unlink(missing_ok=True)
     return 0
 
 
@@ -234,11 +259,36 @@ def _domain_commands() -> list[Callable[[Any], None]]:
     ]
 
 
+def _database_problem(exc: Exception) -> str:
+    """What to tell the operator when a command fails on the database."""
+    from app import migrate
+    from app.db import get_engine
+
+    try:
+        current, head = migrate.current_revision(get_engine()), migrate.head_revision()
+    except Exception as probe:  # the database cannot even be reached
+        reason = str(getattr(probe, "orig", None) or probe).strip().splitlines()[0]
+        return f"error: cannot use the database ({reason}). Check DATABASE_URL."
+    if current != head:
+        return (
+            f"error: the database is at revision {current or '(empty, never migrated)'}, "
+            f"the code needs {head}. Run `redline db upgrade` first."
+        )
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    return f"error: the database refused the command: {reason}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `redline` console script."""
+    from sqlalchemy.exc import DBAPIError
+
     args = build_parser().parse_args(argv)
     handler: Handler = args.handler
-    return handler(args)
+    try:
+        return handler(args)
+    except DBAPIError as exc:
+        print(_database_problem(exc), file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -14,6 +14,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SECRET_KEY_FILE = "secret_key"
+# Where `redline serve` notes the address it listens on, for commands run from another shell.
+LISTEN_URL_FILE = "listen_url"
 MIN_SECRET_KEY_LENGTH = 32
 
 
@@ -76,6 +78,16 @@ class Settings(BaseSettings):
     def secure_cookies(self) -> bool:
         """Cookies carry Secure when the service is reached over https."""
         return self.base_url.startswith("https://")
+
+    def link_base_url(self) -> str:
+        """Where links point: REDLINE_BASE_URL when set, else where `redline serve` listens."""
+        if "base_url" not in self.model_fields_set:
+            with contextlib.suppress(OSError, UnicodeDecodeError, ValueError):
+                url, pid = (self.data_dir / LISTEN_URL_FILE).read_text().split()
+                os.kill(int(pid), 0)  # OSError when that server is gone: the note is stale
+                if url.startswith("http://"):
+                    return url
+        return self.base_url
 
     def resolved_secret_key(self) -> str:
         """The secret key; when unset, one generated once and kept in the data directory."""

@@ -81,3 +81,76 @@ def test_invalid_settings_stop_the_service_with_a_clear_message(tmp_path: Path) 
     assert result.returncode == 2
     assert "Redline cannot start: the configuration is invalid." in result.stderr
     assert "REDLINE_BASE_URL: Value error, must start with http:// or https://" in result.stderr
+
+
+def _wait_healthy(process: subprocess.Popen[str], port: int) -> None:
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            _get(f"http://127.0.0.1:{port}/healthz")
+            return
+        except (urllib.error.URLError, ConnectionError):
+            assert process.poll() is None, process.stdout.read() if process.stdout else ""
+            assert time.monotonic() < deadline, "the service did not answer within 90 s"
+            time.sleep(0.2)
+
+
+def test_invite_links_follow_the_port_the_service_listens_on(tmp_path: Path) -> None:
+    port = _free_port()
+    env = _env(tmp_path)
+    env.pop("REDLINE_BASE_URL", None)
+    process = subprocess.Popen(
+        [*REDLINE, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        _wait_healthy(process, port)
+        made = subprocess.run(
+            [*REDLINE, "invite", "create", "--assessment", "docs-rag", "--name", "Port Test"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert made.returncode == 0, made.stderr
+        assert made.stdout.startswith(f"http://127.0.0.1:{port}/i/"), made.stdout
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)
+    # Once the service stops, links fall back to the configured default.
+    after = subprocess.run(
+        [*REDLINE, "invite", "create", "--assessment", "docs-rag"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert after.stdout.startswith("http://127.0.0.1:8000/i/"), after.stderr
+
+
+def test_make_run_takes_a_port() -> None:
+    root = Path(__file__).resolve().parents[1]
+    dry = subprocess.run(
+        ["make", "-n", "run", "PORT=8123"], cwd=root, capture_output=True, text=True, timeout=60
+    )
+    assert dry.returncode == 0, dry.stderr
+    assert "redline serve --host 127.0.0.1 --port 8123" in dry.stdout
+
+
+def test_commands_on_an_unmigrated_database_say_so(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    (tmp_path / "data").mkdir()
+    for command in (["content", "sync"], ["invite", "create", "--assessment", "docs-rag"]):
+        result = subprocess.run(
+            [*REDLINE, *command], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert result.returncode == 2, result.stderr
+        assert "Traceback" not in result.stderr
+        assert (
+            "error: the database is at revision (empty, never migrated), the code needs"
+            in result.stderr
+        )
+        assert "Run `redline db upgrade` first." in result.stderr

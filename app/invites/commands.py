@@ -41,7 +41,7 @@ def cmd_invite_create(args: argparse.Namespace) -> int:
                 candidate_name=args.name,
                 candidate_email=args.email,
                 expires_at=expires_at,
-                base_url=args.base_url or settings.base_url,
+                base_url=args.base_url or settings.link_base_url(),
                 actor="cli",
             )
             expires = new.invite.expires_at

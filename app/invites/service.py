@@ -59,7 +59,7 @@ class NewInvite:
 
 def invite_url(token: str, base_url: str | None = None) -> str:
     """The link a candidate opens."""
-    return f"{(base_url or get_settings().base_url).rstrip('/')}{INVITE_PATH}{token}"
+    return f"{(base_url or get_settings().link_base_url()).rstrip('/')}{INVITE_PATH}{token}"
 
 
 def create_invite(
