@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 
 
 def _expiry(args: argparse.Namespace) -> datetime | None:
@@ -20,8 +21,54 @@ def _expiry(args: argparse.Namespace) -> datetime | None:
     return None
 
 
+def _create_from_csv(args: argparse.Namespace, expires_at: datetime | None) -> int:
+    """Every row of `--csv`, all or none; `name,email,link` on standard output."""
+    from app.assessments.service import AssessmentNotFound
+    from app.cli import load_settings
+    from app.db import get_sessionmaker
+    from app.invites import bulk
+    from app.invites.service import InviteInvalid
+
+    settings = load_settings()
+    if args.name or args.email:
+        print("error: give --csv or --name/--email, not both", file=sys.stderr)
+        return 2
+    source = "standard input" if args.csv == "-" else args.csv
+    try:
+        data = sys.stdin.buffer.read() if args.csv == "-" else Path(args.csv).read_bytes()
+    except OSError as exc:
+        print(f"error: cannot read {source}: {exc.strerror}", file=sys.stderr)
+        return 2
+    try:
+        rows = bulk.parse_rows(data)
+        with get_sessionmaker().begin() as session:
+            created = bulk.create_invites(
+                session,
+                assessment=args.assessment,
+                rows=rows,
+                expires_at=expires_at,
+                actor="cli",
+                base_url=args.base_url or settings.link_base_url(),
+            )
+            text = bulk.links_csv(created)
+    except AssessmentNotFound:
+        print(
+            f"error: no assessment called '{args.assessment}' (run `redline content sync`)",
+            file=sys.stderr,
+        )
+        return 1
+    except InviteInvalid as exc:
+        for problem in exc.problems:
+            print(f"error: {source}: {problem}", file=sys.stderr)
+        print(f"{len(exc.problems)} problem(s); no invite was created", file=sys.stderr)
+        return 1
+    sys.stdout.write(text)
+    print(f"{len(created)} invites created; the links are shown only now", file=sys.stderr)
+    return 0
+
+
 def cmd_invite_create(args: argparse.Namespace) -> int:
-    """Create an invite and print its link (shown only this once)."""
+    """Create an invite and print its link (shown only this once); or one per row of --csv."""
     from app.assessments.service import AssessmentNotFound
     from app.cli import load_settings
     from app.db import get_sessionmaker
@@ -33,6 +80,8 @@ def cmd_invite_create(args: argparse.Namespace) -> int:
     except ValueError:
         print(f"error: --expires '{args.expires}' is not an ISO date or time", file=sys.stderr)
         return 2
+    if args.csv is not None:
+        return _create_from_csv(args, expires_at)
     try:
         with get_sessionmaker().begin() as session:
             new = service.create_invite(
@@ -69,6 +118,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     create.add_argument("--assessment", required=True, metavar="SLUG")
     create.add_argument("--name", help="candidate's name")
     create.add_argument("--email", help="candidate's e-mail address")
+    create.add_argument(
+        "--csv",
+        metavar="FILE",
+        help="one invite per row of name,email (header optional; '-' reads standard input); "
+        "prints name,email,link as CSV",
+    )
     create.add_argument(
         "--base-url",
         metavar="URL",

@@ -62,6 +62,18 @@ def invite_url(token: str, base_url: str | None = None) -> str:
     return f"{(base_url or get_settings().link_base_url()).rstrip('/')}{INVITE_PATH}{token}"
 
 
+def candidate_problems(name: str | None, email: str | None) -> list[str]:
+    """What is wrong with a candidate's name and e-mail address, field by field."""
+    problems = []
+    if name and len(name) > MAX_NAME:
+        problems.append(f"candidate name: {len(name)} characters, the limit is {MAX_NAME}")
+    if name and "\x00" in name:
+        problems.append("candidate name: contains a NUL character")
+    if email and (len(email) > MAX_EMAIL or "@" not in email.strip("@") or "\x00" in email):
+        problems.append(f"candidate e-mail: '{email[:60]}' is not an e-mail address")
+    return problems
+
+
 def create_invite(
     session: Session,
     *,
@@ -84,10 +96,7 @@ def create_invite(
     problems = []
     if not assessment.is_active:
         problems.append(f"assessment: '{assessment.slug}' is retired")
-    if name and len(name) > MAX_NAME:
-        problems.append(f"candidate name: {len(name)} characters, the limit is {MAX_NAME}")
-    if email and (len(email) > MAX_EMAIL or "@" not in email.strip("@")):
-        problems.append(f"candidate e-mail: '{email[:60]}' is not an e-mail address")
+    problems.extend(candidate_problems(name, email))
     if expires_at.tzinfo is None:
         problems.append("expiry: give a time zone (UTC)")
     elif expires_at <= now:

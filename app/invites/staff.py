@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime, time, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
@@ -13,7 +14,7 @@ from app.assessments import service as assessment_service
 from app.assessments.service import AssessmentNotFound
 from app.auth import Csrf, require_role
 from app.db import RowId, SessionDep, utcnow
-from app.invites import service
+from app.invites import bulk, service
 from app.invites.models import Invite
 from app.reviews import service as review_service
 from app.scoring import service as scoring_service
@@ -33,6 +34,8 @@ def _page(
     created: service.NewInvite | None = None,
     errors: list[str] | None = None,
     form: dict[str, Any] | None = None,
+    bulk_created: list[tuple[bulk.Row, service.NewInvite]] | None = None,
+    bulk_errors: list[str] | None = None,
     status_code: int = 200,
 ) -> Response:
     now = utcnow()
@@ -60,6 +63,9 @@ def _page(
             "blind": blind,
             "created": created,
             "errors": errors or [],
+            "bulk_created": bulk_created,
+            "bulk_download": _data_url(bulk.links_csv(bulk_created)) if bulk_created else None,
+            "bulk_errors": bulk_errors or [],
             "form": form or {"expires": default_expiry},
             "today": now.date().isoformat(),
         },
@@ -137,6 +143,58 @@ def create_invite(
         return _page(request, session, errors=exc.problems, form=form, status_code=422)
     session.commit()
     return _page(request, session, created=created, status_code=201)
+
+
+def _data_url(text: str) -> str:
+    # The links exist only in this response, so the download is offered from it, not from a
+    # URL that would have to keep them.
+    return "data:text/csv;charset=utf-8;base64," + base64.b64encode(text.encode()).decode()
+
+
+@router.post("/staff/invites/bulk")
+def create_invites_from_csv(
+    request: Request,
+    session: SessionDep,
+    user: InviteStaff,
+    _csrf: Csrf,
+    invites_csv: Annotated[UploadFile | None, File()] = None,
+    assessment: Annotated[str, Form()] = "",
+    expires: Annotated[str, Form()] = "",
+) -> Response:
+    """One invite per `name,email` row of an uploaded CSV, all or none; the links once."""
+    form = {"assessment": assessment, "expires": expires}
+    problems: list[str] = []
+    try:
+        expires_at = _expiry(expires) if expires.strip() else None
+    except ValueError:
+        expires_at = None
+        problems.append(f"expiry: '{expires[:30]}' is not a date (YYYY-MM-DD)")
+    if invites_csv is None or not invites_csv.filename:
+        problems.append("file: choose a CSV file of name,email rows")
+        data = b""
+    else:
+        data = invites_csv.file.read(bulk.MAX_BYTES + 1)
+    if problems:
+        return _page(request, session, bulk_errors=problems, form=form, status_code=422)
+    try:
+        rows = bulk.parse_rows(data)
+        created = bulk.create_invites(
+            session,
+            assessment=assessment,
+            rows=rows,
+            expires_at=expires_at,
+            created_by=user,
+            base_url=_link_base(request),
+        )
+    except AssessmentNotFound:
+        problems = [f"assessment: no assessment called '{assessment[:100]}'"]
+    except service.InviteInvalid as exc:
+        problems = exc.problems
+    if problems:
+        session.rollback()
+        return _page(request, session, bulk_errors=problems, form=form, status_code=422)
+    session.commit()
+    return _page(request, session, bulk_created=created, status_code=201)
 
 
 @router.post("/staff/invites/{invite_id}/revoke")
