@@ -68,6 +68,7 @@ EXPECTED_ACCESS: dict[tuple[str, str], frozenset[str]] = {
     # Invites: any staff member may hand out an assessment.
     ("GET", "/staff/invites"): STAFF,
     ("POST", "/staff/invites"): STAFF,
+    ("POST", "/staff/invites/bulk"): STAFF,
     ("POST", "/staff/invites/{invite_id}/revoke"): STAFF,
     # Accounts.
     ("GET", "/staff/users"): ADMINS,
