@@ -8,10 +8,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import yaml
 from playwright.sync_api import expect
 
 from app.db import get_sessionmaker
 from app.scoring import service as scoring_service
+from app.settings import PROJECT_ROOT
 from app.users.models import Role
 from tests.web.factories import (
     TEST_PASSWORD,
@@ -26,6 +28,13 @@ from tests.web.test_candidate_browser import SAVED, add_inline, start
 pytestmark = pytest.mark.browser
 
 PIXEL = "http://tracker.example/pixel.png"
+SLUG = "docs-rag"
+
+
+def first_bug() -> str:
+    """The key of the first seeded bug of SLUG, as the grade-by-bug page names it."""
+    key = yaml.safe_load((PROJECT_ROOT / "seeded_bugs" / f"{SLUG}.yaml").read_text())
+    return str(key["bugs"][0]["id"])
 
 
 @pytest.fixture(autouse=True)
@@ -110,7 +119,21 @@ def test_every_page_runs_under_the_policy(page: Any, live_server: str) -> None:
     page.get_by_label("Password").fill(TEST_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(re.compile(r".*/staff/.*"))
-    for path in ("/staff/queue", "/staff/invites", "/staff/users", "/staff/export"):
+    version = f"/staff/assessments/{SLUG}/versions/1"
+    for path in (
+        "/staff/queue",
+        "/staff/invites",
+        "/staff/users",
+        "/staff/export",
+        "/staff/assessments",
+        version,
+        f"{version}/analysis",
+        f"{version}/lint",
+        f"{version}/preview",
+        f"{version}/try",
+        "/staff/bugs",
+        f"/staff/bugs/{SLUG}/{first_bug()}",
+    ):
         page.goto(f"{live_server}{path}")
         expect(page.locator("main h1, main h2").first).to_be_visible()
         watch.check(page, path)
