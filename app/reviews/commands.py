@@ -1,4 +1,4 @@
-"""`redline export`: auto and final scores as CSV or JSON."""
+"""`redline export`: auto and final scores as a tidy CSV, a long CSV of decisions, or JSON."""
 
 from __future__ import annotations
 
@@ -16,7 +16,12 @@ def cmd_export(args: argparse.Namespace) -> int:
     load_settings()
     with get_sessionmaker().begin() as session:
         records = export.export_records(session, assessment=args.assessment)
-    text = export.to_csv(records) if args.format == "csv" else export.to_json(records)
+    writers = {
+        "csv": export.to_tidy_csv,
+        "decisions": export.to_decisions_csv,
+        "json": export.to_json,
+    }
+    text = writers[args.format](records)
     if args.out is None or str(args.out) == "-":
         sys.stdout.write(text)
     else:
@@ -28,7 +33,12 @@ def cmd_export(args: argparse.Namespace) -> int:
 def register(commands: argparse._SubParsersAction) -> None:
     """Add `redline export` to the command line."""
     export = commands.add_parser("export", help="export auto and final scores")
-    export.add_argument("--format", choices=("csv", "json"), default="csv")
+    export.add_argument(
+        "--format",
+        choices=("csv", "decisions", "json"),
+        default="csv",
+        help="csv: one row per submission; decisions: one row per decision; json: everything",
+    )
     export.add_argument("--assessment", metavar="SLUG", help="only this assessment")
     export.add_argument("--out", type=Path, metavar="FILE", help="write here (default: stdout)")
     export.set_defaults(handler=cmd_export)

@@ -1,11 +1,13 @@
-"""Export of auto and final scores, as JSON and as CSV that reads back to the same records."""
+"""Export of auto and final scores: JSON with everything, a tidy CSV (one row per submission)
+and a long CSV (one row per decision), both flat so that a spreadsheet or pandas reads them
+without parsing cells."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -21,7 +23,7 @@ from app.submissions.models import Submission
 from app.users.models import User
 
 # Columns holding lists or mappings carry JSON text in CSV, so every record survives the trip.
-JSON_COLUMNS = ("matches", "flags", "overrides", "graders")
+JSON_COLUMNS = ("matches", "flags", "overrides", "graders", "bugs")
 FLAT_COLUMNS = (
     "submission",
     "public_id",
@@ -43,15 +45,6 @@ FLAT_COLUMNS = (
     "updated_at",
 )
 COLUMNS = (*FLAT_COLUMNS, *JSON_COLUMNS)
-NUMBER_COLUMNS = frozenset(
-    {
-        "auto_total",
-        "final_total",
-        *(f"{p}_{d}" for p in ("auto", "final") for d in scoring.DIMENSIONS),
-    }
-)
-INT_COLUMNS = frozenset({"submission", "assessment_version"})
-BOOL_COLUMNS = frozenset({"auto_needs_review"})
 
 
 def _iso(value: Any) -> str | None:
@@ -66,6 +59,7 @@ def export_records(session: Session, *, assessment: str | None = None) -> list[d
         .options(
             selectinload(Submission.invite),
             selectinload(Submission.version).selectinload(AssessmentVersion.assessment),
+            selectinload(Submission.version).selectinload(AssessmentVersion.bugs),
         )
         .order_by(Submission.id)
     )
@@ -185,6 +179,16 @@ def _record(
         }
         for o in sorted(decision.overrides if decision else [], key=lambda o: o.dimension)
     }
+    found_auto = {bug for bug, _ in reviews.auto_matches(auto)}
+    found_final = {bug for bug, _ in reviews.effective_matches(auto, decision)}
+    record["bugs"] = [
+        {
+            "bug": b.key,
+            "auto_found": b.key in found_auto if auto else None,
+            "final_found": b.key in found_final if final else None,
+        }
+        for b in sorted(submission.version.bugs, key=lambda b: (b.rank, b.key))
+    ]
     graders = {m["decided_by"] for m in matches if m["decided_by"]}
     graders |= {f["decided_by"] for f in flags if f["decided_by"]}
     graders |= {o["decided_by"] for o in record["overrides"].values() if o["decided_by"]}
@@ -198,48 +202,128 @@ def to_json(records: Iterable[dict[str, Any]]) -> str:
     return json.dumps(list(records), indent=2, ensure_ascii=False) + "\n"
 
 
-def to_csv(records: Iterable[dict[str, Any]]) -> str:
-    """The records as CSV: one row each, nested values as JSON text, text cells neutralised."""
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int | float):
+        return str(value)
+    return spreadsheet.neutralise(str(value))
+
+
+def _write(columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> str:
     out = io.StringIO()
     # CRLF as RFC 4180 says: the writer then quotes any cell holding a bare CR too.
-    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\r\n")
+    writer = csv.DictWriter(out, fieldnames=list(columns), lineterminator="\r\n")
     writer.writeheader()
-    for record in records:
-        row = {}
-        for column in COLUMNS:
-            value = record[column]
-            if column in JSON_COLUMNS:
-                row[column] = json.dumps(value, ensure_ascii=False, sort_keys=True)
-            elif value is None:
-                row[column] = ""
-            elif isinstance(value, bool):
-                row[column] = "true" if value else "false"
-            elif isinstance(value, int | float):
-                row[column] = str(value)
-            else:
-                row[column] = spreadsheet.neutralise(str(value))
-        writer.writerow(row)
+    for row in rows:
+        writer.writerow({column: _cell(row.get(column)) for column in columns})
     return out.getvalue()
 
 
-def from_csv(text: str) -> list[dict[str, Any]]:
-    """Read records written by `to_csv` back into the shape `export_records` returns."""
-    records = []
-    for row in csv.DictReader(io.StringIO(text)):
-        record: dict[str, Any] = {}
-        for column in COLUMNS:
-            raw = spreadsheet.restore(row[column])
-            if column in JSON_COLUMNS:
-                record[column] = json.loads(raw)
-            elif raw == "":
-                record[column] = None
-            elif column in NUMBER_COLUMNS:
-                record[column] = float(raw)
-            elif column in INT_COLUMNS:
-                record[column] = int(raw)
-            elif column in BOOL_COLUMNS:
-                record[column] = raw == "true"
-            else:
-                record[column] = raw
-        records.append(record)
-    return records
+def bug_columns(records: Iterable[dict[str, Any]]) -> list[str]:
+    """`auto_found:<bug>` and `final_found:<bug>` for every seeded bug the records know."""
+    keys: dict[str, None] = {}
+    for record in records:
+        for bug in record["bugs"]:
+            keys.setdefault(f"{record['assessment']}/{bug['bug']}")
+    return [f"{kind}:{key}" for key in keys for kind in ("auto_found", "final_found")]
+
+
+def to_tidy_csv(records: Sequence[dict[str, Any]]) -> str:
+    """One row per submission: a column per dimension (auto and final) and per bug found."""
+    bugs = bug_columns(records)
+    rows = []
+    for record in records:
+        row = {column: record[column] for column in FLAT_COLUMNS}
+        row["graders"] = "; ".join(record["graders"])
+        for bug in record["bugs"]:
+            key = f"{record['assessment']}/{bug['bug']}"
+            row[f"auto_found:{key}"] = bug["auto_found"]
+            row[f"final_found:{key}"] = bug["final_found"]
+        rows.append(row)
+    return _write([*FLAT_COLUMNS, "graders", *bugs], rows)
+
+
+DECISION_COLUMNS = (
+    "submission",
+    "public_id",
+    "assessment",
+    "status",
+    "kind",
+    "item",
+    "comment",
+    "source",
+    "confidence",
+    "verdict",
+    "value",
+    "reason",
+    "decided_by",
+    "decided_at",
+)
+
+
+def decision_rows(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per decision (undecided auto items too, with an empty verdict)."""
+    rows: list[dict[str, Any]] = []
+    for record in records:
+        base = {k: record[k] for k in ("submission", "public_id", "assessment", "status")}
+        for m in record["matches"]:
+            rows.append(
+                {
+                    **base,
+                    "kind": "match",
+                    "item": m["bug"],
+                    "comment": m["comment"],
+                    "source": m["source"],
+                    "confidence": m["confidence"],
+                    "verdict": m["verdict"],
+                    "decided_by": m["decided_by"],
+                    "decided_at": m["decided_at"],
+                }
+            )
+        for f in record["flags"]:
+            rows.append(
+                {
+                    **base,
+                    "kind": "flag",
+                    "item": f["kind"],
+                    "comment": f["comment"],
+                    "source": "auto",
+                    "verdict": f["verdict"],
+                    "decided_by": f["decided_by"],
+                    "decided_at": f["decided_at"],
+                }
+            )
+        for dimension, o in record["overrides"].items():
+            rows.append(
+                {
+                    **base,
+                    "kind": "override",
+                    "item": dimension,
+                    "source": "grader",
+                    "value": o["value"],
+                    "reason": o["reason"],
+                    "decided_by": o["decided_by"],
+                    "decided_at": o["decided_at"],
+                }
+            )
+        if record["status"] == "final":
+            rows.append(
+                {
+                    **base,
+                    "kind": "finalize",
+                    "item": "grade",
+                    "source": "grader",
+                    "value": record["final_total"],
+                    "decided_by": record["finalized_by"],
+                    "decided_at": record["finalized_at"],
+                }
+            )
+    return rows
+
+
+def to_decisions_csv(records: Sequence[dict[str, Any]]) -> str:
+    """The long CSV: one row per decision."""
+    return _write(DECISION_COLUMNS, decision_rows(records))

@@ -414,10 +414,23 @@ def export_json(session: SessionDep, user: GraderUser, assessment: str | None = 
 
 @router.get("/staff/export.csv", tags=["grading"])
 def export_csv(session: SessionDep, user: GraderUser, assessment: str | None = None) -> Response:
-    """Auto and final scores of every submission, as CSV."""
+    """One row per submission: dimensions auto and final, and each seeded bug found or not."""
     records = export.export_records(session, assessment=assessment or None)
     return Response(
-        export.to_csv(records),
+        export.to_tidy_csv(records),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="redline-scores.csv"'},
+    )
+
+
+@router.get("/staff/export-decisions.csv", tags=["grading"])
+def export_decisions_csv(
+    session: SessionDep, user: GraderUser, assessment: str | None = None
+) -> Response:
+    """One row per decision on a match, red flag, dimension or the grade."""
+    records = export.export_records(session, assessment=assessment or None)
+    return Response(
+        export.to_decisions_csv(records),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="redline-decisions.csv"'},
     )

