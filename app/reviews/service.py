@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from rapidfuzz import fuzz, process
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
@@ -29,7 +29,7 @@ from app.reviews.models import (
 )
 from app.scoring.models import AutoScore
 from app.submissions.highlight import highlight_lines
-from app.submissions.models import Submission, SubmissionStatus
+from app.submissions.models import ReviewComment, Submission, SubmissionStatus
 from app.users.models import User
 
 # Totals this close to the line are where a human changes outcomes, so they rise in the queue.
@@ -37,6 +37,10 @@ DECISION_LINE = 60.0
 QUEUE_LIMIT = 500
 DUPLICATE_THRESHOLD = 90.0
 DUPLICATE_MIN_CHARS = 80
+# The near-duplicate check compares at most this much of each review: enough to catch a
+# copied review, and at most a few milliseconds per pair however long the drafts are.
+DUPLICATE_MAX_CHARS = 4_000
+DUPLICATE_MAX_COMMENTS = 50
 MAX_REASON_CHARS = 2000
 SUBMITTED = (SubmissionStatus.submitted, SubmissionStatus.auto_submitted)
 FLAG_KINDS = ("rewrite", "framework", "style_only", "no_questions")
@@ -830,29 +834,49 @@ def _where(comment: int, *, whole: str = "summary") -> str:
 # -- integrity ---------------------------------------------------------------------------------
 
 
+def _normalized(bodies: Sequence[str]) -> str:
+    text = " ".join(" ".join(body.lower().split()) for body in bodies)
+    return text[:DUPLICATE_MAX_CHARS]
+
+
 def review_text(submission: Submission) -> str:
-    """The comment texts of a review, normalized for comparison."""
-    return " ".join(" ".join(c.body.lower().split()) for c in submission.comments)
+    """The start of a review's comment texts, normalized for comparison (bounded in size)."""
+    return _normalized(
+        [c.body[:DUPLICATE_MAX_CHARS] for c in submission.comments[:DUPLICATE_MAX_COMMENTS]]
+    )
 
 
 def find_near_duplicates(
     session: Session, submission: Submission, *, threshold: float = DUPLICATE_THRESHOLD
 ) -> list[tuple[int, float]]:
-    """Other submissions of the same assessment whose comments read nearly the same."""
+    """Other submissions of the same assessment whose comments read nearly the same.
+
+    Only the start of each review is compared (DUPLICATE_MAX_CHARS), read from the database
+    as such: the comparison is quadratic in the text's length, and a candidate must not be
+    able to make a grader's page slow by writing drafts at the size limits.
+    """
     text = review_text(submission)
     if len(text) < DUPLICATE_MIN_CHARS:
         return []
-    others = session.scalars(
-        select(Submission)
-        .join(AssessmentVersion)
+    rows = session.execute(
+        select(
+            ReviewComment.submission_id,
+            func.substr(ReviewComment.body, 1, DUPLICATE_MAX_CHARS),
+        )
+        .join(Submission, Submission.id == ReviewComment.submission_id)
+        .join(AssessmentVersion, AssessmentVersion.id == Submission.version_id)
         .where(
             AssessmentVersion.assessment_id == submission.version.assessment_id,
             Submission.id != submission.id,
             Submission.status.in_(SUBMITTED),
+            ReviewComment.position < DUPLICATE_MAX_COMMENTS,
         )
-        .options(selectinload(Submission.comments))
+        .order_by(ReviewComment.submission_id, ReviewComment.position)
     ).all()
-    choices = {o.id: review_text(o) for o in others}
+    bodies: dict[int, list[str]] = {}
+    for submission_id, body in rows:
+        bodies.setdefault(submission_id, []).append(body)
+    choices = {key: _normalized(parts) for key, parts in bodies.items()}
     hits = process.extract(
         text, choices, scorer=fuzz.token_sort_ratio, score_cutoff=threshold, limit=10
     )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import random
 import re
+import time
 from typing import Any
 
 import pytest
@@ -759,3 +761,24 @@ def test_recomputed_severity_honours_the_summary_priority() -> None:
     # Comment order puts b first; the summary says to fix a first, which overrides it.
     assert scoring.severity([("b", 0), ("a", 1)], plain, bugs) == 0.0
     assert scoring.severity([("b", 0), ("a", 1)], plain, bugs, ["a", "b"]) == 100.0
+
+
+def test_the_near_duplicate_check_stays_fast_on_drafts_at_the_size_limits(
+    session: Session,
+) -> None:
+    # Long drafts of different random words: comparing them whole is quadratic (minutes);
+    # only their start is compared, so the check takes milliseconds and still finds a copy.
+    rng = random.Random(11)
+    vocabulary = [f"{word}{n}" for word in ("cache", "retry", "lock", "queue") for n in range(99)]
+
+    def long_body() -> str:
+        return " ".join(rng.choice(vocabulary) for _ in range(2_800))[:20_000]
+
+    first = make_submission(session, comments=[long_body() for _ in range(20)])
+    second = make_submission(session, comments=[long_body() for _ in range(20)])
+    copy = make_submission(session, comments=[c.body for c in first.comments])
+    started = time.perf_counter()
+    found = reviews.find_near_duplicates(session, second)
+    assert time.perf_counter() - started < 2.0
+    assert first.id not in [other for other, _ in found]
+    assert first.id in [other for other, _ in reviews.find_near_duplicates(session, copy)]
