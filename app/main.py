@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app import docs, health, pages
+from app import docs, health, logs, pages
 from app.assessments.service import AssessmentNotFound
 from app.auth import LoginRequired
 from app.authoring import routes as authoring_routes
@@ -21,6 +21,7 @@ from app.headers import SecurityHeaders
 from app.invites import routes as invite_routes
 from app.invites import staff as invite_staff
 from app.invites.service import InviteUnavailable
+from app.limits.service import RateLimited
 from app.reviews import routes as reviews_routes
 from app.reviews.service import SubmissionNotFound
 from app.settings import PROJECT_ROOT
@@ -68,6 +69,7 @@ def create_app() -> FastAPI:
     app.add_middleware(Guard)
     # Added last, so it is outermost: the guard's refusals get the headers too.
     app.add_middleware(SecurityHeaders)
+    logs.install()
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.include_router(health.router)
     app.include_router(docs.router)
@@ -83,6 +85,12 @@ def create_app() -> FastAPI:
     @app.exception_handler(AssessmentNotFound)
     def _assessment_not_found(request: Request, exc: AssessmentNotFound) -> Response:
         return error_response(request, 404, "Not found", f"No assessment called {exc}.")
+
+    @app.exception_handler(RateLimited)
+    def _rate_limited(request: Request, exc: RateLimited) -> Response:
+        response = error_response(request, 429, "Too many requests", str(exc), code="rate_limited")
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.exception_handler(LoginRequired)
     def _login_required(request: Request, exc: LoginRequired) -> Response:

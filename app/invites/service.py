@@ -18,6 +18,7 @@ from app.assessments.models import Assessment
 from app.audit import service as audit_service
 from app.db import utcnow
 from app.invites.models import Invite
+from app.limits import service as limits
 from app.security import new_token, token_hash
 from app.settings import get_settings
 from app.submissions import service as submission_service
@@ -170,6 +171,8 @@ def open_invite(
 ) -> tuple[Invite, str]:
     """Exchange a link's token for a candidate session; returns the invite and session token.
 
+    Each open of a real invite counts towards its rate limit (RateLimited when exceeded).
+
     A browser that already holds this invite's session keeps it, so reopening the link in a
     second tab does not sign out the first, and after submitting it leads to the receipt.
     """
@@ -177,6 +180,7 @@ def open_invite(
     invite = _by_token(session, token)
     if invite is None:
         raise InviteUnavailable()
+    limits.hit(session, limits.INVITE_OPEN, str(invite.id), now=now)
     holds_session = bool(
         current_session_token and invite.session_hash == token_hash(current_session_token)
     )

@@ -105,9 +105,18 @@ def warm_up() -> None:
 
 def score_submission(session: Session, submission: Submission) -> AutoScore:
     """Grade a submission with the default grader and store the score, matches and flags."""
+    return store_grade(session, submission, *grade_submission(submission))
+
+
+def grade_submission(submission: Submission) -> tuple[Any, Grader]:
+    """The engine's grade of a loaded submission and the grader that gave it; no database."""
     assessment, answer_key = assessment_service.to_grading(submission.version)
     grader = default_grader()
-    grade = grader.grade(to_review(submission), assessment, answer_key)
+    return grader.grade(to_review(submission), assessment, answer_key), grader
+
+
+def store_grade(session: Session, submission: Submission, grade: Any, grader: Grader) -> AutoScore:
+    """Keep a grade as the submission's auto-score, with its matches and flags."""
     result: dict[str, Any] = grade.to_dict()
     explained: dict[str, Any] = grade.to_dict(explain=True)
     evidence: dict[str, Any] = explained.get("evidence", {}) or {}
@@ -144,10 +153,17 @@ def score_submission(session: Session, submission: Submission) -> AutoScore:
 
 
 def score_submission_safely(session: Session, submission: Submission) -> AutoScore | None:
-    """`score_submission`, except that a failure is recorded instead of raised."""
+    """`score_submission`, except that a failure is recorded instead of raised.
+
+    The grade is computed outside any transaction (the caller committed), so grading, which
+    can take seconds on a cold worker, holds neither a pooled connection nor SQLite's lock.
+    """
     try:
+        _load_for_grading(submission)
+        session.commit()
+        grade, grader = grade_submission(submission)
         with session.begin_nested():
-            return score_submission(session, submission)
+            return store_grade(session, submission, grade, grader)
     except Exception as exc:
         logger.exception("auto-grading failed for submission %s", submission.public_id)
         audit_service.record(
@@ -160,6 +176,13 @@ def score_submission_safely(session: Session, submission: Submission) -> AutoSco
             {"error": f"{type(exc).__name__}: {exc}"[:2000]},
         )
         return None
+
+
+def _load_for_grading(submission: Submission) -> None:
+    # Everything grading reads, loaded now, so it needs no connection later.
+    _ = submission.version.assessment.slug, submission.version.files
+    _ = [(c.body, c.file) for c in submission.comments]
+    assessment_service.to_grading(submission.version)
 
 
 def commit_and_score(session: Session) -> int:

@@ -50,6 +50,9 @@
   var inflight = null;
   var saveTimer = null;
   var failures = 0;
+  // Kept until a save succeeds: a retry after a lost answer sends the same id, so the server
+  // recognises its own earlier success instead of reporting a conflict with another tab.
+  var saveId = null;
   var dirtySince = 0;
   var blocked = false;
   var closed = false;
@@ -205,13 +208,16 @@
     }
     return fetch(url, options).then(function (res) {
       return res.json().catch(function () { return {}; }).then(function (data) {
-        return { ok: res.ok, status: res.status, data: data };
+        return { ok: res.ok, status: res.status, data: data,
+          retryAfter: parseInt(res.headers.get("Retry-After") || "0", 10) };
       });
     }, function () { return { ok: false, status: 0, data: {} }; });
   }
 
   function payload() {
+    if (!saveId) { saveId = "s" + newId().slice(1); }
     return JSON.stringify({
+      save_id: saveId,
       base_revision: revision,
       comments: draft.comments.map(copyComment),
       summary: draft.summary
@@ -231,6 +237,7 @@
       inflight = null;
       if (res.ok) {
         failures = 0;
+        saveId = null;
         revision = res.data.draft.revision;
         lastSavedAt = res.data.draft.saved_at;
         savedSeq = seq;
@@ -251,10 +258,12 @@
   function saveFailed(res) {
     var code = res.data && res.data.code;
     var detail = (res.data && res.data.detail) || "";
-    if (res.status === 0 || res.status >= 500) {
+    if (res.status === 0 || res.status >= 500 || res.status === 429) {
       failures += 1;
       var wait = Math.min(15000, 1000 * Math.pow(2, failures));
-      setStatus("warn", "Not saved: cannot reach the server. Your changes are kept in this browser; retrying in " + Math.round(wait / 1000) + " s.");
+      if (res.status === 429) { wait = Math.max(wait, 1000 * (res.retryAfter || 5)); }
+      var why = res.status === 429 ? "the server asked to slow down" : "cannot reach the server";
+      setStatus("warn", "Not saved: " + why + ". Your changes are kept in this browser; retrying in " + Math.round(wait / 1000) + " s.");
       saveTimer = setTimeout(flush, wait);
     } else if (code === "draft_conflict") {
       blocked = "conflict";

@@ -71,7 +71,9 @@ def save_draft(body: DraftWrite, candidate: ApiCandidateDep, session: SessionDep
     current = candidate.submission
     submission = commit_with_retry(
         session,
-        lambda: service.save_draft(session, current, draft, base_revision=body.base_revision),
+        lambda: service.save_draft(
+            session, current, draft, base_revision=body.base_revision, save_id=body.save_id
+        ),
     )
     # Every worker that serves a save gets its grader ready, so the submit, whichever worker
     # takes it, does not wait for training.

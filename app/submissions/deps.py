@@ -16,6 +16,7 @@ from starlette.types import Message
 from app.db import SessionDep
 from app.invites import service as invite_service
 from app.invites.models import Invite
+from app.limits import service as limits
 from app.scoring import service as scoring_service
 from app.security import csrf_token_for, csrf_token_is_valid
 from app.settings import get_settings
@@ -25,6 +26,7 @@ from app.submissions.models import Submission
 T = TypeVar("T")
 
 COOKIE_NAME = "redline_candidate"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSRF_HEADER = "X-CSRF-Token"
 
 
@@ -59,6 +61,12 @@ def get_candidate(request: Request, session: SessionDep) -> Candidate:
     invite = invite_service.invite_for_session(session, token)
     if invite is None or invite.revoked_at is not None or token is None:
         raise CandidateSessionMissing()
+    if request.method in UNSAFE_METHODS:
+        try:
+            limits.hit(session, limits.CANDIDATE_SAVE, str(invite.id))
+        except limits.RateLimited:
+            session.commit()  # a refused save still counts
+            raise
     submission = service.submission_for_invite(session, invite)
     if submission is not None and service.finalize_if_overdue(session, submission):
         # Closing an overdue draft must stick even when this request is then refused.

@@ -46,6 +46,9 @@ class Submission(Base):
     saved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     content_digest: Mapped[str | None] = mapped_column(String(64))
+    # The client's id of the save that made `draft_revision`: a retry of that save (its
+    # answer was lost) is recognised and applied instead of refused as a conflict.
+    last_save_id: Mapped[str | None] = mapped_column(String(64))
 
     invite: Mapped[Invite] = relationship()
     version: Mapped[AssessmentVersion] = relationship()

@@ -44,6 +44,13 @@ class DraftWrite(BaseModel):
     )
     comments: list[CommentWrite] = Field(default_factory=list)
     summary: str = ""
+    save_id: str = Field(
+        default="",
+        max_length=64,
+        description="An id the client picks for this save and sends again when it retries "
+        "it: a retry of a save that was stored but whose answer was lost then succeeds "
+        "instead of being refused as a conflict.",
+    )
 
 
 class CommentRead(BaseModel):

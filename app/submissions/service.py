@@ -419,10 +419,13 @@ def save_draft(
     draft: Draft,
     *,
     base_revision: int,
+    save_id: str = "",
     now: datetime | None = None,
 ) -> Submission:
     """Replace the draft if `base_revision` is the stored one; the revision then goes up by one.
 
+    A retry of the save that made the stored revision (same `save_id`, based on the revision
+    before) is applied too: its first answer was lost, and nothing else came in between.
     Raises DraftConflict for a stale revision, DraftInvalid with every problem, and
     DeadlinePassed or AlreadySubmitted when the review is closed.
     """
@@ -434,14 +437,25 @@ def save_draft(
         raise DraftInvalid(problems)
     # Compare-and-set in one statement, so two saves racing from the same revision cannot
     # both win, and a save cannot slip in after the draft was closed.
+    same_base = Submission.draft_revision == base_revision
+    if save_id:
+        retried = (Submission.draft_revision == base_revision + 1) & (
+            Submission.last_save_id == save_id
+        )
+        same_base = same_base | retried
     result = session.execute(
         update(Submission)
         .where(
             Submission.id == submission.id,
-            Submission.draft_revision == base_revision,
+            same_base,
             Submission.status == SubmissionStatus.in_progress,
         )
-        .values(draft_revision=Submission.draft_revision + 1, summary=draft.summary, saved_at=now)
+        .values(
+            draft_revision=Submission.draft_revision + 1,
+            summary=draft.summary,
+            saved_at=now,
+            last_save_id=save_id or None,
+        )
         .execution_options(synchronize_session=False)
     )
     session.refresh(submission)

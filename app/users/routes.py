@@ -21,6 +21,7 @@ from app.auth import (
     set_cookie,
 )
 from app.db import RowId, SessionDep
+from app.limits import service as limits
 from app.security import csrf_token_is_valid
 from app.settings import get_settings
 from app.templating import templates
@@ -70,6 +71,11 @@ def login_page(request: Request, user: CurrentUser, next: str | None = None) -> 
     return _login_form(request, next_path=_safe_next(next))
 
 
+def client_address(request: Request) -> str:
+    """The caller's address (the proxy's forwarded one when uvicorn trusts the proxy)."""
+    return request.client.host if request.client else "unknown"
+
+
 @router.post("/login", include_in_schema=False)
 def login(
     request: Request,
@@ -80,14 +86,26 @@ def login(
     next: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     """Check the credentials and open a fresh session (the old one, if any, ends)."""
+    address = client_address(request)
     try:
-        user = service.authenticate(session, email, password)
-    except service.TooManyAttempts as exc:
-        return _login_form(
+        # Counted and committed before the password is checked: parallel guesses cannot all
+        # slip under the limit, and a guess that then ends in an error still counts.
+        limits.hit(session, limits.SIGN_IN_ADDRESS, address)
+        limits.hit(session, limits.SIGN_IN_PAIR, address, service.normalize_email(email))
+    except limits.RateLimited as exc:
+        session.commit()
+        response = _login_form(
             request, next_path=_safe_next(next), email=email, status_code=429, error=str(exc)
         )
-    if user is None:
-        session.commit()  # keep the record of the failed attempt
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    user = service.find_user(session, email)
+    # End the transaction before the deliberately slow password check, so it holds neither
+    # SQLite's write lock nor a pooled connection meanwhile.
+    session.commit()
+    if not service.check_password(user, password):
+        service.record_failed_sign_in(session, user)
+        session.commit()
         return _login_form(
             request,
             next_path=_safe_next(next),
@@ -95,6 +113,10 @@ def login(
             status_code=401,
             error="That e-mail and password do not match an active account.",
         )
+    assert user is not None
+    service.rehash_if_needed(user, password)
+    limits.reset(session, limits.SIGN_IN_PAIR, address, service.normalize_email(email))
+    limits.sweep(session)
     # A new token at every sign-in: a session fixed before login is never promoted.
     service.end_session(session, request.cookies.get(SESSION_COOKIE))
     token = service.start_session(session, user)

@@ -6,19 +6,16 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from app.audit import service as audit
-from app.audit.models import AuditEvent
 from app.db import utcnow
 from app.security import new_token, token_hash
 from app.settings import get_settings
 from app.users.models import Role, User, UserSession
 
 MIN_PASSWORD_LENGTH = 12
-MAX_FAILED_LOGINS = 10
-LOCKOUT = timedelta(minutes=15)
 LOGIN_ACTOR = "sign-in form"
 
 _hasher = PasswordHasher()
@@ -41,10 +38,6 @@ class UserNotFound(UserError):
 
 class WeakPassword(UserError):
     """The password is too short."""
-
-
-class TooManyAttempts(UserError):
-    """Sign-in is paused for an account after repeated wrong passwords."""
 
 
 def normalize_email(email: str) -> str:
@@ -147,48 +140,44 @@ def set_password(session: Session, user: User, password: str, *, actor: User | s
     audit.record(session, actor, "user", user.id, "user.password_changed", None, None)
 
 
-def _recent_failures(session: Session, user: User) -> int:
-    since = utcnow() - LOCKOUT
-    if user.last_login_at is not None and user.last_login_at > since:
-        since = user.last_login_at
-    return (
-        session.scalar(
-            select(func.count())
-            .select_from(AuditEvent)
-            .where(
-                AuditEvent.subject_type == "user",
-                AuditEvent.subject_id == str(user.id),
-                AuditEvent.action == "user.login_failed",
-                AuditEvent.at > since,
-            )
-        )
-        or 0
-    )
+def find_user(session: Session, email: str) -> User | None:
+    """The account with `email`, active or not, or None."""
+    return session.scalars(select(User).where(User.email == normalize_email(email))).first()
 
 
-def authenticate(session: Session, email: str, password: str) -> User | None:
-    """The active account with these credentials, or None; TooManyAttempts after repeated misses.
+def check_password(user: User | None, password: str) -> bool:
+    """Whether `password` is that of the active account `user`; needs no database.
 
-    Failed attempts on a real account are written to the audit trail, which is also what
-    counts them, so the limit holds across workers and restarts.
+    An unknown account is checked against a dummy hash, so a miss takes as long either way.
     """
-    user = session.scalars(select(User).where(User.email == normalize_email(email))).first()
-    if user is not None and _recent_failures(session, user) >= MAX_FAILED_LOGINS:
-        raise TooManyAttempts(
-            f"Too many failed sign-ins for this account: try again in "
-            f"{int(LOCKOUT.total_seconds() // 60)} minutes."
-        )
     try:
         _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
-        if user is not None:
-            audit.record(session, LOGIN_ACTOR, "user", user.id, "user.login_failed", None, None)
+        return False
+    return user is not None and user.is_active
+
+
+def record_failed_sign_in(session: Session, user: User | None) -> None:
+    """Keep a failed sign-in on a real account in its audit trail."""
+    if user is not None:
+        audit.record(session, LOGIN_ACTOR, "user", user.id, "user.login_failed", None, None)
+
+
+def authenticate(session: Session, email: str, password: str) -> User | None:
+    """The active account with these credentials, or None (rate limits are the caller's)."""
+    user = find_user(session, email)
+    if not check_password(user, password):
+        record_failed_sign_in(session, user)
         return None
-    if user is None or not user.is_active:
-        return None
+    assert user is not None
+    rehash_if_needed(user, password)
+    return user
+
+
+def rehash_if_needed(user: User, password: str) -> None:
+    """Re-hash a correct password whose hash uses older argon2 parameters."""
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
-    return user
 
 
 def start_session(session: Session, user: User) -> str:

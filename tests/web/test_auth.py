@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from app.audit.models import AuditEvent
 from app.auth import SESSION_COOKIE
 from app.cli import main as cli_main
+from app.limits import service as limits
 from app.security import csrf_token_for, token_hash
 from app.users import service
 from app.users.models import Role, User, UserSession
@@ -272,13 +273,21 @@ def test_cli_adds_a_user_with_a_password_from_stdin(
     )
 
 
-def test_repeated_wrong_passwords_pause_sign_in(client: TestClient, session: Session) -> None:
+def _client_from(client: TestClient, address: str) -> TestClient:
+    return TestClient(client.app, client=(address, 40000))
+
+
+def test_repeated_wrong_passwords_pause_sign_in_from_that_address_only(
+    client: TestClient, session: Session
+) -> None:
     user = make_user(session)
-    for _ in range(service.MAX_FAILED_LOGINS):
-        assert _login(client, user.email, "not the password at all").status_code == 401
-    paused = _login(client, user.email, TEST_PASSWORD)
+    attacker = _client_from(client, "203.0.113.7")
+    for _ in range(limits.SIGN_IN_PAIR.hits):
+        assert _login(attacker, user.email, "not the password at all").status_code == 401
+    paused = _login(attacker, user.email, TEST_PASSWORD)
     assert paused.status_code == 429
-    assert "Too many failed sign-ins" in paused.text
+    assert "Too many sign-in attempts" in paused.text
+    assert 60 <= int(paused.headers["retry-after"]) <= 15 * 60
     actions = [
         e.action
         for e in session.scalars(
@@ -287,7 +296,37 @@ def test_repeated_wrong_passwords_pause_sign_in(client: TestClient, session: Ses
             )
         )
     ]
-    assert actions == ["user.login_failed"] * service.MAX_FAILED_LOGINS
+    assert actions == ["user.login_failed"] * limits.SIGN_IN_PAIR.hits
+    # The owner, elsewhere, is not locked out by someone else's guesses.
+    owner = _client_from(client, "198.51.100.20")
+    assert _login(owner, user.email, TEST_PASSWORD).status_code == 303
+
+
+def test_the_pause_does_not_tell_whether_an_account_exists(
+    client: TestClient, session: Session
+) -> None:
+    real = make_user(session)
+    answers = []
+    for email in (real.email, "nobody-here@example.test"):
+        guesser = _client_from(client, "203.0.113.8")
+        for _ in range(limits.SIGN_IN_PAIR.hits):
+            assert _login(guesser, email, "not the password at all").status_code == 401
+        paused = _login(guesser, email, "not the password at all")
+        answers.append((paused.status_code, paused.text.replace(email, "EMAIL")))
+    assert answers[0][0] == answers[1][0] == 429
+    strip = re.compile(r'name="csrf_token" value="[^"]+"')
+    assert strip.sub("", answers[0][1]) == strip.sub("", answers[1][1])
+
+
+def test_spraying_many_accounts_from_one_address_is_slowed(
+    client: TestClient, session: Session
+) -> None:
+    sprayer = _client_from(client, "203.0.113.9")
+    statuses = [
+        _login(sprayer, f"account-{n}@example.test", "Winter2026!").status_code
+        for n in range(limits.SIGN_IN_ADDRESS.hits + 1)
+    ]
+    assert statuses == [401] * limits.SIGN_IN_ADDRESS.hits + [429]
 
 
 def test_a_successful_sign_in_is_audited(client: TestClient, session: Session) -> None:

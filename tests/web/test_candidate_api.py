@@ -756,3 +756,24 @@ def test_the_real_grader_scores_a_submission(session: Session) -> None:
     assert 0 <= score.total <= 100
     assert "cache-key-ignores-params" in {m.bug_key for m in score.matches}
     assert set(score.dimensions) == set(DIMENSIONS)
+
+
+def test_a_retried_save_whose_answer_was_lost_succeeds(
+    client: TestClient, session: Session
+) -> None:
+    _state, headers = started(client, session)
+
+    def put(base: int, save_id: str, body: str) -> Any:
+        draft = {"base_revision": base, "save_id": save_id, "comments": [comment(body=body)]}
+        return client.put("/api/candidate/draft", headers=headers, json=draft)
+
+    assert put(0, "s-first", "Blocks the loop.").json()["draft"]["revision"] == 1
+    # The answer to that save never arrived; the page retries it with the same id, with
+    # what the candidate typed since.
+    retried = put(0, "s-first", "Blocks the event loop on every call.")
+    assert retried.status_code == 200, retried.text
+    assert retried.json()["draft"]["revision"] == 2
+    assert retried.json()["draft"]["comments"][0]["body"] == "Blocks the event loop on every call."
+    # Another tab's stale save (another id, or the same retry once more) is still a conflict.
+    assert put(0, "s-other-tab", "Overwrite").json()["code"] == "draft_conflict"
+    assert put(0, "s-first", "Overwrite").json()["code"] == "draft_conflict"
