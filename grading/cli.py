@@ -7,7 +7,7 @@ import gc
 import json
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -234,6 +234,12 @@ def _write_json(path: str, results: Sequence[Any]) -> None:
     )
 
 
+def _kinds_section(corpus: Any, progress: Callable[[str], None]) -> str:
+    from grading.kinds import evaluate_kinds, format_kinds
+
+    return format_kinds(evaluate_kinds(corpus, progress=progress))
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Report agreement with the gold labels of the corpora."""
     from grading.evaluation import ModelCache, evaluate, report
@@ -256,6 +262,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         if sys.stderr.isatty():
             print(f"  {what}...", file=sys.stderr)
 
+    if args.kinds:
+        print(_kinds_section(corpus, progress))
+        return 0
     if not (args.holdout or args.in_sample or args.unseen):
         sealed = None
         sealed_dir = root / "corpora" / SEALED
@@ -293,6 +302,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             + (f"; excluded: {', '.join(sorted(excluded))}" if excluded else "")
         )
         print(_format_report(results))
+        if not args.no_kinds:
+            print()
+            print(_kinds_section(corpus, progress))
         if args.json:
             _write_json(args.json, results)
         return 0
@@ -401,6 +413,15 @@ def build_parser() -> argparse.ArgumentParser:
         "(e.g. corpora/sealed)",
     )
     ev.add_argument("--no-baselines", action="store_true", help="skip the plain baselines")
+    kinds = ev.add_mutually_exclusive_group()
+    kinds.add_argument(
+        "--kinds",
+        action="store_true",
+        help="only the comment-kind section: the defect class across projects and registers",
+    )
+    kinds.add_argument(
+        "--no-kinds", action="store_true", help="leave the comment-kind section out of the report"
+    )
     ev.add_argument(
         "--exclude",
         action="append",

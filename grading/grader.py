@@ -314,8 +314,9 @@ class Grader:
 
         # Comment labels come from the comment units (the first n_comments units).
         labels = []
+        kinds = self.classifier.decide(a.kind_proba[:n_comments])
         for i in range(n_comments):
-            j = int(np.argmax(a.kind_proba[i]))
+            j = int(kinds[i])
             labels.append(
                 CommentLabel(
                     COMMENT_KINDS[j],
@@ -456,8 +457,9 @@ class Grader:
         out = []
         for review, a in zip(reviews, self.analyse(reviews, index), strict=True):
             labels = []
+            kinds = self.classifier.decide(a.kind_proba[: len(review.comments)])
             for i in range(len(review.comments)):
-                j = int(np.argmax(a.kind_proba[i]))
+                j = int(kinds[i])
                 labels.append(
                     CommentLabel(
                         COMMENT_KINDS[j],
@@ -505,7 +507,8 @@ class Grader:
             r, f = divmod(best, flag_scores.shape[1] - 1)
             flag = FLAG_CLASSES[f + 1]
             flag_conf = float(flag_scores[r, f + 1])
-            kind = COMMENT_KINDS[int(np.argmax(a.kind_proba[summary_rows].mean(axis=0)))]
+            mean = a.kind_proba[summary_rows].mean(axis=0, keepdims=True)
+            kind = COMMENT_KINDS[int(self.classifier.decide(mean)[0])]
             views.append(scoring.CommentView(SUMMARY, review.summary, kind, trade, flag, flag_conf))
         return views
 

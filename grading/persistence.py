@@ -63,6 +63,7 @@ def save_grader(grader: Grader, path: Path) -> None:
             "C": clf.C,
             "min_df": clf.min_df,
             "random_state": clf.random_state,
+            "defect_threshold": clf.defect_threshold,
             "trade_intercept": clf.trade_intercept_,
         },
         "match_intercept": model.intercept_,
@@ -109,6 +110,7 @@ def load_grader(path: Path) -> Grader:
             clf = CommentClassifier(
                 C=meta["classifier"]["C"],
                 min_df=meta["classifier"]["min_df"],
+                defect_threshold=meta["classifier"]["defect_threshold"],
                 random_state=meta["classifier"]["random_state"],
             )
             vectorizer = NgramTfidf(min_df=clf.min_df)

@@ -69,6 +69,7 @@ class LabelledComment:
     flag: str | None
     source: str  # the assessment slug for review comments, the file stem otherwise
     flag_known: bool = True  # False when the corpus does not label red flags
+    repository: str | None = None  # the project a real comment was collected from
 
 
 @dataclass(frozen=True)
@@ -255,6 +256,8 @@ def load_corpus(
                 continue
             # A corpus that labels kinds only leaves tradeoff null; its flags are unknown too.
             tradeoff = obj.get("tradeoff")
+            origin = obj.get("source")
+            repository = origin.get("repo") if isinstance(origin, dict) else None
             comments.append(
                 LabelledComment(
                     obj["text"],
@@ -263,6 +266,7 @@ def load_corpus(
                     obj.get("flag"),
                     path.stem,
                     flag_known=tradeoff is not None or obj.get("flag") is not None,
+                    repository=str(repository) if repository else None,
                 )
             )
     return Corpus(entries, reviews, comments, problems, keys)
