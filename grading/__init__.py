@@ -12,11 +12,22 @@ A library with no web, database or environment dependency. The usual use::
 
 from grading.classification import CommentClassifier
 from grading.content import Catalog, CatalogEntry, load_answer_key, load_assessment, load_catalog
-from grading.errors import ContentError, GradingError, ModelError, Problem, ReviewFormatError
+from grading.errors import (
+    ContentError,
+    DecisionError,
+    GradingError,
+    ModelError,
+    Problem,
+    ReviewFormatError,
+)
 from grading.grader import Grader, GraderSettings
 from grading.matching import AssessmentIndex, MatchModel, build_index
+from grading.rescore import Rescore, rescore
 from grading.reviews import iter_review_lines, parse_review
 from grading.types import (
+    COMMENT_KINDS,
+    DIMENSIONS,
+    SUMMARY,
     AnswerKey,
     Assessment,
     Comment,
@@ -39,6 +50,9 @@ from grading.types import (
 )
 
 __all__ = [
+    "COMMENT_KINDS",
+    "DIMENSIONS",
+    "SUMMARY",
     "AnswerKey",
     "Assessment",
     "AssessmentIndex",
@@ -48,6 +62,7 @@ __all__ = [
     "CommentClassifier",
     "CommentLabel",
     "ContentError",
+    "DecisionError",
     "Decoy",
     "DimensionEvidence",
     "Evidence",
@@ -65,6 +80,7 @@ __all__ = [
     "Point",
     "Problem",
     "RedFlag",
+    "Rescore",
     "Review",
     "ReviewFormatError",
     "Rubric",
@@ -76,4 +92,5 @@ __all__ = [
     "load_assessment",
     "load_catalog",
     "parse_review",
+    "rescore",
 ]

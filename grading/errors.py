@@ -5,7 +5,8 @@ The tree::
     GradingError
     ├── ContentError          an assessment or answer key breaks FORMATS.md sections 1-2
     ├── ReviewFormatError     a review breaks FORMATS.md section 3
-    └── ModelError            a trained model cannot be built or loaded
+    ├── ModelError            a trained model cannot be built or loaded
+    └── DecisionError         a grader's decision names no bug, comment or dimension of the review
 """
 
 from __future__ import annotations
@@ -53,3 +54,7 @@ class ReviewFormatError(GradingError):
 
 class ModelError(GradingError):
     """A trained model could not be built or loaded."""
+
+
+class DecisionError(GradingError):
+    """A human grader's decision does not fit the review or its answer key (see `rescore`)."""

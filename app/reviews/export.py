@@ -15,12 +15,12 @@ from sqlalchemy.orm import Session, selectinload
 
 from app import spreadsheet
 from app.assessments.models import Assessment, AssessmentVersion
-from app.reviews import scoring
 from app.reviews import service as reviews
 from app.reviews.models import DecisionStatus, GradeDecision
 from app.scoring.models import AutoScore
 from app.submissions.models import Submission
 from app.users.models import User
+from grading import DIMENSIONS
 
 # Columns holding lists or mappings carry JSON text in CSV, so every record survives the trip.
 JSON_COLUMNS = ("matches", "flags", "overrides", "graders", "bugs")
@@ -33,12 +33,12 @@ FLAT_COLUMNS = (
     "submitted_at",
     "status",
     "auto_total",
-    *(f"auto_{d}" for d in scoring.DIMENSIONS),
+    *(f"auto_{d}" for d in DIMENSIONS),
     "auto_needs_review",
     "auto_grader_version",
     "auto_scored_at",
     "final_total",
-    *(f"final_{d}" for d in scoring.DIMENSIONS),
+    *(f"final_{d}" for d in DIMENSIONS),
     "finalized_by",
     "finalized_at",
     "updated_by",
@@ -115,7 +115,7 @@ def _record(
         "updated_by": users.get(decision.updated_by_id or 0) if decision else None,
         "updated_at": _iso(decision.updated_at) if decision else None,
     }
-    for d in scoring.DIMENSIONS:
+    for d in DIMENSIONS:
         record[f"auto_{d}"] = auto.dimensions.get(d) if auto else None
         record[f"final_{d}"] = decision.dimensions.get(d) if final and decision else None
     verdicts = {

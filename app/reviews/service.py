@@ -14,10 +14,11 @@ from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.assessments.models import Assessment, AssessmentVersion
+from app.assessments.service import to_grading
 from app.audit import service as audit
 from app.audit.models import AuditEvent
 from app.db import utcnow
-from app.reviews import scoring, trail
+from app.reviews import trail
 from app.reviews.models import (
     DecisionStatus,
     DimensionOverride,
@@ -28,9 +29,11 @@ from app.reviews.models import (
     MatchVerdict,
 )
 from app.scoring.models import AutoScore
+from app.scoring.service import to_review
 from app.submissions.highlight import highlight_lines
 from app.submissions.models import ReviewComment, Submission, SubmissionStatus
 from app.users.models import User
+from grading import DIMENSIONS, SUMMARY, Rescore, Rubric, rescore
 
 # Totals this close to the line are where a human changes outcomes, so they rise in the queue.
 DECISION_LINE = 60.0
@@ -137,17 +140,13 @@ def reveal_candidate(session: Session, submission_id: int, user: User) -> str:
     return name
 
 
-def _bugs(version: AssessmentVersion) -> list[scoring.Bug]:
-    return [scoring.Bug(b.key, b.rank, b.subtle) for b in version.bugs]
-
-
-def _remarks(submission: Submission, auto: AutoScore | None) -> list[scoring.Remark]:
-    kinds = (auto.result.get("comments") or []) if auto else []
-    remarks = []
-    for i, comment in enumerate(submission.comments):
-        kind = kinds[i].get("kind") if i < len(kinds) and isinstance(kinds[i], dict) else None
-        remarks.append(scoring.Remark(comment.severity, kind))
-    return remarks
+def _kinds(submission: Submission, auto: AutoScore | None) -> list[str | None]:
+    """The auto-grader's kind of each comment; None where it gave none."""
+    labels = (auto.result.get("comments") or []) if auto else []
+    return [
+        labels[i].get("kind") if i < len(labels) and isinstance(labels[i], dict) else None
+        for i in range(len(submission.comments))
+    ]
 
 
 def auto_matches(auto: AutoScore | None) -> list[tuple[str, int]]:
@@ -183,21 +182,25 @@ def effective_matches(
 
 def recompute(
     submission: Submission, auto: AutoScore | None, decision: GradeDecision | None
-) -> scoring.Recomputed:
+) -> Rescore:
     """The grade as it stands with the decisions taken so far."""
-    matches = effective_matches(auto, decision)
-    return scoring.recompute(
+    _, answer_key = to_grading(submission.version)
+    return rescore(
+        answer_key,
+        _rubric(submission.version),
+        comments=to_review(submission).comments,
+        kinds=_kinds(submission, auto),
         auto=auto.dimensions if auto else {},
         auto_total=auto.total if auto else None,
-        auto_matches=set(auto_matches(auto)),
-        matches=set(matches),
-        ordered_matches=matches,
+        auto_matches=auto_matches(auto),
+        matches=effective_matches(auto, decision),
         overrides={o.dimension: o.value for o in (decision.overrides if decision else [])},
-        remarks=_remarks(submission, auto),
-        bugs=_bugs(submission.version),
-        weights=submission.version.rubric or scoring.DEFAULT_WEIGHTS,
         summary_priority=(auto.evidence or {}).get("summary_priority", []) if auto else [],
     )
+
+
+def _rubric(version: AssessmentVersion) -> Rubric:
+    return Rubric(**(version.rubric or {}))
 
 
 def decision_state(decision: GradeDecision | None) -> dict[str, Any]:
@@ -589,7 +592,7 @@ def _comment_views(submission: Submission, auto: AutoScore | None) -> list[Comme
 
 
 def _comment_text(submission: Submission, index: int) -> str:
-    if index == scoring.SUMMARY:
+    if index == SUMMARY:
         return submission.summary
     if 0 <= index < len(submission.comments):
         return submission.comments[index].body
@@ -696,7 +699,7 @@ def build_review_page(session: Session, submission_id: int) -> ReviewPage:
         # explains an absence, which is no one's words.
         quote = (
             whole_word_quote(evidence, _comment_text(submission, key[1]))
-            if key[1] != scoring.SUMMARY and key[0] != "no_questions" and evidence
+            if key[1] != SUMMARY and key[0] != "no_questions" and evidence
             else None
         )
         flags.append(
@@ -739,18 +742,18 @@ def build_review_page(session: Session, submission_id: int) -> ReviewPage:
     ]
 
     now = recompute(submission, auto, decision)
-    weights = version.rubric or scoring.DEFAULT_WEIGHTS
+    rubric = _rubric(version)
     reasons = {o.dimension: o.reason for o in (decision.overrides if decision else [])}
     dimensions = [
         DimensionView(
             d,
-            float(weights.get(d, scoring.DEFAULT_WEIGHTS[d])),
+            rubric.weight(d),
             auto.dimensions.get(d) if auto else None,
             now.dimensions[d],
             now.sources[d],
             reasons.get(d),
         )
-        for d in scoring.DIMENSIONS
+        for d in DIMENSIONS
     ]
     found = {bug for bug, _ in effective_matches(auto, decision)}
     bugs = [
@@ -828,7 +831,7 @@ def undecided_items(auto: AutoScore | None, decision: GradeDecision | None) -> l
 
 
 def _where(comment: int, *, whole: str = "summary") -> str:
-    return whole if comment == scoring.SUMMARY else f"comment {comment + 1}"
+    return whole if comment == SUMMARY else f"comment {comment + 1}"
 
 
 # -- integrity ---------------------------------------------------------------------------------
@@ -1000,7 +1003,7 @@ def _is_write_race(exc: OperationalError) -> bool:
 
 
 def _check_comment(submission: Submission, comment: int) -> None:
-    if comment != scoring.SUMMARY and not 0 <= comment < len(submission.comments):
+    if comment != SUMMARY and not 0 <= comment < len(submission.comments):
         raise InvalidDecision(f"there is no comment {comment + 1}")
 
 
@@ -1140,8 +1143,8 @@ def override_dimension(
     """Set a dimension by hand with a written reason (or, with no value, remove the override)."""
     _claim_write_lock(session, submission_id)
     submission = get_submission(session, submission_id)
-    if dimension not in scoring.DIMENSIONS:
-        raise InvalidDecision(f"dimension must be one of {', '.join(scoring.DIMENSIONS)}")
+    if dimension not in DIMENSIONS:
+        raise InvalidDecision(f"dimension must be one of {', '.join(DIMENSIONS)}")
     reason = reason.strip()
     if value is not None:
         if not 0.0 <= value <= 100.0:
@@ -1166,13 +1169,13 @@ def override_dimension(
         if existing is not None:
             decision.overrides.remove(existing)
     elif existing is not None:
-        existing.value, existing.reason = round(value, 1), reason
+        existing.value, existing.reason = round(float(value), 1), reason
         existing.decided_by_id, existing.decided_at = user.id, utcnow()
     else:
         decision.overrides.append(
             DimensionOverride(
                 dimension=dimension,
-                value=round(value, 1),
+                value=round(float(value), 1),
                 reason=reason,
                 decided_by_id=user.id,
                 decided_at=utcnow(),
@@ -1208,7 +1211,7 @@ def finalize(session: Session, submission_id: int, user: User, *, version: int) 
     if left:
         raise InvalidDecision("decide every match and red flag first: " + "; ".join(left))
     overridden = {o.dimension for o in (decision.overrides if decision else [])}
-    if auto is None and not overridden >= set(scoring.DIMENSIONS):
+    if auto is None and not overridden >= set(DIMENSIONS):
         raise InvalidDecision("there is no auto-score: set every dimension by hand first")
     before = decision_state(decision)
     decision = _ensure_decision(session, submission, decision, auto, user)

@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 from app.audit import service as audit
 from app.audit.models import AuditEvent
 from app.db import get_sessionmaker
-from app.reviews import scoring
 from app.reviews import service as reviews
 from app.reviews.models import GradeDecision
 from app.submissions.models import Submission
@@ -566,31 +565,6 @@ def test_audit_events_are_append_only(session: Session, grader: tuple[User, str]
             session.execute(text(statement), {"id": event.id})
 
 
-def test_recompute_follows_the_rubric() -> None:
-    bugs = [scoring.Bug("a", 1), scoring.Bug("b", 2), scoring.Bug("c", 3, subtle=True)]
-    plain = [scoring.Remark(None, "defect")] * 3
-    assert scoring.detection({"a", "c"}, bugs) == 75.0
-    assert scoring.severity([], plain, bugs) == 0.0
-    assert scoring.severity([("a", 0)], plain, bugs) == 75.0
-    assert scoring.severity([("b", 0), ("a", 1)], plain, bugs) == 0.0
-    # The candidate marked the second comment critical: it comes first in their order.
-    marked = [scoring.Remark(None, "defect"), scoring.Remark("critical", "defect")]
-    assert scoring.severity([("b", 0), ("a", 1)], marked, bugs) == 100.0
-    # A style nit marked critical, placed above the real find, costs the first 50 points.
-    nit_first = [scoring.Remark("minor", "defect"), scoring.Remark("critical", "style")]
-    assert scoring.severity([("a", 0)], nit_first, bugs) == 25.0
-    # One comment finding two bugs ranks them in the order the matches list them.
-    assert scoring.severity([("a", 0), ("c", 0), ("b", 1)], plain, bugs) == pytest.approx(
-        50 + 50 * 2 / 3, abs=0.1
-    )
-    assert (
-        scoring.weighted_total(
-            {"detection": 100, "severity": 0, "tradeoffs": 0, "tool_taste": 0}, {}
-        )
-        == 30.0
-    )
-
-
 def test_the_review_page_reads_a_real_auto_score(
     client: TestClient, session: Session, grader: tuple[User, str]
 ) -> None:
@@ -753,14 +727,6 @@ def test_no_code_rewrites_the_audit_trail() -> None:
         if pattern.search(path.read_text(encoding="utf-8"))
     ]
     assert offenders == []
-
-
-def test_recomputed_severity_honours_the_summary_priority() -> None:
-    bugs = [scoring.Bug("a", 1), scoring.Bug("b", 2)]
-    plain = [scoring.Remark(None, "defect")] * 2
-    # Comment order puts b first; the summary says to fix a first, which overrides it.
-    assert scoring.severity([("b", 0), ("a", 1)], plain, bugs) == 0.0
-    assert scoring.severity([("b", 0), ("a", 1)], plain, bugs, ["a", "b"]) == 100.0
 
 
 def test_the_near_duplicate_check_stays_fast_on_drafts_at_the_size_limits(
