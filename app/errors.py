@@ -35,6 +35,26 @@ def plain_error_page(status_code: int, title: str, detail: str) -> HTMLResponse:
     return HTMLResponse(body, status_code=status_code)
 
 
+def _sign_in_state(request: Request) -> None:
+    """Who is signed in, for the navigation of an error page raised before any route ran."""
+    if hasattr(request.state, "user"):
+        return
+    from app.auth import SESSION_COOKIE
+    from app.db import get_sessionmaker
+    from app.security import csrf_token_for
+    from app.users import service as users_service
+
+    request.state.user, request.state.csrf_token = None, None
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return
+    with get_sessionmaker()() as session:
+        user = users_service.user_for_token(session, token)
+        if user is not None:
+            session.expunge(user)  # read after the session closes: name and role only
+            request.state.user, request.state.csrf_token = user, csrf_token_for(token)
+
+
 def error_response(
     request: Request,
     status_code: int,
@@ -48,6 +68,7 @@ def error_response(
     if wants_json(request):
         return JSONResponse(error_body(detail, code=code, problems=problems), status_code)
     try:
+        _sign_in_state(request)
         return templates.TemplateResponse(
             request,
             "error.html",

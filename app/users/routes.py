@@ -15,6 +15,7 @@ from app.auth import (
     AdminUser,
     Csrf,
     CurrentUser,
+    StaffUser,
     clear_cookie,
     landing_for,
     login_csrf,
@@ -22,7 +23,7 @@ from app.auth import (
 )
 from app.db import RowId, SessionDep
 from app.limits import service as limits
-from app.security import csrf_token_is_valid
+from app.security import csrf_token_for, csrf_token_is_valid
 from app.settings import get_settings
 from app.templating import templates
 from app.users import service
@@ -163,7 +164,8 @@ def _users_page(
             "events": audit.list_recent(session, "user"),
             "roles": [r.value for r in Role],
             "error": error,
-            "form": form or {},
+            "form": form or {"role": Role.grader.value},
+            "activity": service.describe_activity(session, audit.list_recent(session, "user")),
         },
         status_code=status_code,
     )
@@ -218,3 +220,85 @@ def set_user_active(
     service.set_active(session, target, active, actor=user)
     session.commit()
     return RedirectResponse("/staff/users", status_code=303)
+
+
+@router.post("/staff/users/{user_id}/role", include_in_schema=False)
+def set_user_role(
+    request: Request,
+    session: SessionDep,
+    user: AdminUser,
+    _csrf: Csrf,
+    user_id: RowId,
+    role: Annotated[str, Form(max_length=20)],
+) -> Response:
+    """Give an account another role (never one's own, so an admin always remains)."""
+    target = service.get_user(session, user_id)
+    if target.id == user.id:
+        raise HTTPException(409, "You cannot change your own role.")
+    try:
+        service.set_role(session, target, role, actor=user)
+    except service.UserError as exc:
+        return _users_page(request, session, error=f"{target.email}: {exc}", status_code=422)
+    session.commit()
+    return RedirectResponse("/staff/users", status_code=303)
+
+
+@router.post("/staff/users/{user_id}/password", include_in_schema=False)
+def reset_user_password(
+    request: Request,
+    session: SessionDep,
+    user: AdminUser,
+    _csrf: Csrf,
+    user_id: RowId,
+    password: Annotated[str, Form(max_length=1000)],
+) -> Response:
+    """Set a new password for an account; the admin hands it over out of band."""
+    target = service.get_user(session, user_id)
+    try:
+        service.set_password(session, target, password, actor=user)
+    except service.UserError as exc:
+        return _users_page(request, session, error=f"{target.email}: {exc}", status_code=422)
+    session.commit()
+    return RedirectResponse("/staff/users", status_code=303)
+
+
+def _account_page(
+    request: Request, *, error: str | None = None, done: bool = False, status_code: int = 200
+) -> Response:
+    return templates.TemplateResponse(
+        request, "users/account.html", {"error": error, "done": done}, status_code=status_code
+    )
+
+
+@router.get("/account", response_class=HTMLResponse, include_in_schema=False)
+def account_page(request: Request, user: StaffUser) -> Response:
+    """One's own account: change the password."""
+    return _account_page(request)
+
+
+@router.post("/account/password", include_in_schema=False)
+def change_own_password(
+    request: Request,
+    session: SessionDep,
+    user: StaffUser,
+    _csrf: Csrf,
+    current: Annotated[str, Form(max_length=1000)],
+    password: Annotated[str, Form(max_length=1000)],
+    repeat: Annotated[str, Form(max_length=1000)],
+) -> Response:
+    """Change one's own password; other sessions end, this browser stays signed in."""
+    if password != repeat:
+        return _account_page(request, error="the new passwords differ", status_code=422)
+    try:
+        if service.authenticate(session, user.email, current) is None:
+            session.commit()  # the failed attempt counts towards the sign-in pause
+            return _account_page(request, error="the current password is wrong", status_code=422)
+        service.set_password(session, user, password, actor=user)
+    except service.UserError as exc:
+        return _account_page(request, error=str(exc), status_code=422)
+    token = service.start_session(session, user)
+    session.commit()
+    request.state.csrf_token = csrf_token_for(token)  # the old session, and its token, ended
+    response = _account_page(request, done=True)
+    set_cookie(response, SESSION_COOKIE, token, max_age=get_settings().session_hours * 3600)
+    return response

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 from argon2 import PasswordHasher
@@ -10,6 +11,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from app.audit import service as audit
+from app.audit.models import AuditEvent
 from app.db import utcnow
 from app.security import new_token, token_hash
 from app.settings import get_settings
@@ -132,6 +134,21 @@ def set_active(session: Session, user: User, active: bool, *, actor: User | str 
     )
 
 
+def set_role(session: Session, user: User, role: Role | str, *, actor: User | str | None) -> None:
+    """Give an account another role; its open sessions end, so the new role applies at once."""
+    try:
+        role = Role(role)
+    except ValueError:
+        raise UserError(f"the role must be one of {', '.join(r.value for r in Role)}") from None
+    if user.role is role:
+        return
+    before = user_state(user)
+    user.role = role
+    session.execute(delete(UserSession).where(UserSession.user_id == user.id))
+    session.flush()
+    audit.record(session, actor, "user", user.id, "user.role_changed", before, user_state(user))
+
+
 def set_password(session: Session, user: User, password: str, *, actor: User | str | None) -> None:
     """Replace a password; every session of the account ends."""
     user.password_hash = hash_password(password)
@@ -217,3 +234,36 @@ def user_for_token(session: Session, token: str | None) -> User | None:
     if row is None or row.expires_at <= utcnow() or not row.user.is_active:
         return None
     return row.user
+
+
+def describe_activity(
+    session: Session, events: Sequence[AuditEvent]
+) -> list[tuple[AuditEvent, str]]:
+    """Account events with a sentence each, people named by display name."""
+    people = {u.id: u for u in session.scalars(select(User))}
+
+    def name(user_id: str) -> str:
+        user = people.get(int(user_id)) if user_id.isdigit() else None
+        return user.name if user else f"account #{user_id}"
+
+    out = []
+    for event in events:
+        actor = people.get(event.actor_id) if event.actor_id is not None else None
+        who = actor.name if actor else event.actor_label
+        subject = name(event.subject_id)
+        after = dict(event.after or {})
+        before = dict(event.before or {})
+        said = {
+            "user.created": f"{who} added {subject} as {after.get('role', '?')}",
+            "user.activated": f"{who} enabled {subject}",
+            "user.deactivated": f"{who} disabled {subject}",
+            "user.role_changed": f"{who} changed {subject}'s role from "
+            f"{before.get('role', '?')} to {after.get('role', '?')}",
+            "user.password_changed": f"{who} changed the password of {subject}"
+            if event.actor_id is None or str(event.actor_id) != event.subject_id
+            else f"{who} changed their own password",
+            "user.login": f"{subject} signed in",
+            "user.login_failed": f"A sign-in as {subject} failed (wrong password)",
+        }.get(event.action, f"{who}: {event.action} ({subject})")
+        out.append((event, said + "."))
+    return out
