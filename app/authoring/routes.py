@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.assessments.models import AssessmentVersion
 from app.auth import AuthorUser, Csrf
-from app.authoring import analysis, charts, exports, service, trial
+from app.authoring import analysis, charts, exports, service, trial, upload
 from app.db import SessionDep
+from app.settings import get_settings
 from app.templating import templates
 from grading import Problem
 
@@ -33,7 +34,12 @@ Version = Annotated[AssessmentVersion, Depends(_version)]
 def assessments_page(request: Request, session: SessionDep, user: AuthorUser) -> Response:
     """The author's home: every assessment with its versions and how they are used."""
     return templates.TemplateResponse(
-        request, "authoring/home.html", {"rows": service.list_assessment_rows(session)}
+        request,
+        "authoring/home.html",
+        {
+            "rows": service.list_assessment_rows(session),
+            "drafts": upload.list_drafts(get_settings().data_dir),
+        },
     )
 
 
@@ -191,3 +197,196 @@ def analysis_csv(table: str, session: SessionDep, user: AuthorUser, version: Ver
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+# -- adding and changing assessments from the browser --------------------------------------
+
+
+def _draft(draft_id: str) -> upload.Draft:
+    try:
+        return upload.load_draft(get_settings().data_dir, draft_id)
+    except upload.DraftNotFound as exc:
+        raise HTTPException(
+            404, "No draft has that id; it may have been published or discarded."
+        ) from exc
+
+
+def _new_page(request: Request, problems: list[Problem], status_code: int = 200) -> Response:
+    return templates.TemplateResponse(
+        request,
+        "authoring/new.html",
+        {
+            "problems": problems,
+            "limits": {"files": upload.MAX_FILES, "bytes": upload.MAX_TOTAL_BYTES},
+        },
+        status_code=status_code,
+    )
+
+
+def _draft_page(
+    request: Request,
+    draft: upload.Draft,
+    *,
+    error: str | None = None,
+    texts: tuple[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    assessment_yaml, key_yaml = texts or (draft.assessment_yaml, draft.key_yaml)
+    key_file = f"seeded_bugs/{draft.slug}.yaml"
+    yaml_file = f"assessments/{draft.slug}/assessment.yaml"
+    return templates.TemplateResponse(
+        request,
+        "authoring/draft.html",
+        {
+            "draft": draft,
+            "error": error,
+            "assessment_yaml": assessment_yaml,
+            "key_yaml": key_yaml,
+            "yaml_problems": [p for p in draft.problems if p.file == yaml_file],
+            "key_problems": [p for p in draft.problems if p.file == key_file],
+            "other_problems": [p for p in draft.problems if p.file not in (yaml_file, key_file)],
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/staff/assessments/new", response_class=HTMLResponse)
+def new_assessment_form(request: Request, user: AuthorUser) -> Response:
+    """The form to upload an assessment as files or as one archive."""
+    return _new_page(request, [])
+
+
+@router.post("/staff/assessments/new")
+def upload_assessment(
+    request: Request,
+    session: SessionDep,
+    user: AuthorUser,
+    _csrf: Csrf,
+    archive: Annotated[UploadFile | None, File()] = None,
+    files: Annotated[list[UploadFile] | None, File()] = None,
+    key: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    """Stage an upload as a draft and check it; nothing is published yet."""
+    limit = upload.MAX_TOTAL_BYTES + 1
+    try:
+        if archive is not None and archive.filename:
+            data = archive.file.read(limit)
+            if len(data) >= limit:
+                raise upload.UploadRefused(
+                    [Problem(archive.filename[:200], None, "", f"larger than {limit - 1:,} bytes")]
+                )
+            slug, contents, key_bytes = upload.files_from_archive(archive.filename[:200], data)
+        else:
+            loose = [(f.filename or "", f.file.read(limit)) for f in files or [] if f.filename]
+            if key is None or not key.filename:
+                raise upload.UploadRefused(
+                    [Problem("upload", None, "key", "choose the answer key (<slug>.yaml)")]
+                )
+            if not key.filename.endswith(".yaml"):
+                raise upload.UploadRefused(
+                    [Problem("upload", None, "key", f"'{key.filename[:100]}' must be <slug>.yaml")]
+                )
+            if not loose:
+                raise upload.UploadRefused(
+                    [
+                        Problem(
+                            "upload", None, "files", "choose assessment.yaml and the snippet files"
+                        )
+                    ]
+                )
+            upload.check_loose_files([*loose, (key.filename, b"")])
+            slug = key.filename[: -len(".yaml")]
+            contents = dict(loose)
+            key_bytes = key.file.read(limit)
+        if not slug or not slug.replace("-", "").isalnum() or slug != slug.lower():
+            raise upload.UploadRefused(
+                [Problem("upload", None, "slug", f"'{slug[:100]}' is not a slug ([a-z0-9-]+)")]
+            )
+    except upload.UploadRefused as exc:
+        return _new_page(request, exc.problems, status_code=422)
+    draft = upload.stage(
+        get_settings().data_dir,
+        slug=slug,
+        files=contents,
+        key=key_bytes,
+        actor=user,
+        base_version=service.newest_version_number(session, slug),
+    )
+    return RedirectResponse(f"/staff/assessments/drafts/{draft.id}", status_code=303)
+
+
+@router.post("/staff/assessments/{slug}/edit")
+def edit_assessment(slug: str, session: SessionDep, user: AuthorUser, _csrf: Csrf) -> Response:
+    """Start a draft from the newest version, to change its YAML in the browser."""
+    draft = upload.draft_from_version(get_settings().data_dir, session, slug, actor=user)
+    return RedirectResponse(f"/staff/assessments/drafts/{draft.id}", status_code=303)
+
+
+@router.get("/staff/assessments/drafts/{draft_id}", response_class=HTMLResponse)
+def draft_page(request: Request, user: AuthorUser, draft_id: str) -> Response:
+    """A draft: every problem at file:line: field beside its text, and publish when clean."""
+    return _draft_page(request, _draft(draft_id))
+
+
+@router.post("/staff/assessments/drafts/{draft_id}", response_class=HTMLResponse)
+def check_draft(
+    request: Request,
+    user: AuthorUser,
+    _csrf: Csrf,
+    draft_id: str,
+    assessment_yaml: Annotated[str, Form()] = "",
+    key_yaml: Annotated[str, Form()] = "",
+) -> Response:
+    """Save the edited YAML into the draft and check it again."""
+    draft = _draft(draft_id)
+    try:
+        draft = upload.edit_draft(
+            get_settings().data_dir, draft, assessment_yaml=assessment_yaml, key_yaml=key_yaml
+        )
+    except upload.UploadRefused as exc:
+        return _draft_page(
+            request, draft, error=str(exc), texts=(assessment_yaml, key_yaml), status_code=413
+        )
+    return _draft_page(request, draft, status_code=422 if draft.problems else 200)
+
+
+@router.post("/staff/assessments/drafts/{draft_id}/publish")
+def publish_draft(
+    request: Request, session: SessionDep, user: AuthorUser, _csrf: Csrf, draft_id: str
+) -> Response:
+    """Write the draft into the content folders and make it the version candidates take."""
+    draft = _draft(draft_id)
+    settings = get_settings()
+    try:
+        action = upload.publish(
+            session,
+            draft,
+            assessments_dir=settings.assessments_dir,
+            bugs_dir=settings.seeded_bugs_dir,
+            actor=user,
+        )
+    except upload.UploadRefused:
+        return _draft_page(
+            request, draft, error="Fix every problem before publishing.", status_code=422
+        )
+    except upload.PublishConflict as exc:
+        return _draft_page(request, draft, error=str(exc), status_code=409)
+    except OSError as exc:
+        return _draft_page(
+            request,
+            draft,
+            error=f"Could not write the content folders ({exc.strerror or exc}); "
+            "nothing was published.",
+            status_code=409,
+        )
+    session.commit()
+    return RedirectResponse(
+        f"/staff/assessments/{action.slug}/versions/{action.version}", status_code=303
+    )
+
+
+@router.post("/staff/assessments/drafts/{draft_id}/discard")
+def discard_draft(user: AuthorUser, _csrf: Csrf, draft_id: str) -> Response:
+    """Delete a draft."""
+    upload.discard(_draft(draft_id))
+    return RedirectResponse("/staff/assessments", status_code=303)

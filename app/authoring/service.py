@@ -164,6 +164,13 @@ def get_version(session: Session, slug: str, number: int) -> AssessmentVersion:
     return version
 
 
+def newest_version_number(session: Session, slug: str) -> int | None:
+    """The number of the newest version of `slug`, or None if there is no such assessment."""
+    return session.scalar(
+        select(func.max(AssessmentVersion.number)).join(Assessment).where(Assessment.slug == slug)
+    )
+
+
 def status_of(version: AssessmentVersion) -> str:
     """`published` or `retired` (see the module docstring)."""
     newest = max(v.number for v in version.assessment.versions)

@@ -107,6 +107,13 @@ EXPECTED_ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/staff/assessments/{slug}/versions/{number}/analysis"): AUTHORS,
     ("GET", "/staff/assessments/{slug}/versions/{number}/analysis/{chart}.svg"): AUTHORS,
     ("GET", "/staff/assessments/{slug}/versions/{number}/analysis/{table}.csv"): AUTHORS,
+    ("GET", "/staff/assessments/new"): AUTHORS,
+    ("POST", "/staff/assessments/new"): AUTHORS,
+    ("POST", "/staff/assessments/{slug}/edit"): AUTHORS,
+    ("GET", "/staff/assessments/drafts/{draft_id}"): AUTHORS,
+    ("POST", "/staff/assessments/drafts/{draft_id}"): AUTHORS,
+    ("POST", "/staff/assessments/drafts/{draft_id}/publish"): AUTHORS,
+    ("POST", "/staff/assessments/drafts/{draft_id}/discard"): AUTHORS,
 }
 
 # State-changing routes that may be called without a CSRF token, and why.
