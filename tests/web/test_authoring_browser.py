@@ -120,7 +120,7 @@ def test_author_loop(page: Page, live_server: str, tmp_path: Path, content: Path
     page.goto(f"{live_server}/staff/invites")
     page.locator("#inv-assessment").select_option(slug)
     page.get_by_label("Candidate name (optional)").fill("Grace Hopper")
-    page.get_by_role("button", name="Create invite").click()
+    page.get_by_role("button", name="Create invite", exact=True).click()
     expect(page.locator("#new-invite")).to_contain_text("Invite created")
 
     # The item analysis after three submissions, with its charts drawn.
