@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.assessments.models import AssessmentVersion
 from app.auth import AuthorUser, Csrf
-from app.authoring import analysis, charts, exports, service, trial, upload
+from app.authoring import analysis, charts, exports, rescore, service, trial, upload
 from app.db import SessionDep
 from app.settings import get_settings
 from app.templating import templates
@@ -390,3 +390,43 @@ def discard_draft(user: AuthorUser, _csrf: Csrf, draft_id: str) -> Response:
     """Delete a draft."""
     upload.discard(_draft(draft_id))
     return RedirectResponse("/staff/assessments", status_code=303)
+
+
+@router.get(VERSION_PATH + "/rescore", response_class=HTMLResponse)
+def rescore_page(
+    request: Request,
+    session: SessionDep,
+    user: AuthorUser,
+    version: Version,
+    sort: str = "change",
+    applied: int | None = None,
+) -> Response:
+    """Which past submissions this version's key would score differently, and by how much."""
+    return templates.TemplateResponse(
+        request,
+        "authoring/rescore.html",
+        {
+            "version": version,
+            "status": service.status_of(version),
+            "result": rescore.preview(session, version, sort=sort),
+            "sort": sort if sort in rescore.SORTS else "change",
+            "applied": applied,
+        },
+    )
+
+
+@router.post(VERSION_PATH + "/rescore")
+def rescore_apply(
+    session: SessionDep,
+    user: AuthorUser,
+    _csrf: Csrf,
+    version: Version,
+    confirm: Annotated[str, Form()] = "",
+) -> Response:
+    """Re-score the changed submissions that no grader finalized, after the author confirms."""
+    if confirm != "yes":
+        raise HTTPException(422, "confirm: tick the box to confirm the re-score.")
+    applied = rescore.apply(session, version, user)
+    session.commit()
+    base = f"/staff/assessments/{version.assessment.slug}/versions/{version.number}"
+    return RedirectResponse(f"{base}/rescore?applied={len(applied)}", status_code=303)

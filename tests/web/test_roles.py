@@ -107,6 +107,8 @@ EXPECTED_ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/staff/assessments/{slug}/versions/{number}/analysis"): AUTHORS,
     ("GET", "/staff/assessments/{slug}/versions/{number}/analysis/{chart}.svg"): AUTHORS,
     ("GET", "/staff/assessments/{slug}/versions/{number}/analysis/{table}.csv"): AUTHORS,
+    ("GET", "/staff/assessments/{slug}/versions/{number}/rescore"): AUTHORS,
+    ("POST", "/staff/assessments/{slug}/versions/{number}/rescore"): AUTHORS,
     ("GET", "/staff/assessments/new"): AUTHORS,
     ("POST", "/staff/assessments/new"): AUTHORS,
     ("POST", "/staff/assessments/{slug}/edit"): AUTHORS,
