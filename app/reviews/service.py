@@ -30,6 +30,7 @@ from app.reviews.models import (
 )
 from app.scoring.models import AutoScore
 from app.scoring.service import to_review
+from app.submissions import composition
 from app.submissions.highlight import highlight_lines
 from app.submissions.models import ReviewComment, Submission, SubmissionStatus
 from app.users.models import User
@@ -505,6 +506,7 @@ class ReviewPage:
     neighbours: Neighbours
     users: dict[int, str]
     trail: list[str]
+    growth: list[composition.Growth]
 
 
 FLAG_ABOUT = {
@@ -810,6 +812,7 @@ def build_review_page(session: Session, submission_id: int) -> ReviewPage:
         neighbours=neighbours(session, submission.id),
         users=users,
         trail=[trail.describe(event, users) for event in events],
+        growth=composition.timeline(session, submission),
     )
 
 

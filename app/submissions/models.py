@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Enum, ForeignKey, String, Text
+from sqlalchemy import JSON, Enum, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.assessments.models import AssessmentVersion
@@ -77,3 +78,25 @@ class ReviewComment(Base):
     body: Mapped[str] = mapped_column(Text)
 
     submission: Mapped[Submission] = relationship(back_populates="comments")
+
+
+class DraftRevision(Base):
+    """How a draft looked at one save: each comment's length, and text that arrived pasted.
+
+    Integrity evidence for graders (how the review grew), never part of a score. Saves a few
+    seconds apart are merged into one row, so a long session stays a few hundred rows.
+    """
+
+    __tablename__ = "draft_revision"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(
+        ForeignKey("submission.id", ondelete="CASCADE"), index=True
+    )
+    revision: Mapped[int]
+    saved_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    summary_chars: Mapped[int] = mapped_column(default=0)
+    # [{"id": client_id, "chars": n}, ...] in the draft's order
+    comments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # [{"id": client_id or "summary", "chars": n, "text": first characters}, ...]
+    pastes: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)

@@ -27,6 +27,7 @@ from app.audit import service as audit_service
 from app.db import utcnow
 from app.invites.models import Invite
 from app.settings import Settings, get_settings
+from app.submissions import composition
 from app.submissions.models import ReviewComment, Submission, SubmissionStatus
 
 logger = logging.getLogger(__name__)
@@ -435,6 +436,8 @@ def save_draft(
     problems = validate_draft(submission.version, draft)
     if problems:
         raise DraftInvalid(problems)
+    before = {c.client_id: c.body for c in submission.comments}
+    before_summary = submission.summary
     # Compare-and-set in one statement, so two saves racing from the same revision cannot
     # both win, and a save cannot slip in after the draft was closed.
     same_base = Submission.draft_revision == base_revision
@@ -468,6 +471,15 @@ def save_draft(
             return submission
         raise DraftConflict(submission, base_revision)
     _replace_comments(session, submission, draft.comments)
+    composition.record_revision(
+        session,
+        submission,
+        before=before,
+        before_summary=before_summary,
+        comments=[(c.client_id, c.body) for c in draft.comments],
+        summary=draft.summary,
+        now=now,
+    )
     return submission
 
 
