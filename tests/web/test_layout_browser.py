@@ -91,3 +91,38 @@ def test_grade_by_bug_wraps_a_long_unbroken_comment(page: Page, live_server: str
     page.goto(f"{live_server}/staff/bugs/{DEFAULT_ASSESSMENT}/{bug}")
     expect(page.locator(".group-answer").first).to_be_visible()
     assert page.evaluate(NO_SIDEWAYS_SCROLL)
+
+
+def test_rubric_table_headers_stay_on_one_line_beside_a_long_override_reason(
+    page: Page, live_server: str
+) -> None:
+    with get_sessionmaker().begin() as session:
+        submission = make_submission(
+            session,
+            comments=[
+                "The cache key ignores the model.",
+                "A retry after the first delta repeats output.",
+                "Usage is lost when the stream ends early.",
+            ],
+        )
+        make_auto_score(session, submission)
+        submission_id = submission.id
+    _sign_in(page, live_server, Role.grader)
+    page.goto(f"{live_server}/staff/submissions/{submission_id}")
+    page.locator("#override-box summary").click()
+    page.locator("#override-dimension").select_option("tradeoffs")
+    page.locator("#override-value").fill("80")
+    page.locator("#override-reason").fill(
+        "Weighs the cost of each fix against the risk it removes and says what to measure first."
+    )
+    page.get_by_role("button", name="Save override").click()
+    expect(page.locator('tr[data-dimension="tradeoffs"] .reason')).to_be_visible()
+    lines_per_header = page.locator("table.dims th").evaluate_all(
+        """cells => cells.map(c => {
+            const range = document.createRange();
+            range.selectNodeContents(c);
+            return [c.textContent, new Set([...range.getClientRects()].map(r => r.top)).size];
+        })"""
+    )
+    assert lines_per_header == [[name, 1] for name, _ in lines_per_header]
+    assert page.evaluate(NO_SIDEWAYS_SCROLL)
