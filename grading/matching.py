@@ -34,6 +34,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 from grading.classification import CommentClassifier, CommentPredictions
+from grading.corrections import code_tokens, line_tokens, states_correction
 from grading.errors import ModelError
 from grading.text import (
     TextFacts,
@@ -90,38 +91,58 @@ FEATURES: tuple[str, ...] = (
     "is_summary",
     "length",
     "pasted",
-    # Pointing at the bug's lines makes a moderate diagnosis a find: the anchor times each
-    # text signal lets a linear model say so.
-    *(
-        f"{anchor}_x_{signal}"
-        for anchor in ("in_range", "near_range")
-        for signal in (
-            "description_precision",
-            "phrase_cover",
-            "title_cover",
-            "identifier_count",
-            "p_defect",
-        )
-    ),
+    # A comment read as a correction (corrections.py), normalised by what the comment says so
+    # that a one-line comment and a one-line key can score as high as long ones.
+    "token_key_share",
+    "token_new_value",
+    # How much the key says: a one-line key and a page-long one give the same comment very
+    # different covers, so the model learns each text signal's weight per key size.
+    "key_size",
 )
+KEY_SIZE_SIGNALS: tuple[str, ...] = (
+    "title_cover",
+    "phrase_cover",
+    "description_cover",
+    "description_precision",
+    "cosine",
+    "fuzzy_title",
+    "fuzzy_phrase",
+)
+# Pointing at the bug's lines makes a moderate diagnosis a find: the anchor times each text
+# signal lets a linear model say so.
+INTERACTION_SIGNALS: tuple[str, ...] = (
+    "description_precision",
+    "phrase_cover",
+    "title_cover",
+    "identifier_count",
+    "p_defect",
+)
+# Code tokens the key names are read only on the bug's lines: "should be 16" there states the
+# key's correction; the same words elsewhere are about other code.
+ANCHORED_SIGNALS: tuple[str, ...] = ("token_key_share", "token_new_value")
 INTERACTIONS: tuple[tuple[str, str], ...] = tuple(
-    (anchor, signal)
-    for anchor in ("in_range", "near_range")
-    for signal in (
-        "description_precision",
-        "phrase_cover",
-        "title_cover",
-        "identifier_count",
-        "p_defect",
-    )
-)
+    (anchor, signal) for anchor in ("in_range", "near_range") for signal in INTERACTION_SIGNALS
+) + tuple(("in_range", signal) for signal in ANCHORED_SIGNALS)
+FEATURES += tuple(f"key_size_x_{signal}" for signal in KEY_SIZE_SIGNALS)
+FEATURES += tuple(f"{anchor}_x_{signal}" for anchor, signal in INTERACTIONS)
 F = {name: i for i, name in enumerate(FEATURES)}
 
 
 class Unit:
     """Something in a review that can find a bug: a comment or a summary sentence."""
 
-    __slots__ = ("comment", "end", "facts", "file_index", "part", "pasted", "start", "text")
+    __slots__ = (
+        "comment",
+        "correction",
+        "end",
+        "facts",
+        "file_index",
+        "part",
+        "pasted",
+        "start",
+        "text",
+        "tokens",
+    )
 
     def __init__(
         self,
@@ -141,6 +162,8 @@ class Unit:
         self.end = end
         self.pasted = pasted
         self.facts = TextFacts(text)
+        self.tokens = code_tokens(text)
+        self.correction = states_correction(text)
 
 
 @dataclass(frozen=True)
@@ -179,6 +202,11 @@ class AssessmentIndex:
     phrase_bags: list[str]  # each bug's phrases, stemmed, as one bag of words
     targets: tuple[_Target, ...]
     decoy_targets: tuple[_Target, ...]
+    token_vocab: dict[str, int]  # code tokens (corrections.py) of the bugs' lines and keys
+    line_tok: np.ndarray  # (T, B) 1 where the bug's lines hold the token
+    key_tok: np.ndarray  # (T, B) 1 where the bug's key text names it
+    new_tok: np.ndarray  # (T, B) named by the key but absent from the lines: the correction
+    key_size: np.ndarray  # (B,) log of the distinct stems of each bug's key text, scaled
 
     def resolve_file(self, name: str | None) -> int:
         """Index of a snippet file from a candidate's spelling, NO_FILE or UNKNOWN_FILE."""
@@ -311,6 +339,17 @@ def build_index(
             weight(token[2:]) if token.startswith("s:") else ident_idf.get(token[2:], 1)
         )
 
+    line_sets = [line_tokens(_bug_lines_text(assessment, b.file, b.lines)) for b in bugs]
+    key_sets = [code_tokens(text) for text in bug_full]
+    token_vocab: dict[str, int] = {}
+    for group in (*line_sets, *key_sets):
+        for t in sorted(group):
+            token_vocab.setdefault(t, len(token_vocab))
+    line_tok = np.zeros((len(token_vocab), len(bugs)))
+    key_tok = np.zeros((len(token_vocab), len(bugs)))
+    for j, (lines_j, key_j) in enumerate(zip(line_sets, key_sets, strict=True)):
+        line_tok[[token_vocab[t] for t in lines_j], j] = 1.0
+        key_tok[[token_vocab[t] for t in key_j], j] = 1.0
     targets = tuple(
         _Target(b.id, file_index(b.file), b.lines, text)
         for b, text in zip(bugs, bug_full, strict=True)
@@ -341,6 +380,11 @@ def build_index(
         ],
         targets=targets,
         decoy_targets=decoy_targets,
+        token_vocab=token_vocab,
+        line_tok=line_tok,
+        key_tok=key_tok,
+        new_tok=key_tok * (1.0 - line_tok),
+        key_size=np.array([math.log1p(len(set(content_stems(t)))) / 5.0 for t in bug_full]),
     )
 
 
@@ -559,10 +603,37 @@ def unit_features(
         :, None
     ]
     out[:, :, F["pasted"]] = np.array([u.pasted for u in units])[:, None]
+    _correction_features(out, units, index)
     _anchor_features(out, units, index)
+    out[:, :, F["key_size"]] = index.key_size[None, :]
+    for signal in KEY_SIZE_SIGNALS:
+        out[:, :, F[f"key_size_x_{signal}"]] = index.key_size[None, :] * out[:, :, F[signal]]
     for anchor, signal in INTERACTIONS:
         out[:, :, F[f"{anchor}_x_{signal}"]] = out[:, :, F[anchor]] * out[:, :, F[signal]]
     return out
+
+
+def _correction_features(out: np.ndarray, units: Sequence[Unit], index: AssessmentIndex) -> None:
+    """Fill the correction columns: the share of the comment's code tokens that the key names,
+    and whether it names one the key has and the bug's lines lack (the corrected value)."""
+    n = out.shape[0]
+    rows: list[int] = []
+    cols: list[int] = []
+    n_tokens = np.zeros(n)
+    for i, unit in enumerate(units):
+        n_tokens[i] = len(unit.tokens)
+        for t in unit.tokens:
+            k = index.token_vocab.get(t)
+            if k is not None:
+                rows.append(i)
+                cols.append(k)
+    tok = sp.csr_matrix(
+        (np.ones(len(rows)), (rows, cols)), shape=(n, max(len(index.token_vocab), 1))
+    )
+    has = np.maximum(n_tokens, 1.0)[:, None]
+    if index.token_vocab:
+        out[:, :, F["token_key_share"]] = np.asarray(tok @ index.key_tok) / has
+        out[:, :, F["token_new_value"]] = np.asarray(tok @ index.new_tok) > 0
 
 
 def _anchor_features(out: np.ndarray, units: Sequence[Unit], index: AssessmentIndex) -> None:

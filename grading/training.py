@@ -37,6 +37,7 @@ from grading.matching import (
 )
 from grading.reviews import parse_review
 from grading.scoring import LevelModel
+from grading.synthetic import Correction, parse_correction, synthetic_examples
 from grading.text import content_stems
 from grading.types import AnswerKey, Review
 
@@ -107,6 +108,8 @@ class Corpus:
     problems: list[Problem] = field(default_factory=list)
     # Answer-key variants beside the full keys of `entries`: variant -> slug -> key.
     keys: dict[str, dict[str, AnswerKey]] = field(default_factory=dict)
+    # Real one-line defects and their fixes (corpora/corrections), a synthetic match signal.
+    corrections: list[Correction] = field(default_factory=list)
 
     def assessments(self) -> list[str]:
         """Slugs that have both content and labelled reviews, sorted."""
@@ -142,7 +145,7 @@ class Corpus:
         }
         entries = {s: e for s, e in self.entries.items() if s not in dropped}
         keys = {v: {s: k for s, k in ks.items() if s not in dropped} for v, ks in self.keys.items()}
-        return Corpus(entries, reviews, self.comments, self.problems, keys)
+        return Corpus(entries, reviews, self.comments, self.problems, keys, self.corrections)
 
 
 def _gold(raw: Any) -> Gold:
@@ -269,7 +272,15 @@ def load_corpus(
                     repository=str(repository) if repository else None,
                 )
             )
-    return Corpus(entries, reviews, comments, problems, keys)
+    corrections: list[Correction] = []
+    if reviews_dir is None:
+        for path in sorted((root / "corpora" / "corrections").glob("*.jsonl")):
+            for number, obj in _read_jsonl(path):
+                try:
+                    corrections.append(parse_correction(obj))
+                except ReviewFormatError as exc:
+                    problems.append(Problem(str(path), number, exc.field, exc.message))
+    return Corpus(entries, reviews, comments, problems, keys, corrections)
 
 
 def review_comments(corpus: Corpus, slugs: Iterable[str]) -> list[LabelledComment]:
@@ -314,16 +325,22 @@ def background_weights(texts: Iterable[str]) -> dict[str, float]:
 
 
 def match_examples(
-    corpus: Corpus, slug: str, classifier: CommentClassifier, background: dict[str, float]
+    corpus: Corpus,
+    slug: str,
+    classifier: CommentClassifier,
+    background: dict[str, float],
+    *,
+    answer_key: AnswerKey | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(unit, bug) features and labels for one assessment's labelled reviews.
 
     Gold names the *first* comment that finds each bug, so a later comment about a found bug
     may find it too: those pairs are left out rather than taught as misses. The summary is
-    a positive only when gold credits it alone.
+    a positive only when gold credits it alone. `answer_key` grades against another variant
+    of the key (the same bug ids); by default the full key.
     """
     entry = corpus.entries[slug]
-    index = build_index(entry.assessment, entry.answer_key, background=background)
+    index = build_index(entry.assessment, answer_key or entry.answer_key, background=background)
     xs: list[np.ndarray] = []
     ys: list[np.ndarray] = []
     bug_pos = {b.id: j for j, b in enumerate(index.bugs)}
@@ -409,9 +426,14 @@ def _train(
             if oof and len(slugs) > 1
             else classifier
         )
-        x, y = match_examples(corpus, slug, fold_classifier, background)
-        xs.append(x)
-        ys.append(y)
+        # The same finds against every variant of the key (full, terse): what makes a find must
+        # not depend on how long the author's key is.
+        for variant in corpus.key_variants():
+            key = corpus.answer_key(slug, variant)
+            if key is not None:
+                x, y = match_examples(corpus, slug, fold_classifier, background, answer_key=key)
+                xs.append(x)
+                ys.append(y)
         # Review-level signals for the level models, from the same unseen-by-classifier view.
         entry = corpus.entries[slug]
         probe = Grader(fold_classifier, _NoMatches(), background=background, settings=settings)
@@ -425,6 +447,10 @@ def _train(
             trade_y.append(item.gold.dimensions.get("tradeoffs", 0.0))
             taste_x.append(k)
             taste_y.append(item.gold.dimensions.get("tool_taste", 0.0))
+    if corpus.corrections:
+        x, y = synthetic_examples(corpus.corrections, classifier, background)
+        xs.append(x)
+        ys.append(y)
     model = MatchModel().fit(np.concatenate(xs), np.concatenate(ys))
     return Grader(
         classifier,

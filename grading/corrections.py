@@ -1,0 +1,87 @@
+"""What a comment says about code as a correction: the code tokens it names, and its cues.
+
+Real reviewers state a defect in a few words on the exact line: "should be 16", "`>=` not
+`>`", "typo: should say suspended". Such a comment shares almost no words with an answer key,
+but it names the code that is wrong or the value it should hold. This module keeps what word
+tokenising drops (numbers, operators, short identifiers) so the matcher can compare a comment
+with the bug's own code lines and with the key's description as corrections.
+
+A *code token* is a lower-cased identifier, a number or an operator. Code (a snippet's lines,
+Markdown code spans) yields every token; prose yields only what is unmistakably code there:
+numbers, multi-character operators, a lone `<` or `>` between spaces, and identifiers written
+as code (`snake_case`, `camelCase`, `call(`, `obj.attr`).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from grading.text import FENCE_RE, INLINE_CODE_RE
+
+_NUMBER = r"\d+(?:\.\d+)?"
+_OPERATORS = (
+    r"<<=|>>=|\*\*=|===|!==|<=|>=|==|!=|&&|\|\||\+=|-=|\*=|/=|%=|\*\*|<<|>>|\+\+|--"
+    r"|[<>+\-*/%!&|^~=]"
+)
+CODE_TOKEN_RE = re.compile(rf"[A-Za-z_][A-Za-z0-9_]*|{_NUMBER}|{_OPERATORS}")
+PROSE_NUMBER_RE = re.compile(rf"(?<![\w.]){_NUMBER}(?![\w])")
+PROSE_OPERATOR_RE = re.compile(
+    r"<<=|>>=|===|!==|<=|>=|==|!=|&&|\|\||\+=|-=|\*=|/=|%=|(?<=\s)[<>](?=\s)"
+)
+PROSE_IDENT_RE = re.compile(
+    r"\b[A-Za-z_]\w*_\w*\b"  # snake_case, SCREAMING_CASE, _private
+    r"|\b[a-z]+[A-Z]\w*\b"  # camelCase
+    r"|\b[A-Za-z_]\w*(?=\()"  # call(
+    r"|\b[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+\b"  # obj.attr
+)
+# Markers of a stated correction or defect, whatever the bug: "should be", "instead of",
+# "X -> Y", a GitHub suggestion block, "typo", "off by one", "doesn't ...".
+CORRECTION_RE = re.compile(
+    r"\bshould(?:n't| not)?\s+(?:be|say|read|use|return|pass|check|call|compare|include|have"
+    r"|start|stop|go|happen|skip|reset|clear|close|hold|keep|wait|retry|raise|throw)\b"
+    r"|\b(?:needs?|has|have|must|ought)\s+to\s+be\b|\bmust\s+be\b"
+    r"|\binstead\s+of\b|\brather\s+than\b|\binstead\b"
+    r"|`\s*(?:not|instead of|vs\.?)\s*`|\bnot\s+`"
+    r"|(?:->|→|=>)\s*`|`\s*(?:->|→|=>)"
+    r"|```suggestion"
+    r"|\btypo\b|\bwrong\b|\bincorrect(?:ly)?\b|\bmissing\b|\bforg[eo]t|\bomit"
+    r"|\boff[- ]by[- ]one\b|\boff by\b|\bswap(?:ped|s)?\b|\breversed?\b|\binverted\b"
+    r"|\bbackwards\b|\bflipped\b|\bnever\b|\bdoes(?:n't| not)\b|\bdon't\b|\bwon't\b"
+    r"|\bisn't\b|\bcan't\b|\bbug\b|\bbroken\b|\bbreaks?\b|\bleaks?\b|\brace\b|\bfails?\b"
+    r"|\bcrash|\bdrops?\b|\blost\b|\bloses\b|\bskips?\b|\bignores?\b|\bdouble[- ]?count"
+    r"|\boverflow|\bdeadlock|\bstale\b|\bwhen\b.{0,40}\b(?:is|are)\s+(?:empty|none|null|nil|0)",
+    re.I,
+)
+
+
+def _code_tokens(code: str) -> set[str]:
+    return {t.lower() for t in CODE_TOKEN_RE.findall(code)}
+
+
+@lru_cache(maxsize=65536)
+def code_tokens(text: str) -> frozenset[str]:
+    """The code tokens a review comment or answer key names (see the module docstring)."""
+    out: set[str] = set()
+    if "`" in text:
+        for m in FENCE_RE.finditer(text):
+            out |= _code_tokens(m.group(1))
+        rest = FENCE_RE.sub(" ", text)
+        for span in INLINE_CODE_RE.findall(rest):
+            out |= _code_tokens(span)
+        text = INLINE_CODE_RE.sub(" ", rest)
+    out.update(PROSE_NUMBER_RE.findall(text))
+    out.update(PROSE_OPERATOR_RE.findall(text))
+    for ident in PROSE_IDENT_RE.findall(text):
+        out |= _code_tokens(ident)
+    return frozenset(out)
+
+
+def line_tokens(code: str) -> frozenset[str]:
+    """Every code token of some code (a bug's lines): identifiers, numbers and operators."""
+    return frozenset(_code_tokens(code))
+
+
+def states_correction(text: str) -> bool:
+    """Whether a text states a defect or its correction in the words reviewers use for it."""
+    return CORRECTION_RE.search(text) is not None
