@@ -25,7 +25,7 @@ _OPERATORS = (
     r"|[<>+\-*/%!&|^~=]"
 )
 CODE_TOKEN_RE = re.compile(rf"[A-Za-z_][A-Za-z0-9_]*|{_NUMBER}|{_OPERATORS}")
-PROSE_NUMBER_RE = re.compile(rf"(?<![\w.]){_NUMBER}(?![\w])")
+PROSE_NUMBER_RE = re.compile(rf"(?<![\w.]){_NUMBER}(?!\d|\.\d)")  # "30s", "5%" keep 30 and 5
 PROSE_OPERATOR_RE = re.compile(
     r"<<=|>>=|===|!==|<=|>=|==|!=|&&|\|\||\+=|-=|\*=|/=|%=|(?<=\s)[<>](?=\s)"
 )

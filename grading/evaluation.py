@@ -189,7 +189,7 @@ def score_against_gold(
             auto_wrong += len(predicted - gold_bugs)
             auto_missed += len(gold_bugs - predicted)
         # The no_questions flag alone routes many reviews to a human; show what it costs.
-        if all(r == "red flag 'no_questions' to confirm" for r in grade.evidence.review_reasons):
+        if all(r.startswith("red flag 'no_questions'") for r in grade.evidence.review_reasons):
             auto_but_questions += 1
             auto_but_questions_wrong += len(predicted - gold_bugs)
         per_review.append(

@@ -88,7 +88,10 @@ def test_evidence_reads_like_a_grader_would_write_it(
     evidence = g.to_dict(explain=True)["evidence"]
     assert evidence["dimensions"]["detection"]["points"][0]["comment"] == 0
     assert evidence["matches"][0]["signals"]
-    assert any("no_questions" in r for r in evidence["needs_review_because"])
+    # The flag is shown for a grader to confirm; a sure one does not route the review.
+    assert [f["kind"] for f in evidence["red_flags"]] == ["no_questions"]
+    assert "asks no clarifying question" in evidence["red_flags"][0]["explanation"]
+    assert not any("no_questions" in r for r in evidence["needs_review_because"])
 
 
 def test_many_comments_on_one_bug_count_once(

@@ -1,0 +1,222 @@
+"""Terse reviewers get credit: corrections on the exact line, with short and long keys.
+
+RUBRIC.md: a find says what is wrong in a way an engineer could act on and points at the
+code. A one-line correction on the bug's line ("`<=` not `<`") does both, whatever the length
+of the comment or of the answer key. A comment on the right line with another cause is a near
+miss, and a human looks at it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from grading import AnswerKey, Assessment, Grade, Grader, LineRange, parse_review
+from grading.corrections import code_tokens, line_tokens, states_correction
+from grading.matching import Unit
+from grading.synthetic import examples_of, parse_correction
+from grading.types import SUMMARY
+
+LIMIT_LINE = 44  # `return w.count < limit, nil` in the Go fixture
+
+
+def terse_key(key: AnswerKey) -> AnswerKey:
+    """The fixture's key as a busy author writes it: one line per bug, no phrases."""
+    one_line = {
+        "map-race": ("Unlocked map", "`s.windows` written from every request goroutine"),
+        "off-by-one-limit": ("Off by one", "`<` should be `<=`"),
+        "windows-never-evicted": ("Leak", "windows never evicted"),
+    }
+    return replace(
+        key,
+        bugs=tuple(
+            replace(b, title=one_line[b.id][0], description=one_line[b.id][1], phrases=())
+            for b in key.bugs
+        ),
+    )
+
+
+def grade(grader: Grader, a: Assessment, k: AnswerKey, *comments: dict[str, object]) -> Grade:
+    review = parse_review({"id": "t", "assessment": "go-quota", "comments": list(comments)})
+    return grader.grade(review, a, k)
+
+
+@pytest.mark.parametrize(
+    ("text", "tokens"),
+    [
+        ("should be 16", {"16"}),
+        ("`>=` not `>`", {">=", ">"}),
+        ("use <= here, not <", {"<="}),
+        ("off by one: `i < n - 1`", {"i", "<", "n", "-", "1"}),
+        ("call decimal_to_any_base(num, 16)", {"decimal_to_any_base", "16"}),
+        ("timeout is 0.5s, should be 30", {"0.5", "30"}),
+        ("typo: should say suspended", set()),
+    ],
+)
+def test_numbers_operators_and_identifiers_survive_tokenising(text: str, tokens: set[str]) -> None:
+    assert set(code_tokens(text)) == tokens
+    assert Unit(0, text).tokens == code_tokens(text)
+
+
+def test_code_lines_keep_every_token() -> None:
+    assert line_tokens("return w.count < limit, nil") == {
+        "return",
+        "w",
+        ".",
+        "count",
+        "<",
+        "limit",
+        "nil",
+    } - {"."}
+
+
+@pytest.mark.parametrize(
+    ("text", "states"),
+    [
+        ("should be 16", True),
+        ("`>=` not `>`", True),
+        ("typo: should say suspended", True),
+        ("fetch doesn't reject on 500", True),
+        ("```suggestion\n    while lo < hi:\n```", True),
+        ("nice and compact", False),
+        ("what is the expected traffic here?", False),
+    ],
+)
+def test_correction_cues(text: str, states: bool) -> None:
+    assert states_correction(text) is states
+
+
+@pytest.mark.parametrize("comment", ["`<=` not `<`", "should be <=", "off by one, should be `<=`"])
+@pytest.mark.parametrize("key_length", ["full key", "terse key"])
+def test_one_line_correction_on_the_exact_line_is_a_find(
+    grader: Grader, go_assessment: Assessment, go_key: AnswerKey, comment: str, key_length: str
+) -> None:
+    key = go_key if key_length == "full key" else terse_key(go_key)
+    g = grade(grader, go_assessment, key, {"file": "quota.go", "line": LIMIT_LINE, "body": comment})
+    assert [(m.bug, m.comment) for m in g.matches] == [("off-by-one-limit", 0)]
+    assert g.dimension("detection") == 50.0  # the subtle bug weighs 2 of 4
+
+
+@pytest.mark.parametrize("key_length", ["full key", "terse key"])
+def test_right_line_wrong_cause_is_a_near_miss_that_needs_review(
+    grader: Grader, go_assessment: Assessment, go_key: AnswerKey, key_length: str
+) -> None:
+    key = go_key if key_length == "full key" else terse_key(go_key)
+    words = "returning nil here hides the error from the caller"
+    g = grade(grader, go_assessment, key, {"file": "quota.go", "line": LIMIT_LINE, "body": words})
+    assert g.matches == ()
+    assert ("off-by-one-limit", 0, "misdiagnosed") in {
+        (n.bug, n.comment, n.kind) for n in g.near_misses
+    }
+    assert g.needs_review
+    title = key.bug("off-by-one-limit").title  # type: ignore[union-attr]
+    assert any(
+        words in reason and title in reason and "comment 1" in reason
+        for reason in g.evidence.review_reasons
+    ), g.evidence.review_reasons
+
+
+def test_a_sure_no_questions_flag_alone_does_not_need_review(
+    grader: Grader, go_assessment: Assessment, go_key: AnswerKey
+) -> None:
+    g = grade(
+        grader,
+        go_assessment,
+        go_key,
+        {
+            "file": "quota.go",
+            "line": 38,
+            "end_line": 43,
+            "severity": "critical",
+            "body": "`Allow` writes `s.windows` from every request goroutine with no mutex: "
+            "concurrent map writes crash the process under load. Guard it with a sync.Mutex.",
+        },
+        {
+            "file": "quota.go",
+            "line": LIMIT_LINE,
+            "severity": "major",
+            "body": "Off by one: count is incremented first, so `<` rejects the 60th request. "
+            "Use `<=`.",
+        },
+    )
+    assert [f.kind for f in g.red_flags] == ["no_questions"]
+    assert not any("no_questions" in r for r in g.evidence.review_reasons)
+    assert {m.bug for m in g.matches} == {"map-race", "off-by-one-limit"}
+    assert all(m.confidence >= grader.settings.uncertain[1] for m in g.matches)
+    assert not g.needs_review, g.evidence.review_reasons
+
+
+def test_an_unsure_no_questions_flag_needs_review(
+    grader: Grader, go_assessment: Assessment, go_key: AnswerKey
+) -> None:
+    # A comment that reads half like a question: the flag may be wrong, so a human decides.
+    sure = replace(grader.settings, question_unsure=0.0)
+    unsure = Grader(
+        grader.classifier,
+        grader.match_model,
+        background=grader.background,
+        settings=sure,
+        tradeoff_model=grader.tradeoff_model,
+        taste_model=grader.taste_model,
+    )
+    g = grade(unsure, go_assessment, go_key, {"file": "quota.go", "line": 10, "body": "ok"})
+    assert "no_questions" in {f.kind for f in g.red_flags}
+    assert any(r.startswith("red flag 'no_questions'") for r in g.evidence.review_reasons)
+    assert g.needs_review
+
+
+def test_synthetic_corrections_are_built_from_the_fix() -> None:
+    correction = parse_correction(
+        {
+            "name": "knapsack",
+            "language": "python",
+            "file": "knapsack.py",
+            "code": "def f(weight, j):\n    if weight < j:\n        return 1\n",
+            "lines": [2, 2],
+            "buggy": "if weight < j:",
+            "fixed": "if weight <= j:",
+        }
+    )
+    assessment, key, pairs = examples_of(correction)
+    (bug,) = key.bugs
+    assert bug.lines == (LineRange(2, 2),) and bug.phrases == ()
+    assert bug.title == "Wrong operator"
+    assert bug.description == "`if weight < j:` should be `if weight <= j:`"
+    finds = [t for t, is_find in pairs if is_find]
+    misses = [t for t, is_find in pairs if not is_find]
+    assert "should be `<=`" in finds and "`<=` not `<`" in finds
+    # A wrong correction on the right line is taught as not a find.
+    assert any(t.startswith("should be `") and "<=" not in t for t in misses)
+    assert assessment.files[0].name == "knapsack.py"
+
+
+def test_a_bad_correction_record_names_its_field() -> None:
+    from grading.errors import ReviewFormatError
+
+    with pytest.raises(ReviewFormatError) as info:
+        parse_correction(
+            {
+                "name": "x",
+                "language": "python",
+                "file": "x.py",
+                "code": "a\n",
+                "buggy": "a",
+                "fixed": "b",
+                "lines": [3, 3],
+            }
+        )
+    assert info.value.field == "lines"
+
+
+def test_summary_is_never_an_uncredited_comment(
+    grader: Grader, go_assessment: Assessment, go_key: AnswerKey
+) -> None:
+    g = grader.grade(
+        parse_review(
+            {"id": "s", "assessment": "go-quota", "comments": [], "summary": "Looks fine to me."}
+        ),
+        go_assessment,
+        go_key,
+    )
+    assert not any(str(SUMMARY) in r for r in g.evidence.review_reasons)
