@@ -109,6 +109,43 @@ def cmd_invite_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_candidate_erase(args: argparse.Namespace) -> int:
+    """Erase everything about a candidate (by invite, or every invite sent to an address)."""
+    from sqlalchemy import func, select
+
+    from app.cli import load_settings
+    from app.db import get_sessionmaker
+    from app.invites import erasure
+    from app.invites.models import Invite
+
+    load_settings()
+    lines = []
+    try:
+        with get_sessionmaker().begin() as session:
+            if args.invite is not None:
+                ids = [args.invite]
+            else:
+                ids = list(
+                    session.scalars(
+                        select(Invite.id)
+                        .where(func.lower(Invite.candidate_email) == args.email.strip().lower())
+                        .order_by(Invite.id)
+                    )
+                )
+            for invite_id in ids:
+                erased = erasure.erase_candidate(session, invite_id, actor="cli")
+                rows = ", ".join(f"{table} {count}" for table, count in erased.rows.items())
+                lines.append(f"invite {invite_id}: erased ({rows}); audit event {erased.event.id}")
+    except erasure.CandidateNotFound as exc:  # raised inside: nothing is committed
+        print(f"error: no invite {exc} (it may have been erased already)", file=sys.stderr)
+        return 1
+    if not lines:
+        print(f"error: no invite was sent to {args.email}", file=sys.stderr)
+        return 1
+    print("\n".join(lines))
+    return 0
+
+
 def register(commands: argparse._SubParsersAction) -> None:
     """Add `invite create` to the `redline` command."""
     invite = commands.add_parser("invite", help="candidate invite links").add_subparsers(
@@ -135,3 +172,14 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     expiry.add_argument("--expires", metavar="WHEN", help="expiry as an ISO date or time (UTC)")
     create.set_defaults(handler=cmd_invite_create)
+
+    candidate = commands.add_parser("candidate", help="candidates' data").add_subparsers(
+        dest="candidate_command", required=True, metavar="ACTION"
+    )
+    erase = candidate.add_parser(
+        "erase", help="delete a candidate's invite, review, scores and decisions for good"
+    )
+    which = erase.add_mutually_exclusive_group(required=True)
+    which.add_argument("--invite", type=int, metavar="ID", help="the invite's id")
+    which.add_argument("--email", metavar="ADDRESS", help="every invite sent to this address")
+    erase.set_defaults(handler=cmd_candidate_erase)

@@ -125,10 +125,11 @@ def create_invite(
         invite.id,
         "invite.created",
         None,
+        # No name or e-mail: the audit trail cannot be erased, so it must not identify anyone.
         {
             "assessment": assessment.slug,
-            "candidate_name": name,
-            "candidate_email": email,
+            "named": name is not None,
+            "emailed": email is not None,
             "expires_at": expires_at,
         },
     )

@@ -6,15 +6,15 @@ import base64
 from datetime import UTC, datetime, time, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from app.assessments import service as assessment_service
 from app.assessments.service import AssessmentNotFound
-from app.auth import Csrf, require_role
+from app.auth import AdminUser, Csrf, require_role
 from app.db import RowId, SessionDep, utcnow
-from app.invites import bulk, service
+from app.invites import bulk, erasure, service
 from app.invites.models import Invite
 from app.reviews import service as review_service
 from app.scoring import service as scoring_service
@@ -195,6 +195,36 @@ def create_invites_from_csv(
         return _page(request, session, bulk_errors=problems, form=form, status_code=422)
     session.commit()
     return _page(request, session, bulk_created=created, status_code=201)
+
+
+@router.get("/staff/invites/{invite_id}/erase", response_class=HTMLResponse)
+def erase_page(
+    request: Request, invite_id: RowId, session: SessionDep, user: AdminUser
+) -> Response:
+    """What erasing a candidate deletes, and the button that does it."""
+    invite = session.get(Invite, invite_id)
+    if invite is None:
+        raise HTTPException(404, "No invite has that id; it may have been erased already.")
+    return templates.TemplateResponse(
+        request,
+        "candidate/erase.html",
+        {"invite": invite, "rows": erasure.rows_to_erase(session, invite_id)},
+    )
+
+
+@router.post("/staff/invites/{invite_id}/erase")
+def erase_candidate(
+    invite_id: RowId, session: SessionDep, user: AdminUser, _csrf: Csrf
+) -> Response:
+    """Delete everything about the candidate of an invite; keep a pseudonymous audit event."""
+    try:
+        erasure.erase_candidate(session, invite_id, actor=user)
+    except erasure.CandidateNotFound:
+        raise HTTPException(
+            404, "No invite has that id; it may have been erased already."
+        ) from None
+    session.commit()
+    return RedirectResponse("/staff/invites", status_code=303)
 
 
 @router.post("/staff/invites/{invite_id}/revoke")

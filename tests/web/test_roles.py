@@ -70,6 +70,8 @@ EXPECTED_ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/staff/invites"): STAFF,
     ("POST", "/staff/invites/bulk"): STAFF,
     ("POST", "/staff/invites/{invite_id}/revoke"): STAFF,
+    ("GET", "/staff/invites/{invite_id}/erase"): ADMINS,
+    ("POST", "/staff/invites/{invite_id}/erase"): ADMINS,
     # Accounts.
     ("GET", "/staff/users"): ADMINS,
     ("POST", "/staff/users"): ADMINS,
