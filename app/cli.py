@@ -36,10 +36,21 @@ def load_settings() -> Settings:
 # -- db ----------------------------------------------------------------------------------------
 
 
+def _create_sqlite_folder(url: str) -> None:
+    """SQLite creates the file but not its folder: make the folder, as `serve` does."""
+    from sqlalchemy.engine import make_url
+
+    if url.startswith("sqlite"):
+        database = make_url(url).database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from app import migrate
 
     settings = load_settings()
+    _create_sqlite_folder(settings.database_url)
     migrate.upgrade(settings.database_url, args.revision)
     print(f"database migrated to {args.revision}")
     return 0
@@ -114,6 +125,46 @@ def cmd_content_sync(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+    return 0
+
+
+# -- backup ------------------------------------------------------------------------------------
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from app import backup
+
+    settings = load_settings()
+    try:
+        backup.backup(settings.database_url, args.file)
+    except backup.BackupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"backed up to {args.file} ({args.file.stat().st_size} bytes)")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from app import backup, migrate
+    from app.db import get_engine
+
+    settings = load_settings()
+    if not args.yes:
+        print(
+            "error: a restore replaces every table of the database; stop the service, then "
+            "run again with --yes",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        backup.restore(settings.database_url, args.file)
+    except backup.BackupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    current, head = migrate.current_revision(get_engine()), migrate.head_revision()
+    print(f"restored from {args.file} (schema revision {current})")
+    if current != head:
+        print(f"the code needs revision {head}: run `redline db upgrade`", file=sys.stderr)
     return 0
 
 
@@ -239,6 +290,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sync.set_defaults(handler=cmd_content_sync)
 
+    saved = commands.add_parser("backup", help="copy the whole database to a file")
+    saved.add_argument("file", type=Path, help="the backup file to write (must not exist)")
+    saved.set_defaults(handler=cmd_backup)
+    restored = commands.add_parser("restore", help="replace the database with a backup")
+    restored.add_argument("file", type=Path, help="a file written by `redline backup`")
+    restored.add_argument("--yes", action="store_true", help="yes, replace every table")
+    restored.set_defaults(handler=cmd_restore)
+
     for register in _domain_commands():
         register(commands)
     return parser
@@ -259,10 +318,14 @@ def _domain_commands() -> list[Callable[[Any], None]]:
     ]
 
 
-def _database_problem(exc: Exception) -> str:
+def _database_problem(exc: Exception, command: str) -> str:
     """What to tell the operator when a command fails on the database."""
     from app import migrate
     from app.db import get_engine
+
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    if command == "db":  # migrating itself failed: the schema state is not the cause
+        return f"error: the database refused the migration: {reason}"
 
     try:
         current, head = migrate.current_revision(get_engine()), migrate.head_revision()
@@ -274,7 +337,6 @@ def _database_problem(exc: Exception) -> str:
             f"error: the database is at revision {current or '(empty, never migrated)'}, "
             f"the code needs {head}. Run `redline db upgrade` first."
         )
-    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
     return f"error: the database refused the command: {reason}"
 
 
@@ -287,7 +349,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except DBAPIError as exc:
-        print(_database_problem(exc), file=sys.stderr)
+        print(_database_problem(exc, args.command), file=sys.stderr)
         return 2
 
 
