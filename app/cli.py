@@ -128,6 +128,30 @@ def cmd_content_sync(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- init --------------------------------------------------------------------------------------
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    import shutil
+
+    from app.resources import shipped_content
+
+    target: Path = args.dir.resolve()
+    if target.exists() and any(target.iterdir()):
+        print(f"error: {target} is not empty; give a new or empty folder", file=sys.stderr)
+        return 1
+    assessments, seeded_bugs = shipped_content()
+    shutil.copytree(assessments, target / "assessments")
+    shutil.copytree(seeded_bugs, target / "seeded_bugs")
+    (target / "var").mkdir()
+    print(f"created {target} with the shipped assessments as examples; next:")
+    print(f"  cd {target}")
+    print("  redline db upgrade && redline content sync")
+    print("  redline users add you@example.com --role admin")
+    print("  redline serve            # SQLite in var/; set DATABASE_URL for PostgreSQL")
+    return 0
+
+
 # -- backup ------------------------------------------------------------------------------------
 
 
@@ -289,6 +313,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder holding assessments/ and seeded_bugs/ (default: configured)",
     )
     sync.set_defaults(handler=cmd_content_sync)
+
+    init = commands.add_parser(
+        "init", help="create a folder with data and the shipped assessments, ready to serve"
+    )
+    init.add_argument("dir", type=Path, help="the folder to create (new or empty)")
+    init.set_defaults(handler=cmd_init)
 
     saved = commands.add_parser("backup", help="copy the whole database to a file")
     saved.add_argument("file", type=Path, help="the backup file to write (must not exist)")

@@ -13,6 +13,14 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator, model_vali
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def home() -> Path:
+    """Where data and content live by default: the checkout when run from one; installed from
+    a wheel, the working directory (a folder made by `redline init`)."""
+    return PROJECT_ROOT if (PROJECT_ROOT / "pyproject.toml").is_file() else Path.cwd()
+
+
 SECRET_KEY_FILE = "secret_key"
 # Where `redline serve` notes the address it listens on, for commands run from another shell.
 LISTEN_URL_FILE = "listen_url"
@@ -24,15 +32,15 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="REDLINE_", extra="ignore")
 
-    data_dir: Path = Field(default=PROJECT_ROOT / "var")
+    data_dir: Path = Field(default_factory=lambda: home() / "var")
     database_url: str = Field(
         default="", validation_alias=AliasChoices("REDLINE_DATABASE_URL", "DATABASE_URL")
     )
     secret_key: SecretStr = Field(
         default=SecretStr(""), validation_alias=AliasChoices("REDLINE_SECRET_KEY", "SECRET_KEY")
     )
-    assessments_dir: Path = PROJECT_ROOT / "assessments"
-    seeded_bugs_dir: Path = PROJECT_ROOT / "seeded_bugs"
+    assessments_dir: Path = Field(default_factory=lambda: home() / "assessments")
+    seeded_bugs_dir: Path = Field(default_factory=lambda: home() / "seeded_bugs")
     corpora_dir: Path = PROJECT_ROOT / "corpora"
     base_url: str = "http://127.0.0.1:8000"
     deadline_grace_seconds: int = Field(default=60, ge=0, le=3600)

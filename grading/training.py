@@ -56,8 +56,12 @@ TEXT_COLUMNS = [
 
 
 def default_root() -> Path:
-    """The project folder this package sits in (holding assessments/, seeded_bugs/, corpora/)."""
-    return Path(__file__).resolve().parent.parent
+    """The folder holding assessments/, seeded_bugs/ and corpora/: the checkout this package
+    sits in, or, installed from a wheel, the copy packaged as `grading/data/`."""
+    package = Path(__file__).resolve().parent
+    if (package.parent / "corpora").is_dir():
+        return package.parent
+    return package / "data"
 
 
 @dataclass(frozen=True)
