@@ -205,3 +205,42 @@ def test_comment_corpus_format(name: str) -> None:
         assert row["kind"] in COMMENT_KINDS, where
         assert row["tradeoff"] in (True, False, None), where
         assert row["flag"] in (None, "rewrite", "framework"), where
+
+
+def test_correction_records_point_at_their_defect() -> None:
+    from grading.synthetic import parse_correction
+
+    path = ROOT / "corpora" / "corrections" / "quixbugs.jsonl"
+    rows = _lines(path)
+    assert len(rows) >= 70
+    assert (path.parent / "LICENSE.quixbugs").is_file()
+    names = set()
+    for number, row in rows:
+        where = f"{path.name}:{number}"
+        record = parse_correction(row)
+        assert (record.language, record.name) not in names, f"{where}: duplicate"
+        names.add((record.language, record.name))
+        assert record.buggy != record.fixed, where
+        shown = "".join(
+            "".join(record.code.splitlines()[record.lines.start - 1 : record.lines.end]).split()
+        )
+        # The buggy code sits on the recorded lines (a missing line has none of its own).
+        for line in record.buggy.splitlines():
+            assert "".join(line.split()) in shown, where
+
+
+def test_the_corpus_loads_every_register_and_key_variant_without_a_problem() -> None:
+    from grading.training import load_corpus
+
+    corpus = load_corpus(ROOT)
+    assert corpus.problems == []
+    assert corpus.registers() == ["prose", "terse"]
+    assert corpus.key_variants() == ["full", "terse"]
+    slugs = {e.assessment.slug for e in CATALOG.entries}
+    assert set(corpus.assessments()) == slugs
+    assert set(corpus.keys["terse"]) == slugs
+    for slug in slugs:
+        full = corpus.answer_key(slug)
+        terse = corpus.answer_key(slug, "terse")
+        assert full is not None and terse is not None
+        assert [b.id for b in terse.bugs] == [b.id for b in full.bugs], slug

@@ -5,7 +5,7 @@ licence; see LICENSE.quixbugs next to this file): 40 small programs in Python an
 with one real defect, and their corrected versions.
 
 Each program whose buggy and corrected versions differ in one place (docstrings and comments
-aside) becomes one line
+aside) in at most three lines becomes one line
 
     {"name": "gcd", "language": "python", "file": "gcd.py", "code": <the buggy program>,
      "lines": [5, 5], "buggy": "return gcd(a % b, b)", "fixed": "return gcd(b, a % b)"}
@@ -25,6 +25,7 @@ import difflib
 import json
 from pathlib import Path
 
+MAX_DEFECT_LINES = 3
 LANGUAGES = (
     ("python", "python_programs", "correct_python_programs", ".py"),
     ("java", "java_programs", "correct_java_programs", ".java"),
@@ -74,6 +75,8 @@ def defect(buggy: str, fixed: str, language: str) -> dict[str, object] | None:
     if len(ops) != 1:
         return None
     tag, i1, i2, j1, j2 = ops[0]
+    if i2 - i1 > MAX_DEFECT_LINES or j2 - j1 > MAX_DEFECT_LINES:
+        return None  # a rewritten block, not a one-line defect a comment can state
     if tag == "insert":
         start = end = a[i1 - 1][0] if i1 > 0 else a[0][0]
     else:
