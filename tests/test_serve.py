@@ -4,6 +4,7 @@ content and answers; invalid settings stop it with a message naming the variable
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -154,3 +155,40 @@ def test_commands_on_an_unmigrated_database_say_so(tmp_path: Path) -> None:
             in result.stderr
         )
         assert "Run `redline db upgrade` first." in result.stderr
+
+
+def test_a_broken_assessment_does_not_stop_the_service(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[1]
+    content = tmp_path / "content"
+    shutil.copytree(root / "assessments" / "docs-rag", content / "assessments" / "docs-rag")
+    (content / "seeded_bugs").mkdir()
+    shutil.copy(root / "seeded_bugs" / "docs-rag.yaml", content / "seeded_bugs")
+    broken = content / "assessments" / "broken"
+    broken.mkdir()
+    (broken / "assessment.yaml").write_text("slug: broken\nfiles: " + "[" * 20_000 + "\n")
+    (content / "seeded_bugs" / "broken.yaml").write_text("assessment: &a [*a]\n")
+    port = _free_port()
+    process = subprocess.Popen(
+        [*REDLINE, "serve", "--port", str(port)],
+        env=_env(
+            tmp_path,
+            REDLINE_ASSESSMENTS_DIR=str(content / "assessments"),
+            REDLINE_SEEDED_BUGS_DIR=str(content / "seeded_bugs"),
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        _wait_healthy(process, port)
+        assert _get(f"http://127.0.0.1:{port}/healthz")[0] == 200
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=30)
+    assert "content: docs-rag: created, version 1" in output
+    assert (
+        "content error: assessments/broken/assessment.yaml:2: refused: nested more than 64"
+        in output
+    )
+    assert "seeded_bugs/broken.yaml:1: refused: an alias refers to a collection" in output
+    assert "RecursionError" not in output
