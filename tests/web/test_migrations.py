@@ -4,16 +4,39 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 from alembic import command
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Integer,
+    String,
+    column,
+    create_engine,
+    inspect,
+    select,
+    table,
+    text,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from app import migrate
 from app.db import Base, make_engine
 from tests.conftest import TEST_DATABASE_URL
+
+AUDIT = table(
+    "audit_event",
+    column("id", Integer),
+    column("at", DateTime),
+    column("actor_label", String),
+    column("subject_type", String),
+    column("subject_id", String),
+    column("action", String),
+    column("after", JSON),
+)
 
 
 @pytest.fixture
@@ -78,5 +101,41 @@ def test_audit_events_cannot_be_changed_or_deleted(scratch_url: str) -> None:
             assert connection.execute(text("SELECT action FROM audit_event")).scalars().all() == [
                 "created"
             ]
+    finally:
+        engine.dispose()
+
+
+def test_old_invite_events_lose_the_candidates_identity(scratch_url: str) -> None:
+    migrate.upgrade(scratch_url, "0003")
+    engine = make_engine(scratch_url)
+    old = {
+        "assessment": "docs-rag",
+        "candidate_name": "Old Name",
+        "candidate_email": "old@example.com",
+        "expires_at": "2026-12-31",
+    }
+    try:
+        with engine.begin() as connection:
+            for subject, after in (("1", old), ("2", {**old, "candidate_email": None})):
+                connection.execute(
+                    AUDIT.insert().values(
+                        at=datetime(2026, 12, 1, tzinfo=UTC),
+                        actor_label="cli",
+                        subject_type="invite",
+                        subject_id=subject,
+                        action="invite.created",
+                        after=after,
+                    )
+                )
+        migrate.upgrade(scratch_url)
+        with engine.connect() as connection:
+            rows = connection.execute(select(AUDIT.c.after).order_by(AUDIT.c.id)).scalars().all()
+        assert rows == [
+            {"assessment": "docs-rag", "expires_at": "2026-12-31", "named": True, "emailed": True},
+            {"assessment": "docs-rag", "expires_at": "2026-12-31", "named": True, "emailed": False},
+        ]
+        # The trail is append-only again.
+        with pytest.raises(DBAPIError, match="append-only"), engine.begin() as connection:
+            connection.execute(text("UPDATE audit_event SET action = 'forged'"))
     finally:
         engine.dispose()
