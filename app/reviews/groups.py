@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from app.assessments.models import Assessment, AssessmentVersion
 from app.reviews.models import DecisionStatus, GradeDecision
-from app.reviews.service import SUBMITTED, InvalidDecision, match_evidence
+from app.reviews.page import match_evidence
+from app.reviews.service import SUBMITTED, InvalidDecision
 from app.scoring.models import AutoScore
 from app.submissions.models import Submission
 

@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from app.assessments import service as assessment_service
 from app.auth import AdminUser, Csrf, GraderUser, require_role
 from app.db import MAX_INT, RowId, SessionDep
-from app.reviews import export, groups, service
+from app.reviews import decisions, export, groups, queue, service
+from app.reviews import page as page_view
 from app.reviews.schemas import DecisionIn
 from app.reviews.service import DecisionConflict, InvalidDecision
 from app.scoring import service as scoring_service
@@ -35,10 +36,10 @@ def queue_page(
     status: str = "todo",
 ) -> Response:
     """Submissions to grade, what needs a human most first."""
-    if status not in service.QUEUE_STATUSES:
+    if status not in queue.QUEUE_STATUSES:
         status = "todo"
     scoring_service.close_overdue_and_score(session)
-    rows = service.list_queue(session, assessment=assessment or None, status=status)
+    rows = queue.list_queue(session, assessment=assessment or None, status=status)
     return templates.TemplateResponse(
         request,
         "reviews/queue.html",
@@ -47,8 +48,8 @@ def queue_page(
             "assessments": assessment_service.list_assessments(session, active_only=False),
             "assessment": assessment or "",
             "status": status,
-            "statuses": service.QUEUE_STATUSES,
-            "decision_line": service.DECISION_LINE,
+            "statuses": queue.QUEUE_STATUSES,
+            "decision_line": queue.DECISION_LINE,
         },
     )
 
@@ -63,7 +64,7 @@ def _render(
     error: str | None = None,
     revealed: str | None = None,
 ) -> Response:
-    page = service.build_review_page(session, submission_id)
+    page = page_view.build_review_page(session, submission_id)
     partial = request.headers.get(PARTIAL_HEADER) == "1"
     return templates.TemplateResponse(
         request,
@@ -98,7 +99,7 @@ def _apply_form(
     except DecisionConflict as exc:
         if exc.lost_race:
             session.rollback()
-            service.await_other_writers(session)
+            decisions.await_other_writers(session)
         return _render(request, session, submission_id, status_code=409, conflict=str(exc))
     except InvalidDecision as exc:
         return _render(request, session, submission_id, status_code=422, error=str(exc))
@@ -129,7 +130,7 @@ def post_match(
         request,
         session,
         submission_id,
-        lambda: service.decide_match(
+        lambda: decisions.decide_match(
             session, submission_id, user, version=version, bug=bug, comment=comment, verdict=verdict
         ),
     )
@@ -152,7 +153,7 @@ def post_flag(
         request,
         session,
         submission_id,
-        lambda: service.decide_flag(
+        lambda: decisions.decide_flag(
             session,
             submission_id,
             user,
@@ -183,7 +184,7 @@ def post_override(
             number = float(value) if value.strip() else None
         except ValueError:
             raise InvalidDecision("the score must be a number from 0 to 100") from None
-        return service.override_dimension(
+        return decisions.override_dimension(
             session,
             submission_id,
             user,
@@ -210,7 +211,7 @@ def post_finalize(
         request,
         session,
         submission_id,
-        lambda: service.finalize(session, submission_id, user, version=version),
+        lambda: decisions.finalize(session, submission_id, user, version=version),
     )
 
 
@@ -229,7 +230,7 @@ def post_reopen(
         request,
         session,
         submission_id,
-        lambda: service.reopen(session, submission_id, user, version=version, reason=reason),
+        lambda: decisions.reopen(session, submission_id, user, version=version, reason=reason),
     )
 
 
@@ -300,13 +301,13 @@ def post_group_decision(
     """Confirm, reject or add one submission's answer to the bug, from the bug's page."""
     _end_read_transaction(session)
     try:
-        service.decide_match(
+        decisions.decide_match(
             session, submission, user, version=version, bug=bug, comment=comment, verdict=verdict
         )
     except DecisionConflict as exc:
         if exc.lost_race:
             session.rollback()
-            service.await_other_writers(session)
+            decisions.await_other_writers(session)
         return _group_page(request, session, slug, bug, status_code=409, conflict=str(exc))
     except InvalidDecision as exc:
         return _group_page(request, session, slug, bug, status_code=422, error=str(exc))
@@ -334,7 +335,7 @@ def _decide(session: Session, user: User, submission_id: int, body: DecisionIn) 
         return value
 
     if body.action == "match":
-        return service.decide_match(
+        return decisions.decide_match(
             session,
             submission_id,
             user,
@@ -344,7 +345,7 @@ def _decide(session: Session, user: User, submission_id: int, body: DecisionIn) 
             verdict=need(body.verdict, "verdict"),
         )
     if body.action == "flag":
-        return service.decide_flag(
+        return decisions.decide_flag(
             session,
             submission_id,
             user,
@@ -354,7 +355,7 @@ def _decide(session: Session, user: User, submission_id: int, body: DecisionIn) 
             verdict=need(body.verdict, "verdict"),
         )
     if body.action == "override":
-        return service.override_dimension(
+        return decisions.override_dimension(
             session,
             submission_id,
             user,
@@ -363,7 +364,7 @@ def _decide(session: Session, user: User, submission_id: int, body: DecisionIn) 
             value=body.value,
             reason=body.reason,
         )
-    return service.finalize(session, submission_id, user, version=body.version)
+    return decisions.finalize(session, submission_id, user, version=body.version)
 
 
 @router.post("/api/staff/submissions/{submission_id}/decisions", tags=["grading"])
@@ -377,7 +378,7 @@ def api_decide(
     except DecisionConflict as exc:
         if exc.lost_race:
             session.rollback()
-            service.await_other_writers(session)
+            decisions.await_other_writers(session)
         return JSONResponse(
             {"detail": str(exc), "current": service.current_state(session, submission_id)},
             status_code=409,

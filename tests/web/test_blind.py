@@ -15,6 +15,7 @@ from app.audit.models import AuditEvent
 from app.scoring import service as scoring_service
 from app.users.models import Role
 from tests.web.factories import make_auto_score, make_submission, make_user, sign_in
+from tests.web.test_grader_browser import COMMENTS
 from tests.web.test_roles import app_routes
 
 NAME = "Zenobia Quillfeather"
@@ -62,7 +63,7 @@ def test_no_grader_page_or_api_names_an_ungraded_candidate(
 ) -> None:
     submission = make_submission(
         session,
-        comments=["The cache key ignores the model."],
+        comments=COMMENTS,
         candidate_name=NAME,
         candidate_email=EMAIL,
         summary="Fix the cache key first.",
@@ -91,7 +92,9 @@ def test_no_grader_page_or_api_names_an_ungraded_candidate(
 def test_an_admin_reveals_the_candidate_and_the_audit_trail_keeps_it(
     quiet_client: TestClient, session: Session
 ) -> None:
-    submission = make_submission(session, candidate_name=NAME, candidate_email=EMAIL)
+    submission = make_submission(
+        session, comments=COMMENTS, candidate_name=NAME, candidate_email=EMAIL
+    )
     make_auto_score(session, submission)
     admin = make_user(session, role=Role.admin, name="Ada Admin")
     csrf = sign_in(quiet_client, session, admin)

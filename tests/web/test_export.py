@@ -14,8 +14,7 @@ from sqlalchemy.orm import Session
 from app import spreadsheet
 from app.cli import main as cli_main
 from app.db import get_sessionmaker
-from app.reviews import export
-from app.reviews import service as reviews
+from app.reviews import decisions, export
 from app.users.models import Role
 from tests.web.factories import make_auto_score, make_submission, make_user, score_dict, sign_in
 
@@ -39,7 +38,7 @@ def _finalized(session: Session, grader_email: str | None = None) -> tuple[int, 
         ),
     )
     steps = [
-        lambda v: reviews.decide_match(
+        lambda v: decisions.decide_match(
             session,
             submission.id,
             grader,
@@ -48,7 +47,7 @@ def _finalized(session: Session, grader_email: str | None = None) -> tuple[int, 
             comment=0,
             verdict="confirmed",
         ),
-        lambda v: reviews.decide_match(
+        lambda v: decisions.decide_match(
             session,
             submission.id,
             grader,
@@ -57,7 +56,7 @@ def _finalized(session: Session, grader_email: str | None = None) -> tuple[int, 
             comment=1,
             verdict="rejected",
         ),
-        lambda v: reviews.decide_match(
+        lambda v: decisions.decide_match(
             session,
             submission.id,
             grader,
@@ -66,7 +65,7 @@ def _finalized(session: Session, grader_email: str | None = None) -> tuple[int, 
             comment=2,
             verdict="added",
         ),
-        lambda v: reviews.decide_flag(
+        lambda v: decisions.decide_flag(
             session,
             submission.id,
             grader,
@@ -75,7 +74,7 @@ def _finalized(session: Session, grader_email: str | None = None) -> tuple[int, 
             comment=1,
             verdict="dismissed",
         ),
-        lambda v: reviews.override_dimension(
+        lambda v: decisions.override_dimension(
             session,
             submission.id,
             grader,
@@ -84,7 +83,7 @@ def _finalized(session: Session, grader_email: str | None = None) -> tuple[int, 
             value=100,
             reason="Names the needless layer,\nand says why.",
         ),
-        lambda v: reviews.finalize(session, submission.id, grader, version=v),
+        lambda v: decisions.finalize(session, submission.id, grader, version=v),
     ]
     for version, step in enumerate(steps):
         step(version)
@@ -201,8 +200,8 @@ def test_export_from_the_web(client: TestClient, session: Session) -> None:
     assert {int(r["submission"]) for r in _csv(as_csv.text)} == {
         r["submission"] for r in as_json.json()
     }
-    decisions = client.get("/staff/export-decisions.csv?assessment=llm-gateway-client")
-    assert decisions.status_code == 200 and decisions.text.startswith("submission,public_id")
+    long_csv = client.get("/staff/export-decisions.csv?assessment=llm-gateway-client")
+    assert long_csv.status_code == 200 and long_csv.text.startswith("submission,public_id")
     assert final_id in {r["submission"] for r in as_json.json()}
     assert client.get("/staff/export.json?assessment=docs-rag").json() == [
         r for r in export.export_records(session, assessment="docs-rag")
@@ -245,7 +244,7 @@ def test_csv_cells_never_start_a_formula(session: Session, name: str) -> None:
     grader = make_user(session, role=Role.grader)
     submission = make_submission(session, comments=COMMENTS, candidate_name=name)
     make_auto_score(session, submission, score_dict(matches=[], red_flags=[]))
-    decision = reviews.finalize(session, submission.id, grader, version=0)
+    decision = decisions.finalize(session, submission.id, grader, version=0)
     assert decision is not None
     records = [r for r in export.export_records(session) if r["submission"] == submission.id]
     assert [r["candidate"] for r in records] == [name]

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from app.audit import service as audit
 from app.audit.models import AuditEvent
 from app.db import get_sessionmaker
+from app.reviews import decisions, integrity, queue
 from app.reviews import service as reviews
 from app.reviews.models import GradeDecision
 from app.submissions.models import Submission
@@ -100,7 +101,7 @@ def test_queue_puts_what_needs_a_human_first(
     unsure = _graded(session, needs_review=True, red_flags=[], total=58.0)
     borderline = _graded(session, needs_review=False, red_flags=[], total=61.0)
     ours = {calm.id, flagged.id, unsure.id, borderline.id}
-    order = [r.submission_id for r in reviews.list_queue(session) if r.submission_id in ours]
+    order = [r.submission_id for r in queue.list_queue(session) if r.submission_id in ours]
     assert order == [flagged.id, unsure.id, borderline.id, calm.id]
 
     page = client.get("/staff/queue?assessment=llm-gateway-client")
@@ -117,13 +118,9 @@ def test_queue_filters_by_assessment_and_status(
     submission = _graded(session)
     other = make_submission(session, assessment="docs-rag", comments=["a"])
     make_auto_score(session, other, score_dict(matches=[], red_flags=[], near_misses=[]))
-    gateway = {
-        r.submission_id for r in reviews.list_queue(session, assessment="llm-gateway-client")
-    }
+    gateway = {r.submission_id for r in queue.list_queue(session, assessment="llm-gateway-client")}
     assert submission.id in gateway and other.id not in gateway
-    assert submission.id not in {
-        r.submission_id for r in reviews.list_queue(session, status="final")
-    }
+    assert submission.id not in {r.submission_id for r in queue.list_queue(session, status="final")}
     _, csrf = grader
     _api(
         client,
@@ -135,9 +132,9 @@ def test_queue_filters_by_assessment_and_status(
         value=70,
         reason="weighs the retry cost",
     )
-    assert submission.id in {r.submission_id for r in reviews.list_queue(session, status="open")}
+    assert submission.id in {r.submission_id for r in queue.list_queue(session, status="open")}
     assert submission.id not in {
-        r.submission_id for r in reviews.list_queue(session, status="pending")
+        r.submission_id for r in queue.list_queue(session, status="pending")
     }
     assert client.get("/staff/queue?status=bogus").status_code == 200
 
@@ -149,7 +146,7 @@ def test_drafts_are_not_gradable(
 
     draft = make_submission(session, comments=["x"], status=SubmissionStatus.in_progress)
     assert client.get(f"/staff/submissions/{draft.id}").status_code == 404
-    assert draft.id not in {r.submission_id for r in reviews.list_queue(session, status="all")}
+    assert draft.id not in {r.submission_id for r in queue.list_queue(session, status="all")}
 
 
 def test_review_page_shows_the_evidence(
@@ -467,7 +464,7 @@ def test_a_write_race_between_two_sessions_is_a_conflict(engine: object) -> None
         one, two = maker(), maker()
         try:
             reviews.get_submission(two, ids[0])
-            reviews.override_dimension(
+            decisions.override_dimension(
                 one,
                 ids[0],
                 one.get(User, ids[1]),
@@ -479,7 +476,7 @@ def test_a_write_race_between_two_sessions_is_a_conflict(engine: object) -> None
             reviews.get_decision(two, ids[0])
             one.commit()
             with pytest.raises(reviews.DecisionConflict):
-                reviews.override_dimension(
+                decisions.override_dimension(
                     two,
                     ids[0],
                     two.get(User, ids[2]),
@@ -515,8 +512,8 @@ def test_near_duplicate_reviews_are_flagged(
             "Consider splitting the client into smaller classes for testability overall.",
         ],
     )
-    assert [other for other, _ in reviews.find_near_duplicates(session, copy)] == [original.id]
-    assert reviews.find_near_duplicates(session, unrelated) == []
+    assert [other for other, _ in integrity.find_near_duplicates(session, copy)] == [original.id]
+    assert integrity.find_near_duplicates(session, unrelated) == []
     page = client.get(f"/staff/submissions/{copy.id}").text
     assert "Near-duplicate of another candidate" in page
     assert f'href="/staff/submissions/{original.id}"' in page
@@ -525,7 +522,7 @@ def test_near_duplicate_reviews_are_flagged(
 def test_audit_events_are_append_only(session: Session, grader: tuple[User, str]) -> None:
     user, _ = grader
     submission = _graded(session)
-    reviews.override_dimension(
+    decisions.override_dimension(
         session,
         submission.id,
         user,
@@ -592,7 +589,7 @@ def test_an_admin_can_reopen_a_final_grade_with_a_reason(
 ) -> None:
     user, csrf = grader
     submission = _graded(session, matches=[], red_flags=[])
-    reviews.finalize(session, submission.id, user, version=0)
+    decisions.finalize(session, submission.id, user, version=0)
     url = f"/staff/submissions/{submission.id}/reopen"
     assert (
         client.post(url, data={"csrf_token": csrf, "version": "1", "reason": "typo"}).status_code
@@ -744,7 +741,7 @@ def test_the_near_duplicate_check_stays_fast_on_drafts_at_the_size_limits(
     second = make_submission(session, comments=[long_body() for _ in range(20)])
     copy = make_submission(session, comments=[c.body for c in first.comments])
     started = time.perf_counter()
-    found = reviews.find_near_duplicates(session, second)
+    found = integrity.find_near_duplicates(session, second)
     assert time.perf_counter() - started < 2.0
     assert first.id not in [other for other, _ in found]
-    assert first.id in [other for other, _ in reviews.find_near_duplicates(session, copy)]
+    assert first.id in [other for other, _ in integrity.find_near_duplicates(session, copy)]

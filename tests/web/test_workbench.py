@@ -11,7 +11,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy.orm import Session
 
 from app.db import get_sessionmaker
-from app.reviews.service import whole_word_quote
+from app.reviews.page import whole_word_quote
 from app.submissions.models import SubmissionStatus
 from app.users.models import Role, User
 from tests.web.factories import make_auto_score, make_submission, make_user, score_dict, sign_in
