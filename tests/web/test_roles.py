@@ -157,7 +157,15 @@ class Actors:
         self.client = client
         self.session = session
         self.users = {role: make_user(session, role=role) for role in Role}
-        self.submission = make_submission(session, comments=["The cache key ignores the model."])
+        # As many comments as the default score refers to: a score must fit its review.
+        self.submission = make_submission(
+            session,
+            comments=[
+                "The cache key ignores the model.",
+                "Retries after the first delta duplicate output.",
+                "Usage is lost on early exits.",
+            ],
+        )
         make_auto_score(session, self.submission)
         self.target_user = make_user(session, role=Role.grader)
         invite_submission = make_submission(session, comments=["draft"])
