@@ -9,6 +9,7 @@ comments is classified at once.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,7 +17,6 @@ from itertools import pairwise
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.linear_model import LogisticRegression
 
 from grading.errors import ModelError
 from grading.text import FENCE_RE, INLINE_CODE_RE, TextFacts, clip
@@ -234,14 +234,21 @@ DEFECT_WORDS = frozenset(
 N_CUES = 10
 
 
+@functools.cache
+def _hint_re(hints: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(re.escape(h) for h in hints), re.I)
+
+
 def search(
     pattern: re.Pattern[str], text: str, hints: tuple[str, ...] = ()
 ) -> re.Match[str] | None:
-    """`pattern.search(text)`, skipped when none of the lower-case `hints` occurs in the text."""
-    if hints:
-        lower = text.lower()
-        if not any(h in lower for h in hints):
-            return None
+    """`pattern.search(text)`, skipped when none of the lower-case `hints` occurs in the text.
+
+    The hints are one compiled alternation: a single scan instead of one per hint, which made
+    the check itself a measurable share of classifying a batch.
+    """
+    if hints and _hint_re(hints).search(text) is None:
+        return None
     return pattern.search(text)
 
 
@@ -466,6 +473,10 @@ class CommentClassifier:
         if len(present) == 1:
             intercept[present[0]] = 0.0
             return coef, intercept
+        # Imported here: grading needs only the learned arrays, and scikit-learn costs every
+        # grading process about a second of start-up.
+        from sklearn.linear_model import LogisticRegression
+
         model = LogisticRegression(C=self.C, max_iter=2000, class_weight="balanced")
         model.fit(x, y)
         if len(present) == 2:
@@ -480,6 +491,8 @@ class CommentClassifier:
     def _fit_binary(self, x: sp.csr_matrix, y: np.ndarray) -> tuple[np.ndarray, float]:
         if len(np.unique(y)) == 1:
             return np.zeros(x.shape[1]), (30.0 if y[0] else -30.0)
+        from sklearn.linear_model import LogisticRegression
+
         model = LogisticRegression(C=self.C, max_iter=2000, class_weight=None)
         model.fit(x, y)
         return model.coef_[0], float(model.intercept_[0])

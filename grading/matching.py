@@ -30,8 +30,6 @@ from typing import Protocol
 import numpy as np
 import scipy.sparse as sp
 from rapidfuzz import fuzz, process
-from sklearn.linear_model import LogisticRegression
-from sklearn.preprocessing import StandardScaler
 
 from grading.classification import CommentClassifier, CommentPredictions
 from grading.corrections import code_tokens, line_tokens, states_correction
@@ -727,6 +725,11 @@ class MatchModel:
         """Learn from pair features `x` (n, len(FEATURES)) and 0/1 labels `y`; returns self."""
         if len(np.unique(y)) < 2:
             raise ModelError("matching needs both found and not-found examples to train on")
+        # scikit-learn is needed to train, not to grade: importing it costs every grading
+        # process about a second of start-up.
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.preprocessing import StandardScaler
+
         self.scaler_ = StandardScaler().fit(x)
         model = LogisticRegression(C=self.C, max_iter=5000)
         model.fit(self.scaler_.transform(x), y)
