@@ -335,17 +335,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    """Throughput and latency of the grader and a difflib baseline on a synthetic batch."""
+    """End-to-end throughput and latency of the grader and a difflib baseline."""
     from grading.bench import run_bench
 
-    print(
-        run_bench(
-            n=args.n,
-            root=Path(args.root) if args.root else None,
-            slug=args.assessment,
-            singles=args.singles,
-            cache_dir=_cache_dir(args),
-        )
+    run_bench(
+        n=args.n,
+        root=Path(args.root) if args.root else None,
+        slug=args.assessment,
+        singles=args.singles,
+        cache_dir=_cache_dir(args),
+        out=lambda line: print(line, flush=True),
     )
     return 0
 
@@ -446,7 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
     agree.set_defaults(func=cmd_agreement)
     bench = sub.add_parser("bench", help="measure throughput and latency")
     bench.add_argument("--n", type=int, default=10_000, help="synthetic reviews in the batch")
-    bench.add_argument("--singles", type=int, default=1000, help="reviews timed one by one")
+    bench.add_argument("--singles", type=int, default=100, help="reviews timed one by one")
     bench.add_argument("--assessment", default=None, help="slug to bench on (default: first)")
     bench.add_argument("--root", default=None, help="project folder (default: this checkout)")
     bench.add_argument("--cache-dir", default=None, help="model cache (default: var/cache)")

@@ -165,11 +165,23 @@ def test_evaluate_in_sample_on_the_fixture() -> None:
     assert "trained on all (in-sample)" in result.stdout
 
 
-def test_bench_reports_throughput_and_latency(cache_dir: Path) -> None:
+def test_bench_says_what_it_measures_then_reports_end_to_end_and_latency(
+    cache_dir: Path,
+) -> None:
     result = run("bench", "--n", "300", "--singles", "30", "--cache-dir", str(cache_dir))
     assert result.returncode == 0, result.stderr
-    assert "reviews/s" in result.stdout and "difflib baseline" in result.stdout
-    assert "p99" in result.stdout
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("bench: 300 synthetic reviews of ")
+    assert "`python -m grading grade` on all 300 end to end in a fresh process" in lines[0]
+    end_to_end = next(line for line in lines if line.startswith("end to end (grade command)"))
+    assert "reviews/s by wall clock" in end_to_end and "per CPU second" in end_to_end
+    assert "difflib baseline" in result.stdout and "p99" in result.stdout
+
+
+def test_bench_names_an_unknown_assessment(cache_dir: Path) -> None:
+    result = run("bench", "--n", "10", "--assessment", "no-such", "--cache-dir", str(cache_dir))
+    assert result.returncode == 2
+    assert "no assessment 'no-such' with labelled reviews" in result.stderr
 
 
 class _Terminal:
