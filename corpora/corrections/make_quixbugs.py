@@ -16,6 +16,9 @@ grader builds terse answer keys and one-line review comments from these records 
 a stated correction looks like (grading/synthetic.py). Programs in the order of their file
 names, Python first, so the output is deterministic.
 
+Programs that a snippet of the sealed evaluation set (`corpora/sealed/assessments/`) uses are left
+out, matched by file name: nothing may be trained on the sealed set.
+
 Usage:
     python make_quixbugs.py /work/shared/data/quixbugs [--out quixbugs.jsonl]
 """
@@ -88,16 +91,30 @@ def defect(buggy: str, fixed: str, language: str) -> dict[str, object] | None:
     }
 
 
+def sealed_names(folder: Path) -> set[str]:
+    """Lower-cased stems of every snippet file of the sealed assessments."""
+    if not folder.is_dir():
+        return set()
+    return {p.stem.lower() for p in folder.glob("*/*") if p.name != "assessment.yaml"}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("source", type=Path, help="the QuixBugs folder")
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("quixbugs.jsonl"))
+    parser.add_argument(
+        "--sealed",
+        type=Path,
+        default=Path(__file__).resolve().parent.parent / "sealed" / "assessments",
+        help="the sealed assessments, whose programs are left out",
+    )
     args = parser.parse_args()
+    sealed = sealed_names(args.sealed)
     rows = []
     for language, buggy_dir, fixed_dir, suffix in LANGUAGES:
         for path in sorted((args.source / buggy_dir).glob(f"*{suffix}")):
             fixed_path = args.source / fixed_dir / path.name
-            if not fixed_path.is_file():
+            if not fixed_path.is_file() or path.stem.lower() in sealed:
                 continue
             code = path.read_text(encoding="utf-8")
             found = defect(code, fixed_path.read_text(encoding="utf-8"), language)
