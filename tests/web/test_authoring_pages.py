@@ -57,7 +57,15 @@ def _links(page: str) -> list[str]:
 def test_each_role_lands_on_a_page_it_may_see_and_every_link_it_is_shown_works(
     client: TestClient, session: Session, role: Role, landing: str
 ) -> None:
-    submission = make_submission(session, comments=["The cache key ignores the model."])
+    # Three comments, as the default auto-score's matches and labels refer to.
+    submission = make_submission(
+        session,
+        comments=[
+            "The cache key ignores the model.",
+            "A retry after a partial stream duplicates tokens.",
+            "Usage is lost when the stream ends early.",
+        ],
+    )
     make_auto_score(session, submission)
     user = make_user(session, role=role)
     assert _sign_in_by_form(client, user.email) == landing
