@@ -41,7 +41,8 @@ class Settings(BaseSettings):
     )
     assessments_dir: Path = Field(default_factory=lambda: home() / "assessments")
     seeded_bugs_dir: Path = Field(default_factory=lambda: home() / "seeded_bugs")
-    corpora_dir: Path = PROJECT_ROOT / "corpora"
+    # The labelled corpora the grader trains on; None: the ones shipped with the grading engine.
+    corpora_dir: Path | None = None
     base_url: str = "http://127.0.0.1:8000"
     deadline_grace_seconds: int = Field(default=60, ge=0, le=3600)
     invite_days: int = Field(default=14, ge=1, le=365)

@@ -6,10 +6,11 @@ A library with no web, database or environment dependency. The usual use::
 
     assessment = load_assessment(Path("assessments/docs-rag"))
     key = load_answer_key(Path("seeded_bugs/docs-rag.yaml"), assessment)
-    grade = Grader.default().grade(parse_review(obj), assessment, key)
+    grade = default_grader().grade(parse_review(obj), assessment, key)
     grade.to_dict(explain=True)
 """
 
+from grading.cache import default_grader
 from grading.classification import CommentClassifier
 from grading.content import Catalog, CatalogEntry, load_answer_key, load_assessment, load_catalog
 from grading.errors import (
@@ -87,6 +88,7 @@ __all__ = [
     "SeededBug",
     "SnippetFile",
     "build_index",
+    "default_grader",
     "iter_review_lines",
     "load_answer_key",
     "load_assessment",

@@ -34,8 +34,8 @@ from typing import Any
 
 from threadpoolctl import threadpool_limits
 
+from grading.cache import default_grader
 from grading.errors import GradingError
-from grading.grader import Grader
 from grading.reviews import parse_review
 from grading.training import default_root, load_corpus
 from grading.types import AnswerKey, Review
@@ -175,7 +175,7 @@ def run_bench(
     )
     with threadpool_limits(limits=1):
         started = time.perf_counter()
-        grader = Grader.default(root, cache_dir=cache_dir)
+        grader = default_grader(root, cache_dir=cache_dir)
         ready = time.perf_counter() - started
         out(f"grader ready in this process (trained or loaded) in {ready:.2f} s")
         with tempfile.TemporaryDirectory(prefix="redline-bench-") as tmp:

@@ -76,7 +76,7 @@ def _count_lines(path: Path) -> int:
 
 def cmd_grade(args: argparse.Namespace) -> int:
     """Grade a JSON Lines file of reviews into a JSON Lines file of scores."""
-    from grading.grader import Grader
+    from grading.cache import default_grader
 
     try:
         assessment = load_assessment(Path(args.assessment))
@@ -89,7 +89,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
     if not reviews_path.is_file():
         _report(Problem(str(reviews_path), None, "", "no such file"))
         return 2
-    grader = Grader.default(args.root, cache_dir=_cache_dir(args))
+    grader = default_grader(args.root, cache_dir=_cache_dir(args))
     gc.freeze()  # the models are long-lived: keep the collector from rescanning them
     bad = 0
 

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import ClassVar
 
 import numpy as np
 
 from grading import scoring
 from grading.classification import FLAG_CLASSES, CommentClassifier
-from grading.errors import ModelError
 from grading.matching import (
     FEATURES,
     SUMMARY,
@@ -124,9 +120,6 @@ class Grader:
         signals; without them the rubric's rules of thumb decide alone.
     """
 
-    _default_lock: ClassVar[threading.Lock] = threading.Lock()
-    _defaults: ClassVar[dict[Path, Grader]] = {}
-
     def __init__(
         self,
         classifier: CommentClassifier,
@@ -145,50 +138,6 @@ class Grader:
         self.taste_model = taste_model
         self._indexes: OrderedDict[tuple[Assessment, AnswerKey], AssessmentIndex] = OrderedDict()
         self._index_lock = threading.Lock()
-
-    @classmethod
-    def default(
-        cls, root: Path | str | None = None, *, cache_dir: Path | str | None = None
-    ) -> Grader:
-        """The process-wide grader trained on the corpora under `root`, built on first use.
-
-        Parameters
-        ----------
-        root
-            The project folder holding `assessments/`, `seeded_bugs/` and `corpora/`; by
-            default the folder this package sits in. Training is deterministic and takes a few
-            seconds; the result is cached per root and shared between threads.
-        cache_dir
-            A folder to keep the trained models in between processes (plain arrays, no pickle),
-            named by a digest of the training data and of this package's code. Loading from it
-            takes a fraction of a second. None: train in memory only.
-
-        Returns
-        -------
-        Grader
-        """
-        from grading.persistence import default_cache_path, load_grader, save_grader
-        from grading.training import default_root, load_corpus, train_grader
-
-        key = Path(root).resolve() if root is not None else default_root()
-        with cls._default_lock:
-            grader = cls._defaults.get(key)
-            if grader is not None:
-                return grader
-            path = default_cache_path(key, Path(cache_dir)) if cache_dir is not None else None
-            if path is not None and path.is_file():
-                try:
-                    grader = load_grader(path)
-                except ModelError:
-                    grader = None
-            if grader is None:
-                grader = train_grader(load_corpus(key))
-                if path is not None:
-                    # A read-only cache folder only costs the next process a retrain.
-                    with contextlib.suppress(OSError):
-                        save_grader(grader, path)
-            cls._defaults[key] = grader
-            return grader
 
     @property
     def version(self) -> str:

@@ -27,25 +27,31 @@ if TYPE_CHECKING:
     from grading.grader import Grader
 
 FORMAT_VERSION = 1
-TRAINING_GLOBS = ("assessments/**/*", "seeded_bugs/*.yaml", "corpora/**/*.jsonl")
+CONTENT_GLOBS = ("assessments/**/*", "seeded_bugs/*.yaml")
+CORPORA_GLOB = "**/*.jsonl"
 
 
-def training_digest(root: Path) -> str:
-    """A digest of the training inputs under `root` and of this package's source."""
+def training_digest(root: Path, *, corpora_dir: Path | None = None) -> str:
+    """A digest of the training inputs under `root` (corpora from `corpora_dir`, by default
+    `root/corpora`) and of this package's source."""
     digest = hashlib.sha256(f"format {FORMAT_VERSION}".encode())
     package = Path(__file__).resolve().parent
-    files = sorted(package.glob("*.py"))
-    for pattern in TRAINING_GLOBS:
-        files.extend(sorted(p for p in root.glob(pattern) if p.is_file()))
-    for path in files:
-        digest.update(str(path.relative_to(root if root in path.parents else package)).encode())
-        digest.update(path.read_bytes())
+    corpora = Path(corpora_dir) if corpora_dir is not None else Path(root) / "corpora"
+    bases = [(package, sorted(package.glob("*.py")))]
+    for pattern in CONTENT_GLOBS:
+        bases.append((root, sorted(p for p in root.glob(pattern) if p.is_file())))
+    bases.append((corpora, sorted(p for p in corpora.glob(CORPORA_GLOB) if p.is_file())))
+    for base, files in bases:
+        for path in files:
+            digest.update(str(path.relative_to(base)).encode())
+            digest.update(path.read_bytes())
     return digest.hexdigest()[:20]
 
 
-def default_cache_path(root: Path, cache_dir: Path) -> Path:
-    """Where the grader trained from `root` is cached inside `cache_dir`."""
-    return Path(cache_dir) / f"grader-{training_digest(Path(root))}.npz"
+def default_cache_path(root: Path, cache_dir: Path, *, corpora_dir: Path | None = None) -> Path:
+    """Where the grader trained from `root` (and `corpora_dir`) is cached inside `cache_dir`."""
+    digest = training_digest(Path(root), corpora_dir=corpora_dir)
+    return Path(cache_dir) / f"grader-{digest}.npz"
 
 
 def save_grader(grader: Grader, path: Path) -> None:

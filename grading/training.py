@@ -187,13 +187,14 @@ def _read_jsonl(path: Path) -> Iterable[tuple[int, Any]]:
                 yield number, json.loads(line)
 
 
-def review_folders(root: Path) -> list[tuple[str, Path]]:
+def review_folders(root: Path, *, corpora_dir: Path | None = None) -> list[tuple[str, Path]]:
     """(register, folder) of every labelled review corpus under a project folder.
 
     `corpora/reviews/` is the prose register; `corpora/<name>/reviews/` is the register
-    `<name>`. The sealed set is left out: nothing may train on it.
+    `<name>`. The sealed set is left out: nothing may train on it. `corpora_dir` stands for
+    `root/corpora`.
     """
-    corpora = Path(root) / "corpora"
+    corpora = Path(corpora_dir) if corpora_dir is not None else Path(root) / "corpora"
     found = [(PROSE, corpora / "reviews")]
     if corpora.is_dir():
         found.extend(
@@ -204,9 +205,9 @@ def review_folders(root: Path) -> list[tuple[str, Path]]:
     return found
 
 
-def key_folders(root: Path) -> list[tuple[str, Path]]:
+def key_folders(root: Path, *, corpora_dir: Path | None = None) -> list[tuple[str, Path]]:
     """(variant, folder) of every answer-key variant under `corpora/<name>/keys/`."""
-    corpora = Path(root) / "corpora"
+    corpora = Path(corpora_dir) if corpora_dir is not None else Path(root) / "corpora"
     if not corpora.is_dir():
         return []
     return [
@@ -217,19 +218,29 @@ def key_folders(root: Path) -> list[tuple[str, Path]]:
 
 
 def load_corpus(
-    root: Path, *, reviews_dir: Path | None = None, comments_dir: Path | None = None
+    root: Path,
+    *,
+    reviews_dir: Path | None = None,
+    comments_dir: Path | None = None,
+    corpora_dir: Path | None = None,
 ) -> Corpus:
     """Read content and labelled corpora under a project folder; bad lines become problems.
 
     Every register of reviews and every answer-key variant found by `review_folders` and
     `key_folders` is read; `reviews_dir` reads that one folder instead, as the prose register.
+    `corpora_dir` stands for `root/corpora`; the assessments they label stay under `root`.
     """
     root = Path(root)
+    corpora = Path(corpora_dir) if corpora_dir is not None else root / "corpora"
     catalog = load_catalog(root / "assessments", root / "seeded_bugs", display_root=root)
     entries = {e.assessment.slug: e for e in catalog.entries}
     problems = list(catalog.problems)
     reviews: dict[str, list[LabelledReview]] = {}
-    folders = [(PROSE, reviews_dir)] if reviews_dir is not None else review_folders(root)
+    folders = (
+        [(PROSE, reviews_dir)]
+        if reviews_dir is not None
+        else review_folders(root, corpora_dir=corpora)
+    )
     for register, folder in folders:
         for path in sorted(folder.glob("*.jsonl")):
             for number, obj in _read_jsonl(path):
@@ -243,7 +254,7 @@ def load_corpus(
                     LabelledReview(review, gold, str(path), number, register)
                 )
     keys: dict[str, dict[str, AnswerKey]] = {}
-    for variant, folder in key_folders(root) if reviews_dir is None else []:
+    for variant, folder in key_folders(root, corpora_dir=corpora) if reviews_dir is None else []:
         for path in sorted(folder.glob("*.yaml")):
             entry = entries.get(path.stem)
             if entry is None:
@@ -256,7 +267,7 @@ def load_corpus(
             if key is not None:
                 keys.setdefault(variant, {})[path.stem] = key
     comments: list[LabelledComment] = []
-    for path in sorted((comments_dir or root / "corpora" / "comments").glob("*.jsonl")):
+    for path in sorted((comments_dir or corpora / "comments").glob("*.jsonl")):
         for number, obj in _read_jsonl(path):
             if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
                 problems.append(Problem(str(path), number, "text", "must be a string"))
@@ -278,7 +289,7 @@ def load_corpus(
             )
     corrections: list[Correction] = []
     if reviews_dir is None:
-        for path in sorted((root / "corpora" / "corrections").glob("*.jsonl")):
+        for path in sorted((corpora / "corrections").glob("*.jsonl")):
             for number, obj in _read_jsonl(path):
                 try:
                     corrections.append(parse_correction(obj))

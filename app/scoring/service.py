@@ -82,10 +82,14 @@ def _evidence_for_match(evidence: dict[str, Any], bug: str, comment: int) -> str
 
 
 def default_grader() -> Grader:
-    """The process's grader; trained models are kept in the data directory between starts."""
-    from grading import Grader
+    """The process's grader, trained on the configured corpora; trained models are kept in the
+    data directory between starts."""
+    from grading import default_grader as engine_grader
 
-    return Grader.default(cache_dir=get_settings().data_dir / "cache" / "grading")
+    settings = get_settings()
+    return engine_grader(
+        cache_dir=settings.data_dir / "cache" / "grading", corpora_dir=settings.corpora_dir
+    )
 
 
 def _warm_up() -> None:

@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from grading import AnswerKey, Assessment, Grader, load_answer_key, load_assessment
+from grading import (
+    AnswerKey,
+    Assessment,
+    Grader,
+    default_grader,
+    load_answer_key,
+    load_assessment,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -17,7 +24,7 @@ GO_REVIEWS = FIXTURES / "reviews" / "go-quota.jsonl"
 
 @pytest.fixture(scope="session")
 def grader() -> Grader:
-    return Grader.default(ROOT)
+    return default_grader(ROOT)
 
 
 @pytest.fixture(scope="session")

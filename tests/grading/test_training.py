@@ -7,8 +7,10 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from grading import AnswerKey, Assessment, Grader, parse_review
+from grading import AnswerKey, Assessment, Grader, ModelError, default_grader, parse_review
+from grading import cache as model_cache
 from grading.persistence import load_grader, save_grader
 from grading.training import load_corpus, train_grader
 from tests.grading.conftest import FIXTURES, GO_REVIEWS
@@ -49,10 +51,27 @@ def test_default_grader_is_shared_and_cached_on_disk(tmp_path: Path) -> None:
     shutil.copytree(FIXTURES / "reviews", root / "corpora" / "reviews")
     cache = tmp_path / "cache"
     try:
-        first = Grader.default(root, cache_dir=cache)
-        assert Grader.default(root, cache_dir=cache) is first
+        first = default_grader(root, cache_dir=cache)
+        assert default_grader(root, cache_dir=cache) is first
         assert len(list(cache.glob("grader-*.npz"))) == 1
-        Grader._defaults.pop(root.resolve())
-        assert Grader.default(root, cache_dir=cache) is not first  # loaded from the cache
+        model_cache._graders.pop((root.resolve(), None))
+        assert default_grader(root, cache_dir=cache) is not first  # loaded from the cache
     finally:
-        Grader._defaults.pop(root.resolve(), None)
+        model_cache._graders.pop((root.resolve(), None), None)
+
+
+def test_the_corpora_can_live_apart_from_the_content(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    shutil.copytree(FIXTURES / "assessments", root / "assessments")
+    shutil.copytree(FIXTURES / "seeded_bugs", root / "seeded_bugs")
+    corpora = tmp_path / "elsewhere"
+    shutil.copytree(FIXTURES / "reviews", corpora / "reviews")
+    cache = tmp_path / "cache"
+    try:
+        grader = default_grader(root, cache_dir=cache, corpora_dir=corpora)
+        assert grader.version == _fixture_grader().version  # the same data, the same models
+        assert len(list(cache.glob("grader-*.npz"))) == 1
+        with pytest.raises(ModelError, match="no labelled reviews"):
+            default_grader(root, corpora_dir=tmp_path / "empty")
+    finally:
+        model_cache._graders.pop((root.resolve(), corpora.resolve()), None)
