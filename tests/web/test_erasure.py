@@ -15,7 +15,7 @@ from app.db import Base, get_sessionmaker
 from app.invites import erasure
 from app.invites import service as invite_service
 from app.invites.models import Invite
-from app.reviews import service as reviews
+from app.reviews import decisions
 from app.users.models import Role
 from tests.web.factories import (
     make_auto_score,
@@ -46,7 +46,7 @@ def _graded(session: Session, name: str = NAME) -> tuple[int, str]:
     )  # fmt: skip
     submission.invite.candidate_email = email
     make_auto_score(session, submission, score_dict(matches=[], red_flags=[]))
-    reviews.finalize(session, submission.id, grader, version=0)
+    decisions.finalize(session, submission.id, grader, version=0)
     session.flush()
     return submission.invite_id, email
 
