@@ -259,6 +259,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             workers=args.workers,
             proxy_headers=True,
             log_level=args.log_level,
+            # Longer than the page's autosave interval, so a save reuses its connection
+            # instead of racing the server closing it (a request the browser must resend).
+            timeout_keep_alive=30,
         )
     finally:
         if listen_file is not None:

@@ -41,6 +41,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import db
 from app.errors import error_response
+from app.logs import redact
 from app.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -196,7 +197,11 @@ class Guard:
                 if started:
                     raise
                 if is_write_conflict(exc) and attempt < CONFLICT_RETRIES:
-                    logger.info("write conflict on %s %s; retrying", scope["method"], scope["path"])
+                    logger.info("write conflict on %s %s; retrying", scope["method"], _path(scope))
+                    # A request that turned out to write (a GET that closes an overdue draft
+                    # or opens an invite) now takes SQLite's write lock up front, so the retry
+                    # waits its turn instead of conflicting again.
+                    db.write_intent.set(True)
                     await asyncio.sleep(0.05 * 2**attempt * (1 + random.random()))
                     continue
                 await self._fail(scope, send, exc)
@@ -240,7 +245,7 @@ class Guard:
     async def _fail(self, scope: Scope, send: Send, exc: Exception) -> None:
         request = Request(scope)
         if is_write_conflict(exc):
-            logger.warning("write conflict persisted on %s %s", scope["method"], scope["path"])
+            logger.warning("write conflict persisted on %s %s", scope["method"], _path(scope))
             response = error_response(
                 request,
                 503,
@@ -250,7 +255,7 @@ class Guard:
             )
             response.headers["Retry-After"] = "1"
         else:
-            logger.error("unexpected error on %s %s", scope["method"], scope["path"], exc_info=exc)
+            logger.error("unexpected error on %s %s", scope["method"], _path(scope), exc_info=exc)
             response = error_response(
                 request,
                 500,
@@ -259,6 +264,10 @@ class Guard:
                 code="server_error",
             )
         await response(scope, _no_body, send)
+
+
+def _path(scope: Scope) -> str:
+    return redact(scope.get("path", ""))
 
 
 def _replaying(messages: list[Message], receive: Receive) -> Receive:

@@ -39,6 +39,8 @@ STATIC_DIR = PROJECT_ROOT / "app" / "static"
 # Every JSON error, 422 included, has one documented shape.
 API_ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorBody, "description": "Every problem, each naming the field it is in."},
+    429: {"model": ErrorBody, "description": "A rate limit was reached; see Retry-After."},
+    503: {"model": ErrorBody, "description": "Busy; nothing was lost. See Retry-After."},
 }
 
 

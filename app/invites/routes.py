@@ -33,7 +33,7 @@ def _open(session: Session, request: Request, token: str) -> tuple[Invite, str]:
 def open_link(token: str, request: Request, session: SessionDep) -> RedirectResponse:
     """Open an invite: set the session cookie and redirect so the token leaves the address bar."""
     _invite, session_token = _open(session, request, token)
-    scoring_service.commit_and_score(session)
+    scoring_service.commit_and_score(session, later=True)
     response = RedirectResponse("/take", status_code=303)
     set_session_cookie(response, session_token)
     # The token must not leak to other sites through the Referer of the next page.
@@ -50,7 +50,7 @@ def open_link(token: str, request: Request, session: SessionDep) -> RedirectResp
 def create_session(body: SessionCreate, request: Request, session: SessionDep) -> JSONResponse:
     """Exchange an invite token for a candidate session cookie; returns the state."""
     invite, session_token = _open(session, request, body.token)
-    scoring_service.commit_and_score(session)
+    scoring_service.commit_and_score(session, later=True)
     submission = submission_service.submission_for_invite(session, invite)
     candidate = Candidate(invite=invite, submission=submission, session_token=session_token)
     state = views.candidate_state(invite, submission, candidate.csrf_token)

@@ -76,7 +76,7 @@ def _page(
 @router.get("/staff/invites", response_class=HTMLResponse)
 def invites_page(request: Request, session: SessionDep, user: InviteStaff) -> Response:
     """Every invite with its state, and the form to create one."""
-    scoring_service.close_overdue_and_score(session)
+    scoring_service.close_overdue_and_score(session, later=True)
     return _page(request, session)
 
 

@@ -38,7 +38,7 @@ def queue_page(
     """Submissions to grade, what needs a human most first."""
     if status not in queue.QUEUE_STATUSES:
         status = "todo"
-    scoring_service.close_overdue_and_score(session)
+    scoring_service.close_overdue_and_score(session, later=True)
     rows = queue.list_queue(session, assessment=assessment or None, status=status)
     return templates.TemplateResponse(
         request,

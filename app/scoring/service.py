@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import queue
 import threading
 from functools import lru_cache
 from pathlib import Path
@@ -34,6 +35,14 @@ SYSTEM_ACTOR = "system:auto-grader"
 # when a candidate starts means it is ready by the time they submit. Tests switch it off.
 WARM_UP_ENABLED = True
 _warm_up_started = threading.Event()
+
+# Submissions closed by web requests are graded one at a time by a thread of the worker that
+# closed them; one killed before grading leaves them unscored, and
+# `redline submissions grade --unscored` grades them.
+BACKGROUND_GRADING = True
+_grading_queue: queue.SimpleQueue[int] = queue.SimpleQueue()
+_grading_lock = threading.Lock()
+_grading_started = threading.Event()
 
 
 def to_review(submission: Submission) -> Any:
@@ -189,24 +198,34 @@ def _load_for_grading(submission: Submission) -> None:
     assessment_service.to_grading(submission.version)
 
 
-def commit_and_score(session: Session) -> int:
+def commit_and_score(session: Session, *, later: bool = False) -> int:
     """Commit, then grade every submission the session closed, committing each score.
 
     The submission is made durable first, so a grader crash or failure can never undo it.
-    Returns how many were graded successfully.
+    With `later` (web requests), grading is handed to this process's grading thread and the
+    request returns at once: a cold grader can take minutes to train, and a deadline rush of
+    submits waiting for it would hold every admitted request. Returns how many were graded
+    here and now.
     """
     from app.submissions.service import closed_since_commit
 
     session.commit()
+    closed = closed_since_commit(session)
+    if later and BACKGROUND_GRADING:
+        for submission in closed:
+            _grading_queue.put(submission.id)
+        if closed:
+            _start_grading_thread()
+        return 0
     graded = 0
-    for submission in closed_since_commit(session):
+    for submission in closed:
         if score_submission_safely(session, submission) is not None:
             graded += 1
         session.commit()
     return graded
 
 
-def close_overdue_and_score(session: Session) -> None:
+def close_overdue_and_score(session: Session, *, later: bool = False) -> None:
     """Submit every draft whose time ran out, commit, and grade them.
 
     Pages that list submissions call this, so overdue drafts close without a background worker
@@ -216,7 +235,31 @@ def close_overdue_and_score(session: Session) -> None:
     from app.submissions.service import close_overdue
 
     close_overdue(session)
-    commit_and_score(session)
+    commit_and_score(session, later=later)
+
+
+def _grade_queued() -> None:
+    from app.db import get_sessionmaker
+    from app.submissions.models import Submission
+
+    while True:
+        submission_id = _grading_queue.get()
+        try:
+            with get_sessionmaker()() as session:
+                submission = session.get(Submission, submission_id)
+                if submission is not None and latest_score(session, submission) is None:
+                    score_submission_safely(session, submission)
+                    session.commit()
+        except Exception:
+            # The submission is stored; `redline submissions grade --unscored` grades it later.
+            logger.exception("grading submission %s in the background failed", submission_id)
+
+
+def _start_grading_thread() -> None:
+    with _grading_lock:
+        if not _grading_started.is_set():
+            _grading_started.set()
+            threading.Thread(target=_grade_queued, name="grader", daemon=True).start()
 
 
 def unscored_submissions(session: Session) -> list[Submission]:

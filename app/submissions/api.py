@@ -93,7 +93,7 @@ def submit(candidate: ApiCandidateDep, session: SessionDep) -> ReceiptRead:
         raise service.NotStarted()
     current = candidate.submission
     commit_with_retry(session, lambda: service.submit(session, current))
-    scoring_service.commit_and_score(session)
+    scoring_service.commit_and_score(session, later=True)
     return views.receipt_read(current)
 
 

@@ -70,7 +70,7 @@ def get_candidate(request: Request, session: SessionDep) -> Candidate:
     submission = service.submission_for_invite(session, invite)
     if submission is not None and service.finalize_if_overdue(session, submission):
         # Closing an overdue draft must stick even when this request is then refused.
-        scoring_service.commit_and_score(session)
+        scoring_service.commit_and_score(session, later=True)
     return Candidate(invite=invite, submission=submission, session_token=token)
 
 

@@ -313,7 +313,7 @@ def submit(candidate: CandidateDep, session: SessionDep, csrf_token: FormStr = "
     check_csrf(candidate, csrf_token)
     submission = _open_submission(candidate)
     commit_with_retry(session, lambda: service.submit(session, submission))
-    scoring_service.commit_and_score(session)
+    scoring_service.commit_and_score(session, later=True)
     return _redirect("/take/receipt")
 
 

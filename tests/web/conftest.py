@@ -18,8 +18,13 @@ from sqlalchemy.orm import Session
 from app import migrate
 from app.db import get_engine, get_session
 from app.main import create_app
+from app.scoring import service as scoring_service
 from app.settings import PROJECT_ROOT
 from tests.conftest import TEST_DATABASE_URL
+
+# The app shares each test's uncommitted session, which a grading thread could not see: tests
+# in this process grade in the request, as the command-line tools do.
+scoring_service.BACKGROUND_GRADING = False
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
