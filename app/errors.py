@@ -40,7 +40,7 @@ def _sign_in_state(request: Request) -> None:
     if hasattr(request.state, "user"):
         return
     from app.auth import SESSION_COOKIE
-    from app.db import get_sessionmaker
+    from app.db import get_sessionmaker, write_intent
     from app.security import csrf_token_for
     from app.users import service as users_service
 
@@ -48,6 +48,9 @@ def _sign_in_state(request: Request) -> None:
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return
+    # Only a read: it must not queue for SQLite's write lock, which the failed request's own
+    # session may still hold.
+    write_intent.set(False)
     with get_sessionmaker()() as session:
         user = users_service.user_for_token(session, token)
         if user is not None:
