@@ -172,6 +172,8 @@ class Actors:
         self.candidate_invite = invite_submission.invite
         # Revoked by the matrix, so it must not be the one the candidate uses.
         self.spare_invite = make_submission(session, comments=["spare"]).invite
+        # Erased by the matrix: every other route keeps its invite.
+        self.erasable_invite_id = make_submission(session, comments=["erasable"]).invite.id
         self.presession = new_token()
 
     def as_role(self, role: str, path: str) -> dict[str, str]:
@@ -205,6 +207,8 @@ class Actors:
             "chart": "totals",
             "table": "bugs",
         }
+        if path.endswith("/erase"):
+            values["invite_id"] = str(self.erasable_invite_id)
         return re.sub(r"{(\w+)(:\w+)?}", lambda m: values.get(m.group(1), "1"), path)
 
     def call(self, method: str, path: str, *, csrf: str | None) -> Response:
