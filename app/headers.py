@@ -28,20 +28,6 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "frame-ancestors 'none'",
     )
 )
-# FastAPI's interactive API pages load Swagger UI from a CDN and configure it with an inline
-# script; they show no user content, so they alone may do that.
-DOCS_POLICY = "; ".join(
-    (
-        "default-src 'none'",
-        "script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net",
-        "style-src 'self' https://cdn.jsdelivr.net",
-        "img-src 'self' data: https://fastapi.tiangolo.com",
-        "connect-src 'self'",
-        "base-uri 'none'",
-        "frame-ancestors 'none'",
-    )
-)
-DOCS_PATHS = ("/docs", "/redoc")
 HSTS = "max-age=31536000; includeSubDomains"
 COMMON_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"x-content-type-options", b"nosniff"),
@@ -55,9 +41,7 @@ COMMON_HEADERS: tuple[tuple[bytes, bytes], ...] = (
 
 def security_headers(*, path: str, https: bool) -> list[tuple[bytes, bytes]]:
     """The headers a response to `path` gets (reached over https or not)."""
-    docs = path.startswith(DOCS_PATHS)
-    policy = DOCS_POLICY if docs else CONTENT_SECURITY_POLICY
-    headers = [(b"content-security-policy", policy.encode()), *COMMON_HEADERS]
+    headers = [(b"content-security-policy", CONTENT_SECURITY_POLICY.encode()), *COMMON_HEADERS]
     if not path.startswith("/static/"):
         headers.append((b"cache-control", b"no-store"))
     if https:

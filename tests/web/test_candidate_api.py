@@ -727,6 +727,18 @@ def test_openapi_documents_the_candidate_api(client: TestClient, session: Sessio
     assert "409" in paths["/api/candidate/draft"]["put"]["responses"]
 
 
+def test_the_api_reference_is_rendered_here_and_loads_nothing_from_elsewhere(
+    client: TestClient, session: Session
+) -> None:
+    assert client.get("/docs", follow_redirects=False).status_code == 303  # staff only
+    sign_in(client, session, make_user(session, role=Role.grader))
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assert "<code>PUT</code>" in page.text and "<code>/api/candidate/draft</code>" in page.text
+    assert "https://" not in page.text and "<script>" not in page.text
+    assert "cdn." not in page.headers["content-security-policy"]
+
+
 def test_the_real_grader_scores_a_submission(session: Session) -> None:
     """The true wiring from rows to the grading engine and back (trains it once per process)."""
     from app.scoring.service import score_submission
