@@ -37,7 +37,9 @@ def operations(schema: dict[str, Any]) -> list[dict[str, Any]]:
                     {
                         "method": method.upper(),
                         "path": path,
-                        "summary": op.get("summary") or op.get("description", "").split("\n")[0],
+                        # The route's docstring says what it does; FastAPI's summary only
+                        # restates the function's name.
+                        "summary": op.get("description", "").split("\n")[0] or op.get("summary"),
                         "statuses": sorted(op.get("responses", {})),
                     }
                 )
