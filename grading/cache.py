@@ -14,8 +14,9 @@ from pathlib import Path
 
 from grading.errors import ModelError
 from grading.grader import Grader
-from grading.persistence import default_cache_path, load_grader, save_grader
-from grading.training import default_root, load_corpus, train_grader
+from grading.models import assemble
+from grading.persistence import default_cache_path, load_models, save_models
+from grading.training import default_root, load_corpus, train_models
 
 _lock = threading.Lock()
 _graders: dict[tuple[Path, Path | None], Grader] = {}
@@ -57,14 +58,16 @@ def default_grader(
             if cache_dir is not None
             else None
         )
+        models = None
         if path is not None and path.is_file():
             with contextlib.suppress(ModelError):
-                grader = load_grader(path)
-        if grader is None:
-            grader = train_grader(load_corpus(base, corpora_dir=corpora))
+                models = load_models(path)
+        if models is None:
+            models = train_models(load_corpus(base, corpora_dir=corpora))
             if path is not None:
                 # A read-only cache folder only costs the next process a retrain.
                 with contextlib.suppress(OSError):
-                    save_grader(grader, path)
+                    save_models(models, path)
+        grader = assemble(models)
         _graders[key] = grader
         return grader

@@ -176,6 +176,8 @@ def score_against_gold(
         )
         alarms.add({(f.decoy, f.comment) for f in grade.false_alarms}, set(gold.false_alarms))
         for label, (kind, tradeoff) in zip(grade.comments, gold.comments, strict=False):
+            if not kind or tradeoff is None:
+                continue  # not labelled (a comment a grader's decisions said nothing about)
             kinds_total += 1
             kinds_right += label.kind == kind
             trade_right += label.tradeoff == tradeoff
@@ -351,7 +353,9 @@ class ModelCache:
 
     def get(self, registers: tuple[str, ...] | None, exclude: Iterable[str] = ()) -> Grader:
         """The grader trained on `registers` (None: all) without the `exclude`d assessments."""
-        from grading.persistence import load_grader, save_grader
+        from grading.models import assemble
+        from grading.persistence import load_models, save_models
+        from grading.training import train_models
 
         key = (registers, tuple(sorted(exclude)))
         found = self._graders.get(key)
@@ -361,17 +365,18 @@ class ModelCache:
         if self.cache_dir is not None and self.digest and self.settings is None:
             name = hashlib.sha256(repr(key).encode()).hexdigest()[:16]
             path = self.cache_dir / f"eval-{self.digest}-{name}.npz"
-        grader = None
+        models = None
         if path is not None and path.is_file():
             with contextlib.suppress(ModelError):
-                grader = load_grader(path)
-        if grader is None:
-            grader = train_grader(
+                models = load_models(path)
+        if models is None:
+            models = train_models(
                 self.corpus.subset(registers=registers), exclude=key[1], settings=self.settings
             )
             if path is not None:
                 with contextlib.suppress(OSError):
-                    save_grader(grader, path)
+                    save_models(models, path)
+        grader = assemble(models, self.settings)  # type: ignore[arg-type]
         self._graders[key] = grader
         return grader
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
@@ -23,6 +22,7 @@ from grading.matching import (
     review_units,
     unit_features,
 )
+from grading.models import model_digest
 from grading.text import join_words, normalise_space
 from grading.types import (
     COMMENT_KINDS,
@@ -142,17 +142,9 @@ class Grader:
     @property
     def version(self) -> str:
         """A short digest of the trained parameters: which models produced a score."""
-        if not hasattr(self, "_version"):
-            digest = hashlib.sha256()
-            clf = self.classifier
-            for array in (clf.kind_coef_, clf.trade_coef_, clf.flag_coef_):
-                digest.update(np.ascontiguousarray(array).tobytes())
-            digest.update(np.ascontiguousarray(getattr(self.match_model, "coef_", [])).tobytes())
-            for level in (self.tradeoff_model, self.taste_model):
-                if level is not None:
-                    digest.update(np.ascontiguousarray(level.coef_).tobytes())
-            self._version = f"grading-{digest.hexdigest()[:12]}"
-        return self._version
+        return model_digest(
+            self.classifier, self.match_model, self.tradeoff_model, self.taste_model
+        )
 
     def index(self, assessment: Assessment, answer_key: AnswerKey) -> AssessmentIndex:
         """The cached matching state for one assessment and answer key."""

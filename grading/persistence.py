@@ -1,7 +1,7 @@
-"""Save and load a trained `Grader` as plain arrays: no pickle, so a cache cannot run code.
+"""Save and load trained `Models` as plain arrays: no pickle, so a model file cannot run code.
 
-The file is a NumPy `.npz` written with `allow_pickle=False`: coefficient arrays plus one
-JSON document (vocabulary, background weights, settings). `default_cache_path` names it by a
+The file is a NumPy `.npz` read with `allow_pickle=False`: coefficient arrays plus one JSON
+document (vocabulary, background weights). `default_cache_path` names it by a
 digest of everything the models were trained from and of the engine's own source, so a changed
 corpus or a changed feature set never loads a stale model.
 """
@@ -12,21 +12,21 @@ import hashlib
 import json
 import os
 import tempfile
-from dataclasses import asdict
+import zipfile
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from grading.classification import CommentClassifier, NgramTfidf
 from grading.errors import ModelError
 from grading.matching import FEATURES, MatchModel
+from grading.models import Models
 from grading.scoring import LevelModel
 
-if TYPE_CHECKING:
-    from grading.grader import Grader
-
-FORMAT_VERSION = 1
+# 2: the models alone; the grader's decision settings are the caller's, not the file's.
+FORMAT_VERSION = 2
+LEVEL_MODELS = ("tradeoff_model", "taste_model")
+LEVEL_ARRAYS = ("mean_", "scale_", "coef_", "intercept_")
 CONTENT_GLOBS = ("assessments/**/*", "seeded_bugs/*.yaml")
 CORPORA_GLOB = "**/*.jsonl"
 
@@ -54,10 +54,10 @@ def default_cache_path(root: Path, cache_dir: Path, *, corpora_dir: Path | None 
     return Path(cache_dir) / f"grader-{digest}.npz"
 
 
-def save_grader(grader: Grader, path: Path) -> None:
-    """Write a trained grader to `path` atomically."""
-    clf = grader.classifier
-    model = grader.match_model
+def save_models(models: Models, path: Path) -> None:
+    """Write trained models to `path` atomically (a `.npz` of plain arrays and one JSON text)."""
+    clf = models.classifier
+    model = models.match_model
     if not isinstance(model, MatchModel):
         raise ModelError("only a learned MatchModel can be saved")
     vocabulary = clf.vectorizer_.vocabulary_
@@ -74,8 +74,7 @@ def save_grader(grader: Grader, path: Path) -> None:
         },
         "match_intercept": model.intercept_,
         "match_C": model.C,
-        "background": grader.background,
-        "settings": asdict(grader.settings),
+        "background": dict(models.background),
     }
     arrays = {
         "meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
@@ -87,10 +86,10 @@ def save_grader(grader: Grader, path: Path) -> None:
         "flag_intercept": clf.flag_intercept_,
         "match_coef": model.coef_,
     }
-    for name in ("tradeoff_model", "taste_model"):
-        level = getattr(grader, name)
+    for name in LEVEL_MODELS:
+        level = getattr(models, name)
         if level is not None:
-            for attr in ("mean_", "scale_", "coef_", "intercept_"):
+            for attr in LEVEL_ARRAYS:
                 arrays[f"{name}.{attr}"] = getattr(level, attr)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -104,12 +103,17 @@ def save_grader(grader: Grader, path: Path) -> None:
         raise
 
 
-def load_grader(path: Path) -> Grader:
-    """Read a grader written by `save_grader`; raises `ModelError` if it does not fit."""
-    from grading.grader import Grader, GraderSettings
+def load_models(path: Path) -> Models:
+    """Read models written by `save_models`, never unpickling anything.
 
+    Raises `ModelError` naming the file when it is not such a file: written by another version
+    of the engine, truncated, tampered with, or holding pickled objects.
+    """
     try:
-        with np.load(path, allow_pickle=False) as data:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise ModelError(f"{path}: not a saved model (one bare array, not an .npz archive)")
+        with loaded as data:
             meta = json.loads(bytes(data["meta"]).decode())
             if meta.get("format") != FORMAT_VERSION or meta.get("features") != list(FEATURES):
                 raise ModelError(f"{path}: saved by another version of the grading engine")
@@ -133,24 +137,24 @@ def load_grader(path: Path) -> Grader:
             model.coef_ = data["match_coef"]
             model.intercept_ = float(meta["match_intercept"])
             levels: dict[str, LevelModel | None] = {}
-            for name in ("tradeoff_model", "taste_model"):
+            for name in LEVEL_MODELS:
                 if f"{name}.coef_" not in data.files:
                     levels[name] = None
                     continue
                 level = LevelModel()
-                for attr in ("mean_", "scale_", "coef_", "intercept_"):
+                for attr in LEVEL_ARRAYS:
                     setattr(level, attr, data[f"{name}.{attr}"])
                 levels[name] = level
-    except (OSError, KeyError, ValueError) as exc:
-        raise ModelError(f"{path}: cannot load the saved grader: {exc}") from exc
-    settings = meta["settings"]
-    settings["uncertain"] = tuple(settings["uncertain"])
-    settings["boundaries"] = tuple(settings["boundaries"])
-    return Grader(
+            background = {str(k): float(v) for k, v in dict(meta["background"]).items()}
+    except ModelError:
+        raise
+    except (OSError, EOFError, KeyError, TypeError, ValueError, zipfile.BadZipFile) as exc:
+        # A pickled array or a pickle file ends here too: allow_pickle=False refuses it.
+        raise ModelError(f"{path}: cannot load the saved models: {exc}") from exc
+    return Models(
         clf,
         model,
-        background=meta["background"],
-        settings=GraderSettings(**settings),
+        background,
         tradeoff_model=levels["tradeoff_model"],
         taste_model=levels["taste_model"],
     )

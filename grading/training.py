@@ -35,6 +35,7 @@ from grading.matching import (
     review_units,
     unit_features,
 )
+from grading.models import Models, assemble
 from grading.reviews import parse_review
 from grading.scoring import LevelModel
 from grading.synthetic import Correction, parse_correction, synthetic_examples
@@ -86,9 +87,16 @@ class Gold:
     dimensions: dict[str, float]
     total: float
     red_flags: tuple[tuple[str, int], ...]
-    comments: tuple[tuple[str, bool], ...]
+    # (kind, tradeoff) of each comment; "" and None where nobody labelled them.
+    comments: tuple[tuple[str, bool | None], ...]
     near_misses: tuple[tuple[str, int, str], ...] = ()
     false_alarms: tuple[tuple[str, int], ...] = ()
+    # A human grader's word on single (bug, comment) pairs: True found, False not. They
+    # override what `matches` implies for those pairs.
+    verdicts: tuple[tuple[str, int, bool], ...] = ()
+    # False when only `verdicts` and the `dimensions` given are known (a grade still open):
+    # the pairs and dimensions not named teach nothing, and the review is not evaluated on.
+    complete: bool = True
 
 
 @dataclass(frozen=True)
@@ -308,7 +316,18 @@ def review_comments(corpus: Corpus, slugs: Iterable[str]) -> list[LabelledCommen
                 if i >= len(item.gold.comments):
                     break
                 kind, tradeoff = item.gold.comments[i]
-                out.append(LabelledComment(comment.body, kind, tradeoff, flags.get(i), slug))
+                if not kind:
+                    continue  # a grader's decisions said nothing about this comment's kind
+                out.append(
+                    LabelledComment(
+                        comment.body,
+                        kind,
+                        tradeoff,
+                        flags.get(i),
+                        slug,
+                        flag_known=item.gold.complete,
+                    )
+                )
     return out
 
 
@@ -366,8 +385,8 @@ def match_examples(
         preds = classify_units(classifier, units)
         feats = unit_features(units, index, preds.kind_proba)
         labels = np.zeros((len(units), len(index.bugs)))
-        keep = np.ones_like(labels, dtype=bool)
-        gold = dict(item.gold.matches)
+        keep = np.full_like(labels, item.gold.complete, dtype=bool)
+        gold = dict(item.gold.matches) if item.gold.complete else {}
         for bug, first in gold.items():
             j = bug_pos.get(bug)
             if j is None:
@@ -391,6 +410,7 @@ def match_examples(
                     best = max(rows, key=lambda r: float(feats[r, j, TEXT_COLUMNS].sum()))
                     labels[best, j] = 1.0
                     keep[best, j] = True
+        _apply_verdicts(item.gold.verdicts, units, feats, bug_pos, labels, keep)
         xs.append(feats[keep])
         ys.append(labels[keep])
     if not xs:
@@ -398,7 +418,44 @@ def match_examples(
     return np.concatenate(xs), np.concatenate(ys)
 
 
-def train_grader(*args: Any, **kwargs: Any) -> Grader:
+def _apply_verdicts(
+    verdicts: Iterable[tuple[str, int, bool]],
+    units: Sequence[Any],
+    feats: np.ndarray,
+    bug_pos: dict[str, int],
+    labels: np.ndarray,
+    keep: np.ndarray,
+) -> None:
+    """Teach a grader's verdicts on single pairs, over whatever the gold matches implied.
+
+    A confirmed or added pair teaches the whole comment as a find (for the summary, its
+    sentence most like the bug); a rejected pair teaches every part of the comment as a miss.
+    """
+    for bug, comment, found in verdicts:
+        j = bug_pos.get(bug)
+        rows = [i for i, u in enumerate(units) if u.comment == comment]
+        if j is None or not rows:
+            continue  # a bug no longer in the key, or a comment no longer in the review
+        if not found:
+            labels[rows, j] = 0.0
+            keep[rows, j] = True
+            continue
+        if comment == SUMMARY:
+            best = max(rows, key=lambda r: float(feats[r, j, TEXT_COLUMNS].sum()))
+        else:
+            best = next((r for r in rows if not units[r].part), rows[0])
+        keep[rows, j] = False
+        labels[best, j] = 1.0
+        keep[best, j] = True
+
+
+def train_grader(*args: Any, settings: Any = None, **kwargs: Any) -> Grader:
+    """Train every learned part on the corpus and build a grader that decides with `settings`;
+    see `train_models` for the parameters."""
+    return assemble(train_models(*args, settings=settings, **kwargs), settings)
+
+
+def train_models(*args: Any, **kwargs: Any) -> Models:
     """Train every learned part on the corpus; see `_train` for the parameters.
 
     BLAS is held to one thread: the problems are small, and spinning threads on a shared
@@ -410,14 +467,13 @@ def train_grader(*args: Any, **kwargs: Any) -> Grader:
 
 def _train(
     corpus: Corpus, *, exclude: Iterable[str] = (), oof: bool = True, settings: Any = None
-) -> Grader:
+) -> Models:
     """Train every learned part on the corpus, leaving out the `exclude`d assessments.
 
     With `oof`, the match model learns from classifier probabilities predicted by a classifier
-    that did not see that assessment's comments, as it will be at grading time.
+    that did not see that assessment's comments, as it will be at grading time. `settings`
+    are the thresholds the level models' signals are computed with.
     """
-    from grading.grader import Grader
-
     excluded = set(exclude)
     slugs = [s for s in corpus.assessments() if s not in excluded]
     if not slugs:
@@ -451,27 +507,29 @@ def _train(
                 ys.append(y)
         # Review-level signals for the level models, from the same unseen-by-classifier view.
         entry = corpus.entries[slug]
-        probe = Grader(fold_classifier, _NoMatches(), background=background, settings=settings)
+        probe = assemble(Models(fold_classifier, _NoMatches(), background), settings)
         items = corpus.reviews[slug]
         for item, (t, k) in zip(
             items,
             probe.dimension_signals([i.review for i in items], entry.assessment, entry.answer_key),
             strict=True,
         ):
-            trade_x.append(t)
-            trade_y.append(item.gold.dimensions.get("tradeoffs", 0.0))
-            taste_x.append(k)
-            taste_y.append(item.gold.dimensions.get("tool_taste", 0.0))
+            # An open grade teaches only the dimensions a grader set by hand.
+            if item.gold.complete or "tradeoffs" in item.gold.dimensions:
+                trade_x.append(t)
+                trade_y.append(item.gold.dimensions.get("tradeoffs", 0.0))
+            if item.gold.complete or "tool_taste" in item.gold.dimensions:
+                taste_x.append(k)
+                taste_y.append(item.gold.dimensions.get("tool_taste", 0.0))
     if corpus.corrections:
         x, y = synthetic_examples(corpus.corrections, classifier, background)
         xs.append(x)
         ys.append(y)
     model = MatchModel().fit(np.concatenate(xs), np.concatenate(ys))
-    return Grader(
+    return Models(
         classifier,
         model,
-        background=background,
-        settings=settings,
+        background,
         tradeoff_model=LevelModel().fit(np.array(trade_x), trade_y),
         taste_model=LevelModel().fit(np.array(taste_x), taste_y),
     )

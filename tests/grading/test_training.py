@@ -11,7 +11,8 @@ import pytest
 
 from grading import AnswerKey, Assessment, Grader, ModelError, default_grader, parse_review
 from grading import cache as model_cache
-from grading.persistence import load_grader, save_grader
+from grading.models import assemble, models_of
+from grading.persistence import load_models, save_models
 from grading.training import load_corpus, train_grader
 from tests.grading.conftest import FIXTURES, GO_REVIEWS
 
@@ -34,8 +35,8 @@ def test_saved_grader_grades_identically(
     tmp_path: Path, grader: Grader, go_assessment: Assessment, go_key: AnswerKey
 ) -> None:
     path = tmp_path / "grader.npz"
-    save_grader(grader, path)
-    loaded = load_grader(path)
+    save_models(models_of(grader), path)
+    loaded = assemble(load_models(path))
     assert loaded.version == grader.version
     reviews = [parse_review(json.loads(line)) for line in GO_REVIEWS.read_text().splitlines()]
     expected = [g.to_dict(explain=True) for g in grader.grade_many(reviews, go_assessment, go_key)]
