@@ -192,6 +192,42 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- retrain -----------------------------------------------------------------------------------
+
+
+def cmd_retrain(args: argparse.Namespace) -> int:
+    from app.db import get_sessionmaker
+    from app.scoring import retrain
+    from grading.errors import ModelError
+    from grading.retrain import Tolerance
+
+    settings = load_settings()
+    if args.corpora_dir is not None:
+        if not args.corpora_dir.is_dir():
+            print(f"error: --corpora-dir {args.corpora_dir}: no such folder", file=sys.stderr)
+            return 2
+        settings.corpora_dir = args.corpora_dir.resolve()
+    tolerance = Tolerance(f1=args.f1_tolerance, mae=args.mae_tolerance)
+
+    def progress(what: str) -> None:
+        print(f"  {what}...", file=sys.stderr, flush=True)
+
+    try:
+        with get_sessionmaker()() as session:
+            outcome = retrain.retrain(
+                session, actor="cli", force=args.force, tolerance=tolerance, progress=progress
+            )
+    except ModelError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"old (active): {outcome.old_version}    new: {outcome.new_version}")
+    print("held out, leave-one-assessment-out:")
+    print(outcome.table())
+    print()
+    print(outcome.summary())
+    return 0
+
+
 # -- serve -------------------------------------------------------------------------------------
 
 
@@ -330,6 +366,37 @@ def build_parser() -> argparse.ArgumentParser:
     restored.add_argument("file", type=Path, help="a file written by `redline backup`")
     restored.add_argument("--yes", action="store_true", help="yes, replace every table")
     restored.set_defaults(handler=cmd_restore)
+
+    learn = commands.add_parser(
+        "retrain",
+        help="refit the grader on the corpora plus graders' decisions; switch if no worse",
+        description="Refit the comment classifier, the match combiner and the level models on "
+        "the labelled corpora plus every grader decision in the database, report old and new "
+        "side by side held out (leave-one-assessment-out), and switch the service to the new "
+        "models only when they are no worse: held-out match F1 at least the old minus "
+        "--f1-tolerance and total MAE at most the old plus --mae-tolerance.",
+    )
+    learn.add_argument(
+        "--force", action="store_true", help="switch to the new models even if they are worse"
+    )
+    learn.add_argument(
+        "--corpora-dir",
+        type=Path,
+        help="the labelled corpora to train on (default: REDLINE_CORPORA_DIR or the shipped)",
+    )
+    learn.add_argument(
+        "--f1-tolerance",
+        type=float,
+        default=0.01,
+        help="how far held-out match F1 may drop (default 0.01; negative: demand a gain)",
+    )
+    learn.add_argument(
+        "--mae-tolerance",
+        type=float,
+        default=0.5,
+        help="how many points held-out total MAE may rise (default 0.5; negative: demand a gain)",
+    )
+    learn.set_defaults(handler=cmd_retrain)
 
     for register in _domain_commands():
         register(commands)

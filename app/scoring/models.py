@@ -22,6 +22,9 @@ class AutoScore(Base):
         ForeignKey("submission.id", ondelete="CASCADE"), index=True
     )
     grader_version: Mapped[str] = mapped_column(String(50))
+    # The trained models that made it (`redline retrain` versions them); None for scores
+    # made before models were versioned, or by a grader the service did not load.
+    model_version: Mapped[str | None] = mapped_column(String(64))
     total: Mapped[float] = mapped_column(Float)
     dimensions: Mapped[dict[str, float]] = mapped_column(JSON)
     needs_review: Mapped[bool]

@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 
 from app.assessments import service as assessment_service
 from app.audit import service as audit_service
+from app.scoring import active
 from app.scoring.models import AutoScore, ScoreFlag, ScoreMatch
-from app.settings import get_settings
 
 if TYPE_CHECKING:
     from app.submissions.models import Submission
@@ -91,14 +91,9 @@ def _evidence_for_match(evidence: dict[str, Any], bug: str, comment: int) -> str
 
 
 def default_grader() -> Grader:
-    """The process's grader, trained on the configured corpora; trained models are kept in the
-    data directory between starts."""
-    from grading import default_grader as engine_grader
-
-    settings = get_settings()
-    return engine_grader(
-        cache_dir=settings.data_dir / "cache" / "grading", corpora_dir=settings.corpora_dir
-    )
+    """The grader of the active models: the ones `redline retrain` switched to, else the ones
+    trained on the configured corpora (kept in the data directory between starts)."""
+    return active.current().grader
 
 
 def _warm_up() -> None:
@@ -136,6 +131,7 @@ def store_grade(session: Session, submission: Submission, grade: Any, grader: Gr
     score = AutoScore(
         submission_id=submission.id,
         grader_version=_grader_version(grader),
+        model_version=active.version_of(grader),
         total=float(result["total"]),
         dimensions=dict(result["dimensions"]),
         needs_review=bool(result["needs_review"]),
