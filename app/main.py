@@ -24,6 +24,7 @@ from app.invites.service import InviteUnavailable
 from app.limits.service import RateLimited
 from app.reviews import routes as reviews_routes
 from app.reviews.service import SubmissionNotFound
+from app.scoring import routes as scoring_routes
 from app.settings import PROJECT_ROOT
 from app.submissions import api as candidate_api
 from app.submissions import errors as candidate_errors
@@ -83,6 +84,7 @@ def create_app() -> FastAPI:
     app.include_router(users_routes.router)
     app.include_router(reviews_routes.router)
     app.include_router(authoring_routes.router)
+    app.include_router(scoring_routes.router)
 
     @app.exception_handler(AssessmentNotFound)
     def _assessment_not_found(request: Request, exc: AssessmentNotFound) -> Response:

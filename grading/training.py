@@ -56,6 +56,12 @@ TEXT_COLUMNS = [
 ]
 
 
+def assessment_of(key: str) -> str:
+    """The assessment a corpus key names: `<slug>` for the files, `<slug>@<version>` for a
+    stored version of it (its reviews are held out together with the files' ones)."""
+    return key.split("@", 1)[0]
+
+
 def default_root() -> Path:
     """The folder holding assessments/, seeded_bugs/ and corpora/: the checkout this package
     sits in, or, installed from a wheel, the copy packaged as `grading/data/`."""
@@ -491,12 +497,14 @@ def _train(
     trade_y: list[float] = []
     taste_x: list[list[float]] = []
     taste_y: list[float] = []
+    groups = {assessment_of(s) for s in slugs}
+    fold_classifiers: dict[str, CommentClassifier] = {}
     for slug in slugs:
-        fold_classifier = (
-            _fit_classifier(base + review_comments(corpus, [s for s in slugs if s != slug]))
-            if oof and len(slugs) > 1
-            else classifier
-        )
+        group = assessment_of(slug)
+        if oof and len(groups) > 1 and group not in fold_classifiers:
+            others = [s for s in slugs if assessment_of(s) != group]
+            fold_classifiers[group] = _fit_classifier(base + review_comments(corpus, others))
+        fold_classifier = fold_classifiers.get(group, classifier)
         # The same finds against every variant of the key (full, terse): what makes a find must
         # not depend on how long the author's key is.
         for variant in corpus.key_variants():

@@ -30,7 +30,7 @@ from app.settings import get_settings
 from app.users.models import User
 from grading.errors import ModelError
 from grading.persistence import training_digest
-from grading.registry import ModelInfo, new_version
+from grading.registry import ModelInfo, RetrainRunning, new_version
 from grading.retrain import Comparison, FoldCache, Tolerance, compare, format_table
 from grading.training import default_root, load_corpus, train_models
 
@@ -194,8 +194,9 @@ def start_in_background(user: User, *, force: bool = False) -> None:
                 retrain(session, actor=actor, force=force, progress=_started(ready))
         except BaseException as exc:  # reported on the page, never lost in a thread
             failure.append(exc)
-            _last_error[str(registry.folder)] = f"{type(exc).__name__}: {exc}"
-            logger.exception("retraining failed")
+            if not isinstance(exc, RetrainRunning):  # a double click, answered at once
+                _last_error[str(registry.folder)] = f"{type(exc).__name__}: {exc}"
+                logger.exception("retraining failed")
         finally:
             ready.set()
 
@@ -217,8 +218,6 @@ def _started(ready: threading.Event) -> Callable[[str], None]:
 
 def raise_running(holder: dict[str, Any]) -> None:
     """Refuse to start while another retrain runs."""
-    from grading.registry import RetrainRunning
-
     raise RetrainRunning(
         f"a retrain is already running (started {holder.get('started_at', 'just now')}"
         f"{' by ' + str(holder['label']) if holder.get('label') else ''}); "

@@ -21,6 +21,7 @@ from starlette.routing import Mount, Route
 
 from app.auth import PRESESSION_COOKIE, SESSION_COOKIE
 from app.db import utcnow
+from app.scoring import retrain as retraining
 from app.security import csrf_token_for, new_token, token_hash
 from app.submissions.deps import COOKIE_NAME as CANDIDATE_COOKIE
 from app.users import service as users_service
@@ -91,6 +92,8 @@ EXPECTED_ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/account/password"): STAFF,
     ("POST", "/staff/users/{user_id}/role"): ADMINS,
     ("POST", "/staff/users/{user_id}/password"): ADMINS,
+    ("GET", "/staff/models"): ADMINS,
+    ("POST", "/staff/models/retrain"): ADMINS,
     ("GET", "/staff/export-decisions.csv"): GRADERS,
     ("GET", "/staff/bugs/{slug}/{bug}"): GRADERS,
     ("POST", "/staff/bugs/{slug}/{bug}"): GRADERS,
@@ -230,8 +233,11 @@ def allowed(response: Response) -> bool:
 
 
 @pytest.fixture
-def actors(client: TestClient, session: Session) -> Actors:
+def actors(client: TestClient, session: Session, monkeypatch: pytest.MonkeyPatch) -> Actors:
     """Accounts of every role, a graded submission and a candidate's invite."""
+    # The matrix checks who may start a retrain, not the retrain (tests/web/test_retrain.py):
+    # a real one would train for minutes and switch the models every later test grades with.
+    monkeypatch.setattr(retraining, "start_in_background", lambda user, force=False: None)
     return Actors(client, session)
 
 
