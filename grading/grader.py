@@ -102,6 +102,22 @@ class _Analysis:
     flag_proba: np.ndarray  # (n_units, n_flags)
 
 
+@dataclass
+class _Decisions:
+    """What the grader decided about one review's comments, before any dimension is scored."""
+
+    labels: list[CommentLabel]  # each comment's kind, in the candidate's order
+    rows_of: dict[int, list[int]]  # comment (or SUMMARY) -> its rows in the analysis
+    found: dict[str, int]  # bug id -> the comment credited with finding it
+    matches: list[Match]
+    explained: list[tuple[int, int]]  # (row, bug column) behind each match, for evidence
+
+    @property
+    def summary_rows(self) -> list[int]:
+        """The rows of the summary's sentences."""
+        return self.rows_of.get(SUMMARY, [])
+
+
 class Grader:
     """Trained models and caches; grades reviews of any assessment from its answer key.
 
@@ -260,111 +276,29 @@ class Grader:
         return found
 
     def _score(self, review: Review, a: _Analysis, index: AssessmentIndex) -> Grade:
+        """One review's grade from what the models said about it, stage by stage.
+
+        Decide the comments' kinds and which comment finds which bug; read the candidate's
+        order of urgency; score the four dimensions and the total; raise red flags; list near
+        misses and false alarms; decide whether a human must look; assemble the grade.
+        """
         settings = self.settings
-        bugs = index.bugs
-        threshold = settings.match_threshold
-        n_comments = len(review.comments)
-        from grading.types import COMMENT_KINDS
-
-        # Comment labels come from the comment units (the first n_comments units).
-        labels = []
-        kinds = self.classifier.decide(a.kind_proba[:n_comments])
-        for i in range(n_comments):
-            j = int(kinds[i])
-            labels.append(
-                CommentLabel(
-                    COMMENT_KINDS[j],
-                    float(a.kind_proba[i, j]),
-                    bool(a.tradeoff[i] >= settings.tradeoff_threshold),
-                )
-            )
-        rows_of: dict[int, list[int]] = {}
-        for r, unit in enumerate(a.units):
-            rows_of.setdefault(unit.comment, []).append(r)
-        summary_rows = rows_of.get(SUMMARY, [])
-
-        found = self.decide_matches(a, index)
-        matches = []
-        explained: list[tuple[int, int]] = []
-        for j, bug in enumerate(bugs):
-            if bug.id not in found:
-                continue
-            comment = found[bug.id]
-            rows = [r for r in rows_of[comment] if a.proba[r, j] >= threshold]
-            row = rows[0] if comment == SUMMARY else max(rows, key=lambda r: a.proba[r, j])
-            confidence = float(a.proba[row, j])
-            matches.append(Match(bug.id, comment, confidence))
-            explained.append((row, j))
-
-        # Severity items: problem-raising comments, then the summary as one item.
-        def mentioned(rows: Sequence[int], *, naming: bool = False) -> tuple[str, ...]:
-            """Bugs the rows find (or, `naming`, name), in the order the text mentions them."""
-            positions: list[tuple[int, int, str]] = []
-            for order, r in enumerate(rows):
-                # Parts of a comment are ordered by where they sit in the whole comment.
-                anchor_row = r if a.units[r].comment == SUMMARY else rows[0]
-                key = order if a.units[r].comment == SUMMARY else 0
-                for j, bug in enumerate(bugs):
-                    hit = a.proba[r, j] >= threshold
-                    if naming and not hit:
-                        hit = bug.id in found and _names(
-                            a.features[r, j], a.proba[r, j], settings.priority_threshold
-                        )
-                    if hit:
-                        where = _mention_position(a.units[anchor_row], index, j)
-                        positions.append((key, where, bug.id))
-            return tuple(dict.fromkeys(b for _, _, b in sorted(positions)))
-
-        items = [
-            scoring.Item(i, review.comments[i].severity, mentioned(rows_of[i]))
-            for i in range(n_comments)
-            if labels[i].kind in scoring.PROBLEM_KINDS
-        ]
-        if review.summary.strip():
-            items.append(scoring.Item(SUMMARY, None, mentioned(summary_rows)))
-        priority: list[str] = []
-        if scoring.has_priority_statement(review.summary):
-            # Naming a bug in a priority statement needs less than finding it: the find itself
-            # may sit in a comment.
-            priority = list(mentioned(summary_rows, naming=True))
-
-        views = self._views(review, a, labels, summary_rows)
-        flags_rewrite = any(
-            v.flag == "rewrite" and v.flag_confidence >= settings.flag_threshold for v in views
-        )
-        det = scoring.detection(found, bugs)
-        sev = scoring.severity(items, found, bugs, priority)
-        tra = scoring.tradeoffs(views, threshold=settings.tradeoff_threshold, rewrite=flags_rewrite)
-        taste = scoring.tool_taste(views, flag_threshold=settings.flag_threshold)
-        if self.tradeoff_model is not None and not flags_rewrite:
-            signals = scoring.tradeoff_features(views, threshold=settings.tradeoff_threshold)
-            tra = _learned_level(tra, self.tradeoff_model, signals, scoring.TRADEOFF_FEATURES)
-        if self.taste_model is not None and taste.score > 0.0:
-            signals = scoring.taste_features(views, flag_threshold=settings.flag_threshold)
-            taste = _learned_level(taste, self.taste_model, signals, scoring.TASTE_FEATURES)
-        dims = {"detection": det, "severity": sev, "tradeoffs": tra, "tool_taste": taste}
-        scores = {name: float(np.clip(d.score, 0.0, 100.0)) for name, d in dims.items()}
+        d = self._decide(review, a, index)
+        items, priority = _urgency_items(review, a, index, d, settings)
+        views = self._views(review, a, d.labels, d.summary_rows)
+        dims = self._dimensions(index, d, items, priority, views)
+        scores = {name: float(np.clip(dim.score, 0.0, 100.0)) for name, dim in dims.items()}
         total = float(np.clip(index.assessment.rubric.total(scores), 0.0, 100.0))
-
-        asked = any(lab.kind == "question" for lab in labels) or any(
-            float(a.kind_proba[r, 2]) >= 0.5 for r in summary_rows
-        )
-        flags = scoring.red_flags(
-            views,
-            found_any=bool(found),
-            asked_question=asked,
-            flag_threshold=settings.flag_threshold,
-        )
-        near_misses = self._near_misses(a, index, found, labels)
-        false_alarms = self._false_alarms(a, index, labels)
-
+        flags = self._red_flags(a, d, views)
+        near_misses = self._near_misses(a, index, d.found, d.labels)
+        false_alarms = self._false_alarms(a, index, d.labels)
         reasons = routing_reasons(
             review,
             a,
             index,
             settings,
-            found=found,
-            labels=labels,
+            found=d.found,
+            labels=d.labels,
             flags=flags,
             views=views,
             near_misses=near_misses,
@@ -377,7 +311,7 @@ class Grader:
                     DimensionEvidence(name, scores[name], tuple(dims[name].points))
                     for name in DIMENSIONS
                 ),
-                matches=tuple(self._explain_match(a, r, j, index, review) for r, j in explained),
+                matches=tuple(self._explain_match(a, r, j, index, review) for r, j in d.explained),
                 flags=tuple(
                     (f.kind, f.comment, _flag_explanation(f.kind, f.comment, f.evidence))
                     for f in flags
@@ -390,13 +324,88 @@ class Grader:
             id=review.id,
             total=total,
             dimensions=tuple((name, scores[name]) for name in DIMENSIONS),
-            matches=tuple(matches),
+            matches=tuple(d.matches),
             red_flags=tuple(flags),
-            comments=tuple(labels),
+            comments=tuple(d.labels),
             near_misses=tuple(near_misses),
             false_alarms=tuple(false_alarms),
             needs_review=bool(reasons),
             evidence_source=evidence,
+        )
+
+    def _labels(self, review: Review, a: _Analysis) -> list[CommentLabel]:
+        """Each comment's kind and tradeoff reading, from its own unit (the first units)."""
+        n_comments = len(review.comments)
+        kinds = self.classifier.decide(a.kind_proba[:n_comments])
+        labels = []
+        for i in range(n_comments):
+            j = int(kinds[i])
+            labels.append(
+                CommentLabel(
+                    COMMENT_KINDS[j],
+                    float(a.kind_proba[i, j]),
+                    bool(a.tradeoff[i] >= self.settings.tradeoff_threshold),
+                )
+            )
+        return labels
+
+    def _decide(self, review: Review, a: _Analysis, index: AssessmentIndex) -> _Decisions:
+        """Label the comments and credit each found bug to a comment and one unit of it."""
+        threshold = self.settings.match_threshold
+        rows_of: dict[int, list[int]] = {}
+        for r, unit in enumerate(a.units):
+            rows_of.setdefault(unit.comment, []).append(r)
+        found = self.decide_matches(a, index)
+        matches = []
+        explained: list[tuple[int, int]] = []
+        for j, bug in enumerate(index.bugs):
+            if bug.id not in found:
+                continue
+            comment = found[bug.id]
+            rows = [r for r in rows_of[comment] if a.proba[r, j] >= threshold]
+            # The summary's first passing sentence; a comment's surest unit (whole or part).
+            row = rows[0] if comment == SUMMARY else max(rows, key=lambda r: a.proba[r, j])
+            matches.append(Match(bug.id, comment, float(a.proba[row, j])))
+            explained.append((row, j))
+        return _Decisions(self._labels(review, a), rows_of, found, matches, explained)
+
+    def _dimensions(
+        self,
+        index: AssessmentIndex,
+        d: _Decisions,
+        items: Sequence[scoring.Item],
+        priority: Sequence[str],
+        views: Sequence[scoring.CommentView],
+    ) -> dict[str, scoring.DimensionScore]:
+        """The four rubric dimensions; the level models, when trained, pick two levels."""
+        settings = self.settings
+        rewrite = any(
+            v.flag == "rewrite" and v.flag_confidence >= settings.flag_threshold for v in views
+        )
+        det = scoring.detection(d.found, index.bugs)
+        sev = scoring.severity(items, d.found, index.bugs, list(priority))
+        tra = scoring.tradeoffs(views, threshold=settings.tradeoff_threshold, rewrite=rewrite)
+        taste = scoring.tool_taste(views, flag_threshold=settings.flag_threshold)
+        if self.tradeoff_model is not None and not rewrite:
+            signals = scoring.tradeoff_features(views, threshold=settings.tradeoff_threshold)
+            tra = _learned_level(tra, self.tradeoff_model, signals, scoring.TRADEOFF_FEATURES)
+        if self.taste_model is not None and taste.score > 0.0:
+            signals = scoring.taste_features(views, flag_threshold=settings.flag_threshold)
+            taste = _learned_level(taste, self.taste_model, signals, scoring.TASTE_FEATURES)
+        return {"detection": det, "severity": sev, "tradeoffs": tra, "tool_taste": taste}
+
+    def _red_flags(
+        self, a: _Analysis, d: _Decisions, views: Sequence[scoring.CommentView]
+    ) -> list[RedFlag]:
+        """RUBRIC.md's red flags; a question anywhere, summary sentences included, counts."""
+        asked = any(lab.kind == "question" for lab in d.labels) or any(
+            float(a.kind_proba[r, 2]) >= 0.5 for r in d.summary_rows
+        )
+        return scoring.red_flags(
+            views,
+            found_any=bool(d.found),
+            asked_question=asked,
+            flag_threshold=self.settings.flag_threshold,
         )
 
     def dimension_signals(
@@ -406,17 +415,7 @@ class Grader:
         index = self.index(assessment, answer_key)
         out = []
         for review, a in zip(reviews, self.analyse(reviews, index), strict=True):
-            labels = []
-            kinds = self.classifier.decide(a.kind_proba[: len(review.comments)])
-            for i in range(len(review.comments)):
-                j = int(kinds[i])
-                labels.append(
-                    CommentLabel(
-                        COMMENT_KINDS[j],
-                        float(a.kind_proba[i, j]),
-                        bool(a.tradeoff[i] >= self.settings.tradeoff_threshold),
-                    )
-                )
+            labels = self._labels(review, a)
             summary_rows = [r for r, u in enumerate(a.units) if u.comment == SUMMARY]
             views = self._views(review, a, labels, summary_rows)
             out.append(
@@ -449,8 +448,6 @@ class Grader:
                 )
             )
         if summary_rows:
-            from grading.types import COMMENT_KINDS
-
             trade = float(a.tradeoff[summary_rows].max())
             flag_scores = a.flag_proba[summary_rows]
             best = int(np.argmax(flag_scores[:, 1:]))
@@ -563,6 +560,78 @@ class Grader:
             tuple(shared + idents),
             explanation,
         )
+
+
+def _urgency_items(
+    review: Review,
+    a: _Analysis,
+    index: AssessmentIndex,
+    d: _Decisions,
+    settings: GraderSettings,
+) -> tuple[list[scoring.Item], list[str]]:
+    """The candidate's items of urgency and the bugs a priority statement in the summary names.
+
+    Items are the problem-raising comments, then the summary as one item, each with the bugs it
+    finds in the order its text mentions them (RUBRIC.md, Severity ranking).
+    """
+    threshold = settings.match_threshold
+    items = [
+        scoring.Item(
+            i,
+            review.comments[i].severity,
+            _mentioned(a, index, d.found, d.rows_of[i], threshold=threshold),
+        )
+        for i, label in enumerate(d.labels)
+        if label.kind in scoring.PROBLEM_KINDS
+    ]
+    if review.summary.strip():
+        summary = _mentioned(a, index, d.found, d.summary_rows, threshold=threshold)
+        items.append(scoring.Item(SUMMARY, None, summary))
+    priority: list[str] = []
+    if scoring.has_priority_statement(review.summary):
+        # Naming a bug in a priority statement needs less than finding it: the find itself
+        # may sit in a comment.
+        named = _mentioned(
+            a,
+            index,
+            d.found,
+            d.summary_rows,
+            threshold=threshold,
+            naming=settings.priority_threshold,
+        )
+        priority = list(named)
+    return items, priority
+
+
+def _mentioned(
+    a: _Analysis,
+    index: AssessmentIndex,
+    found: Mapping[str, int],
+    rows: Sequence[int],
+    *,
+    threshold: float,
+    naming: float | None = None,
+) -> tuple[str, ...]:
+    """Bugs the rows find, in the order the text mentions them.
+
+    With `naming` (a probability bar, see `_names`), also the bugs found elsewhere that the
+    rows only name.
+    """
+    positions: list[tuple[int, int, str]] = []
+    for order, r in enumerate(rows):
+        # Parts of a comment are ordered by where they sit in the whole comment; summary
+        # sentences by their order.
+        in_summary = a.units[r].comment == SUMMARY
+        anchor_row = r if in_summary else rows[0]
+        key = order if in_summary else 0
+        for j, bug in enumerate(index.bugs):
+            hit = a.proba[r, j] >= threshold
+            if naming is not None and not hit:
+                hit = bug.id in found and _names(a.features[r, j], a.proba[r, j], naming)
+            if hit:
+                where = _mention_position(a.units[anchor_row], index, j)
+                positions.append((key, where, bug.id))
+    return tuple(dict.fromkeys(b for _, _, b in sorted(positions)))
 
 
 def routing_reasons(

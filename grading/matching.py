@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -43,7 +43,16 @@ from grading.text import (
     line_refs,
     sentences,
 )
-from grading.types import SUMMARY, AnswerKey, Assessment, Comment, LineRange, Review, SeededBug
+from grading.types import (
+    SUMMARY,
+    AnswerKey,
+    Assessment,
+    Comment,
+    Decoy,
+    LineRange,
+    Review,
+    SeededBug,
+)
 
 DIGIT_RE = re.compile(r"\d")
 NO_FILE = -1
@@ -238,127 +247,38 @@ def build_index(
 ) -> AssessmentIndex:
     """Precompute what matching needs from an assessment and its answer key.
 
+    The stages: the snippet (file names, lines, identifier weights); each bug and decoy as
+    the matcher reads it (key texts, identifiers of its code lines); the stem weights; one
+    vocabulary of stems and identifiers with a weight matrix per view of the bugs; the code
+    tokens of the bugs' lines and keys for reading corrections.
+
     `background` maps stems to a weight learned from review comments in general, so words
     every review uses ("error", "handle") count less than the bug's own words.
     """
     bugs = tuple(sorted(answer_key.bugs, key=lambda b: (b.rank, b.id)))
-    files: dict[str, int] = {}
-    for i, snippet in enumerate(assessment.files):
-        files.setdefault(snippet.name.lower(), i)
-        files.setdefault(snippet.name.lower().rsplit("/", 1)[-1], i)
-    snippet_lines = frozenset(
-        line.strip()
-        for f in assessment.files
-        for line in f.text.splitlines()
-        if len(line.strip()) >= 8
-    )
-    # Identifier weights: an identifier on few lines of the snippet says where a comment points.
-    line_docs = [identifiers(line) for f in assessment.files for line in f.text.splitlines()]
-    ident_idf = _idf(Counter(i for doc in line_docs for i in doc), max(len(line_docs), 1))
-
-    def file_index(name: str | None) -> int:
-        return files.get(name.lower(), UNKNOWN_FILE) if name else NO_FILE
-
-    bug_full = [f"{b.title}\n{b.description}\n" + "\n".join(b.phrases) for b in bugs]
-    bug_short = [f"{b.title}\n" + "\n".join(b.phrases) for b in bugs]
-    decoys = answer_key.decoys
-    decoy_texts = [d.why for d in decoys]
-    docs = [set(content_stems(t)) for t in bug_full + decoy_texts]
-    stem_idf = _idf(Counter(s for d in docs for s in d), len(docs))
-    bg = background or {}
-
-    def weight(s: str) -> float:
-        return stem_idf.get(s, 1.0) * bg.get(s, 1.0)
-
-    bug_idents: list[dict[str, float]] = []
-    bug_code: list[set[str]] = []
-    for b in bugs:
-        code_text = _bug_lines_text(assessment, b.file, b.lines) + "\n" + _backticked(b.description)
-        idents = {
-            i: ident_idf.get(i, max(ident_idf.values(), default=1.0))
-            for i in identifiers(code_text)
-        }
-        bug_idents.append(idents)
-        bug_code.append({s for i in idents for s in content_stems(i)})
-    decoy_idents = [
-        identifiers(_bug_lines_text(assessment, d.file, d.lines) + "\n" + _backticked(d.why))
-        for d in decoys
-    ]
-
-    vocab: dict[str, int] = {}
-
-    def vid(token: str) -> int:
-        return vocab.setdefault(token, len(vocab))
-
-    entries: list[tuple[str, int, int, float]] = []  # (matrix, row, column, weight)
-    for j, text in enumerate(bug_full):
-        for s in set(content_stems(text)):
-            entries.append(("desc", vid("s:" + s), j, weight(s)))
-    for j, text in enumerate(bug_short):
-        for s in set(content_stems(text)):
-            entries.append(("title", vid("s:" + s), j, weight(s)))
-    for j, idents in enumerate(bug_idents):
-        for ident, w in idents.items():
-            entries.append(("ident", vid("i:" + ident), j, w))
-    for j, stems in enumerate(bug_code):
-        for s in stems:
-            entries.append(("code", vid("s:" + s), j, weight(s)))
-    for j, (text, names) in enumerate(zip(decoy_texts, decoy_idents, strict=True)):
-        for s in set(content_stems(text)):
-            entries.append(("decoy", vid("s:" + s), j, weight(s)))
-        for ident in names:
-            entries.append(("decoy", vid("i:" + ident), j, ident_idf.get(ident, 1.0)))
-    phrases: list[tuple[int, str]] = []
-    for j, b in enumerate(bugs):
-        phrases.extend((j, p) for p in (b.title, *b.phrases))
-    phrase_stems = [set(content_stems(p)) for _, p in phrases]
-    for stems in phrase_stems:
-        for s in stems:
-            vid("s:" + s)
-
-    n_vocab = len(vocab)
-    mats = {
-        "desc": np.zeros((n_vocab, len(bugs))),
-        "title": np.zeros((n_vocab, len(bugs))),
-        "ident": np.zeros((n_vocab, len(bugs))),
-        "code": np.zeros((n_vocab, len(bugs))),
-        "decoy": np.zeros((n_vocab, len(decoys))),
-    }
-    for name, row, col, w in entries:
-        mats[name][row, col] = w
-    phrase_mat = np.zeros((n_vocab, len(phrases)))
-    for k, stems in enumerate(phrase_stems):
-        total = sum(weight(s) for s in stems) or 1.0
-        for s in stems:
-            phrase_mat[vocab["s:" + s], k] = weight(s) / total
-    stem_weight = np.ones(n_vocab)
+    snippet = _read_snippet(assessment)
+    views = _bug_views(assessment, bugs, answer_key.decoys, snippet.ident_idf)
+    weight = _stem_weights(views, background or {})
+    vocab, mats, phrase_mat, phrase_owner = _weight_matrices(views, weight, snippet.ident_idf)
+    stem_weight = np.ones(len(vocab))
     for token, i in vocab.items():
         stem_weight[i] = (
-            weight(token[2:]) if token.startswith("s:") else ident_idf.get(token[2:], 1)
+            weight(token[2:]) if token.startswith("s:") else snippet.ident_idf.get(token[2:], 1)
         )
-
-    line_sets = [line_tokens(_bug_lines_text(assessment, b.file, b.lines)) for b in bugs]
-    key_sets = [code_tokens(text) for text in bug_full]
-    token_vocab: dict[str, int] = {}
-    for group in (*line_sets, *key_sets):
-        for t in sorted(group):
-            token_vocab.setdefault(t, len(token_vocab))
-    line_tok = np.zeros((len(token_vocab), len(bugs)))
-    key_tok = np.zeros((len(token_vocab), len(bugs)))
-    for j, (lines_j, key_j) in enumerate(zip(line_sets, key_sets, strict=True)):
-        line_tok[[token_vocab[t] for t in lines_j], j] = 1.0
-        key_tok[[token_vocab[t] for t in key_j], j] = 1.0
+    token_vocab, line_tok, key_tok = _token_matrices(assessment, bugs, views.full)
     targets = tuple(
-        _Target(b.id, file_index(b.file), b.lines, text)
-        for b, text in zip(bugs, bug_full, strict=True)
+        _Target(b.id, snippet.file_index(b.file), b.lines, text)
+        for b, text in zip(bugs, views.full, strict=True)
     )
-    decoy_targets = tuple(_Target(d.id, file_index(d.file), d.lines, d.why) for d in decoys)
+    decoy_targets = tuple(
+        _Target(d.id, snippet.file_index(d.file), d.lines, d.why) for d in answer_key.decoys
+    )
     return AssessmentIndex(
         assessment=assessment,
         answer_key=answer_key,
         bugs=bugs,
-        files=files,
-        snippet_lines=snippet_lines,
+        files=snippet.files,
+        snippet_lines=snippet.lines,
         vocab=vocab,
         stem_weight=stem_weight,
         desc=mats["desc"],
@@ -369,9 +289,9 @@ def build_index(
         desc_bin=(mats["desc"] > 0).astype(np.float64),
         ident_bin=(mats["ident"] > 0).astype(np.float64),
         desc_norm=np.sqrt((mats["desc"] ** 2).sum(axis=0)),
-        bug_identifiers=[frozenset(i) for i in bug_idents],
+        bug_identifiers=[frozenset(i) for i in views.identifiers],
         phrase=phrase_mat,
-        phrase_owner=np.array([j for j, _ in phrases], dtype=np.int64),
+        phrase_owner=phrase_owner,
         title_strings=[" ".join(sorted(set(content_stems(b.title)))) for b in bugs],
         phrase_bags=[
             " ".join(sorted(set(content_stems(" ".join(b.phrases))) or {"~"})) for b in bugs
@@ -382,8 +302,162 @@ def build_index(
         line_tok=line_tok,
         key_tok=key_tok,
         new_tok=key_tok * (1.0 - line_tok),
-        key_size=np.array([math.log1p(len(set(content_stems(t)))) / 5.0 for t in bug_full]),
+        key_size=np.array([math.log1p(len(set(content_stems(t)))) / 5.0 for t in views.full]),
     )
+
+
+@dataclass(frozen=True)
+class _Snippet:
+    """What the index needs from the assessment's code, whatever the answer key says."""
+
+    files: dict[str, int]  # file name (and bare base name), lower-cased -> position
+    lines: frozenset[str]  # stripped lines long enough to recognise when pasted back
+    ident_idf: dict[str, float]  # identifier -> idf over the snippet's lines
+
+    def file_index(self, name: str | None) -> int:
+        """A key's file name as a position, NO_FILE or UNKNOWN_FILE."""
+        return self.files.get(name.lower(), UNKNOWN_FILE) if name else NO_FILE
+
+
+def _read_snippet(assessment: Assessment) -> _Snippet:
+    files: dict[str, int] = {}
+    for i, snippet in enumerate(assessment.files):
+        files.setdefault(snippet.name.lower(), i)
+        files.setdefault(snippet.name.lower().rsplit("/", 1)[-1], i)
+    lines = frozenset(
+        line.strip()
+        for f in assessment.files
+        for line in f.text.splitlines()
+        if len(line.strip()) >= 8
+    )
+    # An identifier on few lines of the snippet says where a comment points.
+    line_docs = [identifiers(line) for f in assessment.files for line in f.text.splitlines()]
+    ident_idf = _idf(Counter(i for doc in line_docs for i in doc), max(len(line_docs), 1))
+    return _Snippet(files, lines, ident_idf)
+
+
+@dataclass(frozen=True)
+class _BugViews:
+    """Each bug (in rank order) and decoy as the matcher reads it."""
+
+    full: list[str]  # title, description and phrases
+    short: list[str]  # title and phrases
+    decoys: list[str]  # each decoy's reason
+    identifiers: list[dict[str, float]]  # identifiers of the bug's code -> idf
+    code_stems: list[set[str]]  # stems of those identifiers' word parts
+    decoy_identifiers: list[set[str]]
+    phrases: list[tuple[int, str]]  # (bug column, title or phrase)
+
+
+def _bug_views(
+    assessment: Assessment,
+    bugs: Sequence[SeededBug],
+    decoys: Sequence[Decoy],
+    ident_idf: Mapping[str, float],
+) -> _BugViews:
+    """Texts and code of every bug and decoy; a bug's code is its lines and backticked words."""
+    rare = max(ident_idf.values(), default=1.0)
+    bug_idents: list[dict[str, float]] = []
+    for b in bugs:
+        code_text = _bug_lines_text(assessment, b.file, b.lines) + "\n" + _backticked(b.description)
+        bug_idents.append({i: ident_idf.get(i, rare) for i in identifiers(code_text)})
+    return _BugViews(
+        full=[f"{b.title}\n{b.description}\n" + "\n".join(b.phrases) for b in bugs],
+        short=[f"{b.title}\n" + "\n".join(b.phrases) for b in bugs],
+        decoys=[d.why for d in decoys],
+        identifiers=bug_idents,
+        code_stems=[{s for i in idents for s in content_stems(i)} for idents in bug_idents],
+        decoy_identifiers=[
+            identifiers(_bug_lines_text(assessment, d.file, d.lines) + "\n" + _backticked(d.why))
+            for d in decoys
+        ],
+        phrases=[(j, p) for j, b in enumerate(bugs) for p in (b.title, *b.phrases)],
+    )
+
+
+def _stem_weights(views: _BugViews, background: Mapping[str, float]) -> Callable[[str], float]:
+    """A stem's weight: its idf over the bug and decoy texts times its background weight."""
+    docs = [set(content_stems(t)) for t in views.full + views.decoys]
+    stem_idf = _idf(Counter(s for d in docs for s in d), len(docs))
+
+    def weight(s: str) -> float:
+        return stem_idf.get(s, 1.0) * background.get(s, 1.0)
+
+    return weight
+
+
+def _weight_matrices(
+    views: _BugViews, weight: Callable[[str], float], ident_idf: Mapping[str, float]
+) -> tuple[dict[str, int], dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """One vocabulary ("s:" stems, "i:" identifiers) and a (V, columns) weight matrix per view.
+
+    Returns the vocabulary; the matrices desc, title, ident, code (a column per bug) and decoy
+    (a column per decoy); the phrase matrix (a column per title or phrase, normalised to sum
+    1); and the bug column of each phrase.
+    """
+    vocab: dict[str, int] = {}
+
+    def vid(token: str) -> int:
+        return vocab.setdefault(token, len(vocab))
+
+    entries: list[tuple[str, int, int, float]] = []  # (matrix, row, column, weight)
+    for j, text in enumerate(views.full):
+        for s in set(content_stems(text)):
+            entries.append(("desc", vid("s:" + s), j, weight(s)))
+    for j, text in enumerate(views.short):
+        for s in set(content_stems(text)):
+            entries.append(("title", vid("s:" + s), j, weight(s)))
+    for j, idents in enumerate(views.identifiers):
+        for ident, w in idents.items():
+            entries.append(("ident", vid("i:" + ident), j, w))
+    for j, stems in enumerate(views.code_stems):
+        for s in stems:
+            entries.append(("code", vid("s:" + s), j, weight(s)))
+    for j, (text, names) in enumerate(zip(views.decoys, views.decoy_identifiers, strict=True)):
+        for s in set(content_stems(text)):
+            entries.append(("decoy", vid("s:" + s), j, weight(s)))
+        for ident in names:
+            entries.append(("decoy", vid("i:" + ident), j, ident_idf.get(ident, 1.0)))
+    phrase_stems = [set(content_stems(p)) for _, p in views.phrases]
+    for stems in phrase_stems:
+        for s in stems:
+            vid("s:" + s)
+
+    n_bugs = len(views.full)
+    mats = {
+        "desc": np.zeros((len(vocab), n_bugs)),
+        "title": np.zeros((len(vocab), n_bugs)),
+        "ident": np.zeros((len(vocab), n_bugs)),
+        "code": np.zeros((len(vocab), n_bugs)),
+        "decoy": np.zeros((len(vocab), len(views.decoys))),
+    }
+    for name, row, col, w in entries:
+        mats[name][row, col] = w
+    phrase_mat = np.zeros((len(vocab), len(views.phrases)))
+    for k, stems in enumerate(phrase_stems):
+        total = sum(weight(s) for s in stems) or 1.0
+        for s in stems:
+            phrase_mat[vocab["s:" + s], k] = weight(s) / total
+    phrase_owner = np.array([j for j, _ in views.phrases], dtype=np.int64)
+    return vocab, mats, phrase_mat, phrase_owner
+
+
+def _token_matrices(
+    assessment: Assessment, bugs: Sequence[SeededBug], key_texts: Sequence[str]
+) -> tuple[dict[str, int], np.ndarray, np.ndarray]:
+    """Code tokens (corrections.py) of each bug's lines and of its key text, as (T, B) 0/1."""
+    line_sets = [line_tokens(_bug_lines_text(assessment, b.file, b.lines)) for b in bugs]
+    key_sets = [code_tokens(text) for text in key_texts]
+    token_vocab: dict[str, int] = {}
+    for group in (*line_sets, *key_sets):
+        for t in sorted(group):
+            token_vocab.setdefault(t, len(token_vocab))
+    line_tok = np.zeros((len(token_vocab), len(bugs)))
+    key_tok = np.zeros((len(token_vocab), len(bugs)))
+    for j, (lines_j, key_j) in enumerate(zip(line_sets, key_sets, strict=True)):
+        line_tok[[token_vocab[t] for t in lines_j], j] = 1.0
+        key_tok[[token_vocab[t] for t in key_j], j] = 1.0
+    return token_vocab, line_tok, key_tok
 
 
 # -- units ---------------------------------------------------------------------------------------
