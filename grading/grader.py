@@ -265,15 +265,19 @@ class Grader:
 
     def decide_matches(self, analysis: _Analysis, index: AssessmentIndex) -> dict[str, int]:
         """Bug id -> the first comment (or -1, the summary) whose probability passes."""
-        threshold = self.settings.match_threshold
-        found: dict[str, int] = {}
-        order = [u.comment if u.comment != SUMMARY else 1 << 30 for u in analysis.units]
-        for j, bug in enumerate(index.bugs):
-            passing = [order[i] for i in np.flatnonzero(analysis.proba[:, j] >= threshold)]
-            if passing:
-                first = min(passing)
-                found[bug.id] = SUMMARY if first == 1 << 30 else first
-        return found
+        if not analysis.units:
+            return {}
+        last = 1 << 30  # the summary comes after every comment
+        order = np.array(
+            [u.comment if u.comment != SUMMARY else last for u in analysis.units], dtype=np.int64
+        )
+        passing = analysis.proba >= self.settings.match_threshold
+        first = np.where(passing, order[:, None], last + 1).min(axis=0).tolist()
+        return {
+            bug.id: SUMMARY if first[j] == last else first[j]
+            for j, bug in enumerate(index.bugs)
+            if first[j] <= last
+        }
 
     def _score(self, review: Review, a: _Analysis, index: AssessmentIndex) -> Grade:
         """One review's grade from what the models said about it, stage by stage.
@@ -336,18 +340,14 @@ class Grader:
     def _labels(self, review: Review, a: _Analysis) -> list[CommentLabel]:
         """Each comment's kind and tradeoff reading, from its own unit (the first units)."""
         n_comments = len(review.comments)
-        kinds = self.classifier.decide(a.kind_proba[:n_comments])
-        labels = []
-        for i in range(n_comments):
-            j = int(kinds[i])
-            labels.append(
-                CommentLabel(
-                    COMMENT_KINDS[j],
-                    float(a.kind_proba[i, j]),
-                    bool(a.tradeoff[i] >= self.settings.tradeoff_threshold),
-                )
-            )
-        return labels
+        kinds = self.classifier.decide(a.kind_proba[:n_comments]).tolist()
+        proba = a.kind_proba[:n_comments].tolist()
+        tradeoff = a.tradeoff[:n_comments].tolist()
+        bar = self.settings.tradeoff_threshold
+        return [
+            CommentLabel(COMMENT_KINDS[j], proba[i][j], tradeoff[i] >= bar)
+            for i, j in enumerate(kinds)
+        ]
 
     def _decide(self, review: Review, a: _Analysis, index: AssessmentIndex) -> _Decisions:
         """Label the comments and credit each found bug to a comment and one unit of it."""
@@ -618,19 +618,21 @@ def _mentioned(
     rows only name.
     """
     positions: list[tuple[int, int, str]] = []
-    for order, r in enumerate(rows):
+    where: dict[int, list[int]] = {}
+    bugs = index.bugs
+    for k, (r, proba) in enumerate(zip(rows, a.proba[rows].tolist(), strict=True)):
         # Parts of a comment are ordered by where they sit in the whole comment; summary
         # sentences by their order.
         in_summary = a.units[r].comment == SUMMARY
         anchor_row = r if in_summary else rows[0]
-        key = order if in_summary else 0
-        for j, bug in enumerate(index.bugs):
-            hit = a.proba[r, j] >= threshold
+        for j, p in enumerate(proba):
+            hit = p >= threshold
             if naming is not None and not hit:
-                hit = bug.id in found and _names(a.features[r, j], a.proba[r, j], naming)
+                hit = bugs[j].id in found and _names(a.features[r, j], p, naming)
             if hit:
-                where = _mention_position(a.units[anchor_row], index, j)
-                positions.append((key, where, bug.id))
+                if anchor_row not in where:
+                    where[anchor_row] = _mention_positions(a.units[anchor_row], index)
+                positions.append((k if in_summary else 0, where[anchor_row][j], bugs[j].id))
     return tuple(dict.fromkeys(b for _, _, b in sorted(positions)))
 
 
@@ -744,15 +746,21 @@ def _names(f: np.ndarray, p: float, bar: float) -> bool:
     )
 
 
-def _mention_position(unit: Unit, index: AssessmentIndex, j: int) -> int:
-    """Where in a unit the bug is first mentioned: the first of its words the unit uses."""
+def _mention_positions(unit: Unit, index: AssessmentIndex) -> list[int]:
+    """Where in a unit each bug is first mentioned: the first of its title's words the unit
+    uses, else the first of its description's, else the end of the unit."""
     stems = unit.facts.stems
-    for matrix in (index.title, index.desc):
-        for position, s in enumerate(stems):
-            v = index.vocab.get("s:" + s)
-            if v is not None and matrix[v, j] > 0:
-                return position
-    return len(stems)
+    title: dict[int, int] = {}
+    desc: dict[int, int] = {}
+    for position, s in enumerate(stems):
+        found = index.stem_bugs.get(s)
+        if found is not None:
+            for j in found[0]:
+                title.setdefault(j, position)
+            for j in found[1]:
+                desc.setdefault(j, position)
+    end = len(stems)
+    return [title.get(j, desc.get(j, end)) for j in range(len(index.bugs))]
 
 
 def _shared_words(unit: Unit, index: AssessmentIndex, j: int, *, limit: int = 6) -> list[str]:

@@ -140,7 +140,6 @@ class Unit:
 
     __slots__ = (
         "comment",
-        "correction",
         "end",
         "facts",
         "file_index",
@@ -170,7 +169,14 @@ class Unit:
         self.pasted = pasted
         self.facts = TextFacts(text)
         self.tokens = code_tokens(text)
-        self.correction = states_correction(text)
+
+    @property
+    def correction(self) -> bool:
+        """Whether the unit states a defect or its correction (corrections.py).
+
+        Computed on demand: the scan costs more than tokenising the unit.
+        """
+        return states_correction(self.text)
 
 
 @dataclass(frozen=True)
@@ -214,6 +220,8 @@ class AssessmentIndex:
     key_tok: np.ndarray  # (T, B) 1 where the bug's key text names it
     new_tok: np.ndarray  # (T, B) named by the key but absent from the lines: the correction
     key_size: np.ndarray  # (B,) log of the distinct stems of each bug's key text, scaled
+    # stem -> (bugs whose title or phrases use it, bugs whose whole text does), ascending
+    stem_bugs: dict[str, tuple[tuple[int, ...], tuple[int, ...]]]
 
     def resolve_file(self, name: str | None) -> int:
         """Index of a snippet file from a candidate's spelling, NO_FILE or UNKNOWN_FILE."""
@@ -303,6 +311,14 @@ def build_index(
         key_tok=key_tok,
         new_tok=key_tok * (1.0 - line_tok),
         key_size=np.array([math.log1p(len(set(content_stems(t)))) / 5.0 for t in views.full]),
+        stem_bugs={
+            token[2:]: (
+                tuple(np.flatnonzero(mats["title"][v] > 0).tolist()),
+                tuple(np.flatnonzero(mats["desc"][v] > 0).tolist()),
+            )
+            for token, v in vocab.items()
+            if token.startswith("s:")
+        },
     )
 
 

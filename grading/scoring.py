@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from grading.classification import HEAVY_RE, REWRITE_RE, TRADEOFF_RE, search
+from grading.classification import HEAVY_RE, REWRITE_RE, TRADEOFF_RE, find, search
 from grading.text import normalise_space, quote, sentences
 from grading.types import SEVERITIES, SUMMARY, Point, RedFlag, SeededBug, comment_label
 
@@ -312,7 +312,7 @@ def severity(
 
 
 def _first_sentence_matching(text: str, pattern: re.Pattern[str]) -> str:
-    m = pattern.search(text)
+    m = find(pattern, text)
     if m is None:
         return normalise_space(text)[:120]
     return quote(text, m.start(), m.end(), width=90)
@@ -417,7 +417,7 @@ def tool_taste(views: Sequence[CommentView], *, flag_threshold: float = 0.5) -> 
         where = comment_label(v.comment)
         return Point(0.0, f"{where}", v.comment, _first_sentence_matching(v.text, pattern))
 
-    if rewrites and (frameworks or any(HEAVY_RE.search(v.text) for v in rewrites)):
+    if rewrites and (frameworks or any(find(HEAVY_RE, v.text) for v in rewrites)):
         v = rewrites[0]
         return DimensionScore(
             0.0,
@@ -534,7 +534,7 @@ PRIORITY_RE = re.compile(
 
 def has_priority_statement(summary: str) -> bool:
     """Whether a summary states an order of work ("fix X first", a numbered list)."""
-    return bool(PRIORITY_RE.search(summary))
+    return bool(find(PRIORITY_RE, summary))
 
 
 def summary_sentences(summary: str) -> list[str]:

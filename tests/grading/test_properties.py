@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from grading import AnswerKey, Assessment, Grader, Review
+from grading import AnswerKey, Assessment, Grader, Review, classification, scoring
 from grading.types import Comment
 
 WORDS = [
@@ -123,3 +123,45 @@ def test_grading_is_deterministic(
     again = grader.grade(review, go_assessment, go_key).to_dict(explain=True)
     in_batch = grader.grade_many([review, review], go_assessment, go_key)[1]
     assert first == again == in_batch.to_dict(explain=True)
+
+
+CUE_WORDS = [
+    "But",
+    "HOWEVER",
+    "measure",
+    "Benchmark",
+    "first",
+    "Then",
+    "rewrite",
+    "from scratch",
+    "LangChain",
+    "Kafka",
+    "overkill",
+    "YAGNI",
+    "a plain function",
+    "Fix X before",
+    "1.",
+    "\n",
+    "K",  # the Kelvin sign folds to "k" case-insensitively
+    "İf",
+    "ſpark",
+    "x",
+    ".",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(CUE_WORDS), max_size=12))
+def test_fast_cue_search_finds_what_the_pattern_finds(words: list[str]) -> None:
+    """The lower-cased, case-sensitive search finds the same span as the pattern itself."""
+    text = " ".join(words)
+    patterns = [classification.HEAVY_RE, classification.REWRITE_RE, scoring.PRIORITY_RE]
+    patterns += [pattern for pattern, _ in scoring.CUES.values()]
+    for pattern in patterns:
+        expected = pattern.search(text)
+        for got in (classification.find(pattern, text), classification.search(pattern, text)):
+            assert (got and got.span()) == (expected and expected.span())
+    for pattern, hints in scoring.CUES.values():
+        got = classification.search(pattern, text, hints)
+        expected = pattern.search(text)
+        assert (got and got.span()) == (expected and expected.span())
