@@ -62,6 +62,10 @@ QUOTED_LINES_KEPT = 3  # pasted snippet lines beyond these are quotation, not di
 PART_RE = re.compile(r"\n\s*\n|\n(?=\s*(?:[-*•]|\d+[.)])\s)")
 MIN_PART_CHARS = 30
 MAX_PARTS = 6
+# Prior mass, in background-weighted words, in the denominator of a comment's precision on a
+# bug's text: a one-word comment whose word the key happens to use ("off by one" against a
+# description that says "one" in passing) has shown little, not everything.
+PRECISION_PRIOR = 1.0
 
 FEATURES: tuple[str, ...] = (
     "anchored",
@@ -206,6 +210,8 @@ class AssessmentIndex:
     code: np.ndarray  # (V, B) stems of those identifiers' word parts
     decoy: np.ndarray  # (V, D) weights of decoy texts and identifiers
     desc_bin: np.ndarray  # (V, B) 1 where the bug text uses the entry
+    desc_general: np.ndarray  # (V, B) background weight where the bug text uses the entry
+    background: Mapping[str, float]  # stem -> weight in review comments in general (<= 1)
     ident_bin: np.ndarray  # (V, B) 1 where the bug's code has the identifier
     desc_norm: np.ndarray  # (B,) norms of the desc columns
     bug_identifiers: list[frozenset[str]]  # identifiers of each bug's code
@@ -266,13 +272,17 @@ def build_index(
     bugs = tuple(sorted(answer_key.bugs, key=lambda b: (b.rank, b.id)))
     snippet = _read_snippet(assessment)
     views = _bug_views(assessment, bugs, answer_key.decoys, snippet.ident_idf)
-    weight = _stem_weights(views, background or {})
+    bg = background or {}
+    weight = _stem_weights(views, bg)
     vocab, mats, phrase_mat, phrase_owner = _weight_matrices(views, weight, snippet.ident_idf)
     stem_weight = np.ones(len(vocab))
+    general = np.ones(len(vocab))
     for token, i in vocab.items():
         stem_weight[i] = (
             weight(token[2:]) if token.startswith("s:") else snippet.ident_idf.get(token[2:], 1)
         )
+        if token.startswith("s:"):
+            general[i] = bg.get(token[2:], 1.0)
     token_vocab, line_tok, key_tok = _token_matrices(assessment, bugs, views.full)
     targets = tuple(
         _Target(b.id, snippet.file_index(b.file), b.lines, text)
@@ -295,6 +305,8 @@ def build_index(
         code=mats["code"],
         decoy=mats["decoy"],
         desc_bin=(mats["desc"] > 0).astype(np.float64),
+        desc_general=(mats["desc"] > 0) * general[:, None],
+        background=bg,
         ident_bin=(mats["ident"] > 0).astype(np.float64),
         desc_norm=np.sqrt((mats["desc"] ** 2).sum(axis=0)),
         bug_identifiers=[frozenset(i) for i in views.identifiers],
@@ -604,6 +616,8 @@ def unit_features(
     rows: list[int] = []
     cols: list[int] = []
     n_stems = np.zeros(n)
+    mass = np.zeros(n)  # background-weighted count of the unit's stems
+    general = index.background
     stem_strings = []
     for i, unit in enumerate(units):
         facts = unit.facts
@@ -613,6 +627,7 @@ def unit_features(
         rows.extend([i] * len(seen))
         cols.extend(seen)
         n_stems[i] = len(stems)
+        mass[i] = sum(general.get(s, 1.0) for s in stems)
         stem_strings.append(" ".join(sorted(stems)))
     u = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, len(vocab)))
 
@@ -625,7 +640,9 @@ def unit_features(
     code_words = cover(index.code)
     ident_weight = np.log1p(np.asarray(u @ index.ident))
     ident_count = np.asarray(u @ index.ident_bin)
-    desc_precision = np.asarray(u @ index.desc_bin) / np.maximum(n_stems, 1.0)[:, None]
+    # Share of what the unit says that the bug's text says too, each word weighted by how
+    # rarely review comments use it, and smoothed by a prior mass so few words show little.
+    desc_precision = np.asarray(u @ index.desc_general) / (mass + PRECISION_PRIOR)[:, None]
     phrase_scores = np.asarray(u @ index.phrase)
     phrase_cover = np.zeros((n, b))
     np.maximum.at(phrase_cover.T, index.phrase_owner, phrase_scores.T)

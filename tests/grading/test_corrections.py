@@ -10,13 +10,24 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
-from grading import AnswerKey, Assessment, Grade, Grader, LineRange, parse_review
+from grading import (
+    AnswerKey,
+    Assessment,
+    Grade,
+    Grader,
+    LineRange,
+    load_answer_key,
+    load_assessment,
+    parse_review,
+)
 from grading.corrections import code_tokens, line_tokens, states_correction
-from grading.matching import Unit
+from grading.matching import F, Unit, build_index, unit_features
 from grading.synthetic import examples_of, parse_correction
-from grading.types import SUMMARY
+from grading.types import COMMENT_KINDS, SUMMARY
+from tests.grading.conftest import ROOT
 
 LIMIT_LINE = 44  # `return w.count < limit, nil` in the Go fixture
 
@@ -220,3 +231,36 @@ def test_summary_is_never_an_uncredited_comment(
         go_key,
     )
     assert not any(str(SUMMARY) in r for r in g.evidence.review_reasons)
+
+
+def test_one_shared_common_word_carries_no_precision() -> None:
+    """A comment of one common word the key uses ("off by one") shows little, not precision 1."""
+    assessment = load_assessment(ROOT / "assessments" / "docs-rag")
+    key = load_answer_key(ROOT / "seeded_bugs" / "docs-rag.yaml", assessment)
+    index = build_index(assessment, key, background={"one": 0.3})
+    units = [Unit(0, "off by one"), Unit(1, "backfill query drops the tenant filter")]
+    kinds = np.zeros((2, len(COMMENT_KINDS)))
+    feats = unit_features(units, index, kinds)
+    j = [b.id for b in index.bugs].index("backfill-drops-tenant")
+    lone, stated = feats[0, j, F["description_precision"]], feats[1, j, F["description_precision"]]
+    assert lone < 0.25 < stated
+
+
+def test_a_bare_off_by_one_on_another_bugs_line_is_not_a_find(grader: Grader) -> None:
+    """The key's long description uses "one" in passing; the comment names another defect.
+
+    It raises a problem on the bug's lines without describing it, so a human looks.
+    """
+    assessment = load_assessment(ROOT / "assessments" / "docs-rag")
+    key = load_answer_key(ROOT / "seeded_bugs" / "docs-rag.yaml", assessment)
+    review = parse_review(
+        {
+            "id": "t",
+            "assessment": "docs-rag",
+            "comments": [{"file": "retrieve.py", "line": 61, "body": "off by one"}],
+        }
+    )
+    g = grader.grade(review, assessment, key)
+    assert g.matches == ()
+    assert g.needs_review
+    assert any("backfill-drops-tenant" in r for r in g.evidence.review_reasons)
