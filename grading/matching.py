@@ -106,6 +106,12 @@ FEATURES: tuple[str, ...] = (
     # that a one-line comment and a one-line key can score as high as long ones.
     "token_key_share",
     "token_new_value",
+    # Whether the comment states a defect or its correction in reviewers' words ("should be",
+    # "typo", "doesn't"), and that times its precision on the key: on the bug's lines, a stated
+    # correction in the key's own words is a find; "off by one" against a key about another
+    # defect is not.
+    "states_correction",
+    "correction_precision",
     # How much the key says: a one-line key and a page-long one give the same comment very
     # different covers, so the model learns each text signal's weight per key size.
     "key_size",
@@ -130,10 +136,18 @@ INTERACTION_SIGNALS: tuple[str, ...] = (
 )
 # Code tokens the key names are read only on the bug's lines: "should be 16" there states the
 # key's correction; the same words elsewhere are about other code.
-ANCHORED_SIGNALS: tuple[str, ...] = ("token_key_share", "token_new_value")
+ANCHORED_SIGNALS: tuple[str, ...] = (
+    "token_key_share",
+    "token_new_value",
+    "states_correction",
+    "correction_precision",
+)
+# Both anchors: a correction is often anchored a line or two off the lines the key names.
 INTERACTIONS: tuple[tuple[str, str], ...] = tuple(
-    (anchor, signal) for anchor in ("in_range", "near_range") for signal in INTERACTION_SIGNALS
-) + tuple(("in_range", signal) for signal in ANCHORED_SIGNALS)
+    (anchor, signal)
+    for anchor in ("in_range", "near_range")
+    for signal in INTERACTION_SIGNALS + ANCHORED_SIGNALS
+)
 FEATURES += tuple(f"key_size_x_{signal}" for signal in KEY_SIZE_SIGNALS)
 FEATURES += tuple(f"{anchor}_x_{signal}" for anchor, signal in INTERACTIONS)
 F = {name: i for i, name in enumerate(FEATURES)}
@@ -532,7 +546,9 @@ def review_units(review: Review, index: AssessmentIndex) -> list[Unit]:
                 for p in parts[:MAX_PARTS]
             )
     for sentence in sentences(clip(review.summary)):
-        units.append(Unit(SUMMARY, sentence))
+        # A line of the snippet pasted into the summary quotes the code; it diagnoses nothing.
+        if sentence not in index.snippet_lines:
+            units.append(Unit(SUMMARY, sentence))
     return units
 
 
@@ -708,6 +724,9 @@ def unit_features(
         :, None
     ]
     out[:, :, F["pasted"]] = np.array([u.pasted for u in units])[:, None]
+    correction = np.array([u.correction for u in units], dtype=np.float64)[:, None]
+    out[:, :, F["states_correction"]] = correction
+    out[:, :, F["correction_precision"]] = correction * desc_precision
     _correction_features(out, units, index)
     _anchor_features(out, units, index)
     out[:, :, F["key_size"]] = index.key_size[None, :]
