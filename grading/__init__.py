@@ -16,6 +16,7 @@ from grading.content import Catalog, CatalogEntry, load_answer_key, load_assessm
 from grading.errors import (
     ContentError,
     DecisionError,
+    GradeFormatError,
     GradingError,
     ModelError,
     Problem,
@@ -69,6 +70,7 @@ __all__ = [
     "Evidence",
     "FalseAlarm",
     "Grade",
+    "GradeFormatError",
     "Grader",
     "GraderSettings",
     "GradingError",

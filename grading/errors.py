@@ -5,6 +5,7 @@ The tree::
     GradingError
     ├── ContentError          an assessment or answer key breaks FORMATS.md sections 1-2
     ├── ReviewFormatError     a review breaks FORMATS.md section 3
+    ├── GradeFormatError      a stored grade breaks FORMATS.md section 4
     ├── ModelError            a trained model cannot be built or loaded
     └── DecisionError         a grader's decision names no bug, comment or dimension of the review
 """
@@ -45,6 +46,16 @@ class ContentError(GradingError):
 
 class ReviewFormatError(GradingError):
     """A review does not follow FORMATS.md section 3."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.message = message
+        super().__init__(f"{field}: {message}" if field else message)
+
+
+class GradeFormatError(GradingError):
+    """A grade read back (`Grade.from_dict`) does not follow FORMATS.md section 4; `field` is
+    the path to the first bad value, e.g. `matches[1].confidence`."""
 
     def __init__(self, field: str, message: str) -> None:
         self.field = field

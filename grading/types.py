@@ -5,9 +5,12 @@ All are frozen dataclasses so they can be shared between threads and cached safe
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, cast
+
+from grading.errors import GradeFormatError
 
 # The comment index that stands for the summary in matches, flags and evidence (FORMATS.md).
 SUMMARY = -1
@@ -150,6 +153,74 @@ class Review:
 
 # -- results of grading -------------------------------------------------------------------------
 
+NEAR_MISS_KINDS: tuple[str, ...] = ("misdiagnosed", "misplaced")
+
+
+# Readers of a stored grade: each names the path of the value it rejects (`matches[1].bug`).
+
+
+def _path(where: str, key: str | int) -> str:
+    if isinstance(key, int):
+        return f"{where}[{key}]"
+    return f"{where}.{key}" if where else key
+
+
+def _object(raw: object, where: str) -> Mapping[str, object]:
+    if not isinstance(raw, Mapping):
+        raise GradeFormatError(where, f"must be an object, got {type(raw).__name__}")
+    return cast(Mapping[str, object], raw)
+
+
+def _field(obj: Mapping[str, object], key: str, where: str) -> object:
+    if key not in obj:
+        raise GradeFormatError(_path(where, key), "required field is missing")
+    return obj[key]
+
+
+def _text(raw: object, where: str) -> str:
+    if not isinstance(raw, str):
+        raise GradeFormatError(where, f"must be a string, got {type(raw).__name__}")
+    return raw
+
+
+def _choice(raw: object, where: str, choices: tuple[str, ...]) -> str:
+    if raw not in choices:
+        raise GradeFormatError(where, f"must be one of {', '.join(choices)}, got {raw!r}")
+    return raw
+
+
+def _number(raw: object, where: str, low: float, high: float) -> float:
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw):
+        raise GradeFormatError(where, f"must be a number, got {raw!r}")
+    if not low <= raw <= high:
+        raise GradeFormatError(where, f"must be in {low:g}..{high:g}, got {raw!r}")
+    return float(raw)
+
+
+def _comment_index(raw: object, where: str) -> int:
+    if isinstance(raw, bool) or not isinstance(raw, int):
+        raise GradeFormatError(where, f"must be a whole comment index, got {raw!r}")
+    if raw < SUMMARY:
+        raise GradeFormatError(where, f"must be a comment index or {SUMMARY}, got {raw}")
+    return raw
+
+
+def _flag(raw: object, where: str) -> bool:
+    if not isinstance(raw, bool):
+        raise GradeFormatError(where, f"must be true or false, got {raw!r}")
+    return raw
+
+
+def _items(raw: object, where: str) -> list[object]:
+    if not isinstance(raw, list):
+        raise GradeFormatError(where, f"must be a list, got {type(raw).__name__}")
+    return raw
+
+
+def _texts(raw: object, where: str) -> tuple[str, ...]:
+    return tuple(_text(item, _path(where, i)) for i, item in enumerate(_items(raw, where)))
+
+
 FLAG_ANCHOR = -1  # `comment` index meaning "the summary" or "the review as a whole"
 
 
@@ -207,6 +278,21 @@ class Point:
     quote: str = ""
     signal: str = ""
 
+    @classmethod
+    def from_dict(cls, raw: object, where: str = "point") -> Point:
+        """The point `to_dict` wrote; `GradeFormatError` names the first bad field."""
+        obj = _object(raw, where)
+        comment = obj.get("comment")
+        return cls(
+            points=_number(
+                _field(obj, "points", where), _path(where, "points"), -math.inf, math.inf
+            ),
+            reason=_text(_field(obj, "reason", where), _path(where, "reason")),
+            comment=None if comment is None else _comment_index(comment, _path(where, "comment")),
+            quote=_text(obj.get("quote", ""), _path(where, "quote")),
+            signal=_text(obj.get("signal", ""), _path(where, "signal")),
+        )
+
     def to_dict(self) -> dict[str, object]:
         """Plain JSON-ready form."""
         out: dict[str, object] = {"points": round(self.points, 2), "reason": self.reason}
@@ -227,6 +313,19 @@ class DimensionEvidence:
     score: float
     points: tuple[Point, ...]
 
+    @classmethod
+    def from_dict(cls, dimension: str, raw: object, where: str) -> DimensionEvidence:
+        """The evidence of `dimension` as `to_dict` wrote it."""
+        obj = _object(raw, where)
+        points = _items(_field(obj, "points", where), _path(where, "points"))
+        return cls(
+            dimension=dimension,
+            score=_number(_field(obj, "score", where), _path(where, "score"), 0.0, 100.0),
+            points=tuple(
+                Point.from_dict(p, _path(_path(where, "points"), i)) for i, p in enumerate(points)
+            ),
+        )
+
     def to_dict(self) -> dict[str, object]:
         """Plain JSON-ready form."""
         return {"score": round(self.score, 1), "points": [p.to_dict() for p in self.points]}
@@ -242,6 +341,25 @@ class MatchEvidence:
     signals: tuple[tuple[str, float], ...]
     words: tuple[str, ...]
     explanation: str
+
+    @classmethod
+    def from_dict(cls, raw: object, where: str) -> MatchEvidence:
+        """The match evidence `to_dict` wrote."""
+        obj = _object(raw, where)
+        at = _path(where, "signals")
+        return cls(
+            bug=_text(_field(obj, "bug", where), _path(where, "bug")),
+            comment=_comment_index(_field(obj, "comment", where), _path(where, "comment")),
+            confidence=_number(
+                _field(obj, "confidence", where), _path(where, "confidence"), 0.0, 1.0
+            ),
+            signals=tuple(
+                (name, _number(value, _path(at, name), -math.inf, math.inf))
+                for name, value in _object(_field(obj, "signals", where), at).items()
+            ),
+            words=_texts(_field(obj, "words", where), _path(where, "words")),
+            explanation=_text(_field(obj, "explanation", where), _path(where, "explanation")),
+        )
 
     def to_dict(self) -> dict[str, object]:
         """Plain JSON-ready form."""
@@ -280,6 +398,52 @@ class Evidence:
             "summary_priority": list(self.summary_priority),
         }
 
+    @classmethod
+    def from_dict(cls, raw: object, where: str = "evidence") -> Evidence:
+        """The evidence `to_dict` wrote. Each part may be absent, as in evidence stored before
+        `summary_priority` existed; a part present must be well formed."""
+        obj = _object(raw, where)
+        dimensions = _object(obj.get("dimensions", {}), _path(where, "dimensions"))
+        for name in dimensions:
+            _choice(name, _path(where, "dimensions"), DIMENSIONS)
+        at = _path(where, "red_flags")
+        flags = []
+        for i, item in enumerate(_items(obj.get("red_flags", []), at)):
+            flag = _object(item, _path(at, i))
+            flags.append(
+                (
+                    _text(_field(flag, "kind", _path(at, i)), _path(_path(at, i), "kind")),
+                    _comment_index(
+                        _field(flag, "comment", _path(at, i)), _path(_path(at, i), "comment")
+                    ),
+                    _text(
+                        _field(flag, "explanation", _path(at, i)),
+                        _path(_path(at, i), "explanation"),
+                    ),
+                )
+            )
+        at = _path(where, "matches")
+        return cls(
+            dimensions=tuple(
+                DimensionEvidence.from_dict(
+                    name, dimensions[name], _path(_path(where, "dimensions"), name)
+                )
+                for name in DIMENSIONS
+                if name in dimensions
+            ),
+            matches=tuple(
+                MatchEvidence.from_dict(m, _path(at, i))
+                for i, m in enumerate(_items(obj.get("matches", []), at))
+            ),
+            flags=tuple(flags),
+            review_reasons=_texts(
+                obj.get("needs_review_because", []), _path(where, "needs_review_because")
+            ),
+            summary_priority=_texts(
+                obj.get("summary_priority", []), _path(where, "summary_priority")
+            ),
+        )
+
 
 def _round1(value: float) -> float:
     return round(float(value) + 0.0, 1)
@@ -317,6 +481,94 @@ class Grade:
     def dimension(self, name: str) -> float:
         """The score of one dimension, 0..100."""
         return dict(self.dimensions)[name]
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> Grade:
+        """Read back a grade as `to_dict` wrote it (FORMATS.md section 4), checking every field.
+
+        Parameters
+        ----------
+        data
+            A score: `id`, `total`, `dimensions`, `matches`, `red_flags`, `comments`,
+            `near_misses`, `false_alarms`, `needs_review`, and optionally `evidence` (as
+            `to_dict(explain=True)` adds it).
+
+        Returns
+        -------
+        Grade
+            Equal to the grade that wrote `data`, up to the rounding `to_dict` applies.
+
+        Raises
+        ------
+        GradeFormatError
+            Naming the path of the first missing or bad field, e.g. `matches[1].confidence`.
+        """
+        obj = _object(data, "grade")
+        raw_dimensions = _object(_field(obj, "dimensions", ""), "dimensions")
+        for name in raw_dimensions:
+            _choice(name, "dimensions", DIMENSIONS)
+
+        def each(key: str) -> list[tuple[str, Mapping[str, object]]]:
+            items = _items(_field(obj, key, ""), key)
+            return [(_path(key, i), _object(item, _path(key, i))) for i, item in enumerate(items)]
+
+        def get(item: Mapping[str, object], where: str, key: str) -> tuple[object, str]:
+            return _field(item, key, where), _path(where, key)
+
+        return cls(
+            id=_text(*get(obj, "", "id")),
+            total=_number(*get(obj, "", "total"), 0.0, 100.0),
+            dimensions=tuple(
+                (name, _number(*get(raw_dimensions, "dimensions", name), 0.0, 100.0))
+                for name in DIMENSIONS
+            ),
+            matches=tuple(
+                Match(
+                    bug=_text(*get(m, at, "bug")),
+                    comment=_comment_index(*get(m, at, "comment")),
+                    confidence=_number(*get(m, at, "confidence"), 0.0, 1.0),
+                )
+                for at, m in each("matches")
+            ),
+            red_flags=tuple(
+                RedFlag(
+                    kind=_choice(*get(f, at, "kind"), RED_FLAG_KINDS),
+                    comment=_comment_index(*get(f, at, "comment")),
+                    evidence=_text(*get(f, at, "evidence")),
+                )
+                for at, f in each("red_flags")
+            ),
+            comments=tuple(
+                CommentLabel(
+                    kind=_choice(*get(c, at, "kind"), COMMENT_KINDS),
+                    confidence=_number(*get(c, at, "confidence"), 0.0, 1.0),
+                    tradeoff=_flag(*get(c, at, "tradeoff")),
+                )
+                for at, c in each("comments")
+            ),
+            near_misses=tuple(
+                NearMiss(
+                    bug=_text(*get(n, at, "bug")),
+                    comment=_comment_index(*get(n, at, "comment")),
+                    kind=cast(
+                        Literal["misdiagnosed", "misplaced"],
+                        _choice(*get(n, at, "kind"), NEAR_MISS_KINDS),
+                    ),
+                )
+                for at, n in each("near_misses")
+            ),
+            false_alarms=tuple(
+                FalseAlarm(
+                    decoy=_text(*get(f, at, "decoy")),
+                    comment=_comment_index(*get(f, at, "comment")),
+                )
+                for at, f in each("false_alarms")
+            ),
+            needs_review=_flag(*get(obj, "", "needs_review")),
+            evidence_source=Evidence.from_dict(obj["evidence"])
+            if "evidence" in obj
+            else Evidence(),
+        )
 
     def to_dict(self, *, explain: bool = False) -> dict[str, object]:
         """The score as FORMATS.md section 4; `explain=True` adds an `evidence` field.

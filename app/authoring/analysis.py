@@ -20,6 +20,7 @@ from app.assessments.models import AssessmentVersion
 from app.reviews import service as review_service
 from app.reviews.models import DecisionStatus, GradeDecision
 from app.scoring.models import AutoScore
+from app.scoring.service import stored_grade
 from app.submissions.models import Submission, SubmissionStatus
 
 DIMENSIONS = ("detection", "severity", "tradeoffs", "tool_taste")
@@ -173,11 +174,7 @@ def load_samples(session: Session, version: AssessmentVersion) -> list[Sample]:
                 else None,
                 final_dimensions=final_dimensions,
                 human_bugs=_first_finds(human),
-                false_alarms={
-                    str(f.get("decoy"))
-                    for f in ((auto.result.get("false_alarms") or []) if auto else [])
-                    if isinstance(f, dict)
-                },
+                false_alarms={f.decoy for f in stored_grade(auto).false_alarms} if auto else set(),
                 severities=[c.severity for c in submission.comments],
                 minutes=max(0.0, minutes) if minutes is not None else None,
             )

@@ -18,6 +18,7 @@ from app.assessments.models import Assessment, AssessmentVersion
 from app.reviews import service as reviews
 from app.reviews.models import DecisionStatus, GradeDecision
 from app.scoring.models import AutoScore
+from app.scoring.service import stored_grade
 from app.submissions.models import Submission
 from app.users.models import User
 from grading import DIMENSIONS
@@ -123,10 +124,8 @@ def _record(
     verdicts = {
         (m.bug_key, m.comment_index): m for m in (decision.match_decisions if decision else [])
     }
-    confidences = {
-        (str(m["bug"]), int(m["comment"])): m.get("confidence")
-        for m in (auto.result.get("matches", []) if auto else [])
-    }
+    grade = stored_grade(auto) if auto else None
+    confidences = {(m.bug, m.comment): m.confidence for m in grade.matches} if grade else {}
     matches = []
     for bug, comment in reviews.auto_matches(auto):
         md = verdicts.get((bug, comment))
@@ -158,13 +157,13 @@ def _record(
         (f.kind, f.comment_index): f for f in (decision.flag_decisions if decision else [])
     }
     flags = []
-    for raw in auto.result.get("red_flags", []) if auto else []:
-        fd = flag_verdicts.get((str(raw["kind"]), int(raw["comment"])))
+    for flag in grade.red_flags if grade else ():
+        fd = flag_verdicts.get((flag.kind, flag.comment))
         flags.append(
             {
-                "kind": raw["kind"],
-                "comment": int(raw["comment"]),
-                "evidence": raw.get("evidence", ""),
+                "kind": flag.kind,
+                "comment": flag.comment,
+                "evidence": flag.evidence,
                 "verdict": fd.verdict.value if fd else None,
                 "decided_by": users.get(fd.decided_by_id or 0) if fd else None,
                 "decided_at": _iso(fd.decided_at) if fd else None,

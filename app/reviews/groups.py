@@ -12,6 +12,7 @@ from app.reviews.models import DecisionStatus, GradeDecision
 from app.reviews.page import match_evidence
 from app.reviews.service import SUBMITTED, InvalidDecision
 from app.scoring.models import AutoScore
+from app.scoring.service import stored_grade
 from app.submissions.models import Submission
 
 
@@ -143,14 +144,11 @@ def _groups(session: Session, submissions: list[Submission], *, only: str | None
         }
         version = submission.version
         bugs = {b.key: b for b in version.bugs}
+        grade = stored_grade(auto)
         found: list[tuple[str, int, str, float | None]] = [
-            (str(m["bug"]), int(m["comment"]), "match", m.get("confidence"))
-            for m in auto.result.get("matches", [])
+            (m.bug, m.comment, "match", m.confidence) for m in grade.matches
         ]
-        found += [
-            (str(n["bug"]), int(n["comment"]), "near_miss", None)
-            for n in auto.result.get("near_misses", [])
-        ]
+        found += [(n.bug, n.comment, "near_miss", None) for n in grade.near_misses]
         for bug_key, comment, kind, confidence in found:
             if (only is not None and bug_key != only) or bug_key not in bugs:
                 continue
@@ -165,7 +163,9 @@ def _groups(session: Session, submissions: list[Submission], *, only: str | None
                     [],
                 ),
             )
-            words, _ = match_evidence(auto, bug_key, comment) if kind == "match" else ([], "")
+            words, _ = (
+                match_evidence(auto, grade, bug_key, comment) if kind == "match" else ([], "")
+            )
             group.answers.append(
                 GroupAnswer(
                     submission.id,

@@ -32,11 +32,12 @@ from app.reviews.service import (
     undecided_items,
 )
 from app.scoring.models import AutoScore
+from app.scoring.service import stored_grade
 from app.submissions import composition
 from app.submissions.highlight import highlight_lines
 from app.submissions.models import Submission, SubmissionStatus
 from app.users.models import User
-from grading import DIMENSIONS, SUMMARY
+from grading import DIMENSIONS, SUMMARY, Grade
 
 # -- the review page ---------------------------------------------------------------------------
 
@@ -201,7 +202,9 @@ def whole_word_quote(quote: str, text: str) -> str:
     return text[start:end]
 
 
-def match_evidence(auto: AutoScore | None, bug: str, comment: int) -> tuple[list[str], str]:
+def match_evidence(
+    auto: AutoScore | None, grade: Grade | None, bug: str, comment: int
+) -> tuple[list[str], str]:
     """The words to highlight for one auto match, and the engine's explanation of it."""
     row = next(
         (
@@ -212,20 +215,17 @@ def match_evidence(auto: AutoScore | None, bug: str, comment: int) -> tuple[list
         None,
     )
     explanation = row.evidence if row else ""
-    for item in (auto.evidence.get("matches") or []) if auto else []:
-        if isinstance(item, dict) and (item.get("bug"), item.get("comment")) == (bug, comment):
-            words = [str(w) for w in item.get("words") or []]
-            if item.get("quote"):
-                words.append(str(item["quote"]))
-            return words, str(item.get("explanation") or explanation)
+    for item in grade.evidence.matches if grade else ():
+        if (item.bug, item.comment) == (bug, comment):
+            return list(item.words), item.explanation or explanation
     return [], explanation
 
 
-def _comment_views(submission: Submission, auto: AutoScore | None) -> list[CommentView]:
-    classes = (auto.result.get("comments") or []) if auto else []
+def _comment_views(submission: Submission, grade: Grade | None) -> list[CommentView]:
+    labels = grade.comments if grade else ()
     views = []
     for i, c in enumerate(submission.comments):
-        info = classes[i] if i < len(classes) and isinstance(classes[i], dict) else {}
+        label = labels[i] if i < len(labels) else None
         views.append(
             CommentView(
                 i,
@@ -234,9 +234,9 @@ def _comment_views(submission: Submission, auto: AutoScore | None) -> list[Comme
                 c.end_line,
                 c.severity,
                 c.body,
-                info.get("kind"),
-                info.get("confidence"),
-                info.get("tradeoff"),
+                label.kind if label else None,
+                label.confidence if label else None,
+                label.tradeoff if label else None,
             )
         )
     return views
@@ -254,10 +254,11 @@ def build_review_page(session: Session, submission_id: int) -> ReviewPage:
     """The data of the review page of one submission."""
     submission = get_submission(session, submission_id)
     auto = latest_auto_score(session, submission.id)
+    grade = stored_grade(auto) if auto else None
     decision = get_decision(session, submission.id)
     version = submission.version
     users = {u.id: u.name or u.email for u in session.scalars(select(User))}
-    comments = _comment_views(submission, auto)
+    comments = _comment_views(submission, grade)
     bug_titles = {b.key: b.title for b in version.bugs}
 
     files: list[tuple[str, list[SnippetLine]]] = []
@@ -296,14 +297,11 @@ def build_review_page(session: Session, submission_id: int) -> ReviewPage:
     decided = {
         (m.bug_key, m.comment_index): m for m in (decision.match_decisions if decision else [])
     }
-    auto_conf = {
-        (str(m["bug"]), int(m["comment"])): m.get("confidence")
-        for m in (auto.result.get("matches", []) if auto else [])
-    }
+    auto_conf = {(m.bug, m.comment): m.confidence for m in grade.matches} if grade else {}
     matches = []
     for key in auto_matches(auto):
         md = decided.get(key)
-        words, explanation = match_evidence(auto, *key)
+        words, explanation = match_evidence(auto, grade, *key)
         matches.append(
             MatchView(
                 key[0],
@@ -342,10 +340,10 @@ def build_review_page(session: Session, submission_id: int) -> ReviewPage:
     }
     flag_rows = {(f.kind, f.comment_index): f for f in (auto.flags if auto else [])}
     flags = []
-    for raw in auto.result.get("red_flags", []) if auto else []:
-        key = (str(raw["kind"]), int(raw["comment"]))
+    for raw in grade.red_flags if grade else ():
+        key = (raw.kind, raw.comment)
         fd, flag_row = flag_decided.get(key), flag_rows.get(key)
-        evidence = str(raw.get("evidence") or (flag_row.evidence if flag_row else ""))
+        evidence = raw.evidence or (flag_row.evidence if flag_row else "")
         # A flag on one comment quotes the candidate; one on the whole review (no_questions)
         # explains an absence, which is no one's words.
         quote = (
@@ -358,7 +356,7 @@ def build_review_page(session: Session, submission_id: int) -> ReviewPage:
                 key[0],
                 key[1],
                 evidence,
-                raw.get("confidence"),
+                flag_row.confidence if flag_row else None,
                 fd.verdict.value if fd else None,
                 users.get(fd.decided_by_id) if fd and fd.decided_by_id else None,
                 quote,
@@ -370,26 +368,26 @@ def build_review_page(session: Session, submission_id: int) -> ReviewPage:
     near_misses = [
         NoteView(
             "near_miss",
-            int(n["comment"]),
-            _comment_text(submission, int(n["comment"])),
-            str(n["bug"]),
-            by_key[n["bug"]].title if n["bug"] in by_key else str(n["bug"]),
-            by_key[n["bug"]].description if n["bug"] in by_key else "",
-            str(n.get("kind") or ""),
+            n.comment,
+            _comment_text(submission, n.comment),
+            n.bug,
+            by_key[n.bug].title if n.bug in by_key else n.bug,
+            by_key[n.bug].description if n.bug in by_key else "",
+            n.kind,
         )
-        for n in (auto.result.get("near_misses", []) if auto else [])
+        for n in (grade.near_misses if grade else ())
     ]
     false_alarms = [
         NoteView(
             "false_alarm",
-            int(f["comment"]),
-            _comment_text(submission, int(f["comment"])),
-            str(f["decoy"]),
-            str(f["decoy"]),
-            decoy_by_key[f["decoy"]].why if f["decoy"] in decoy_by_key else "",
+            f.comment,
+            _comment_text(submission, f.comment),
+            f.decoy,
+            f.decoy,
+            decoy_by_key[f.decoy].why if f.decoy in decoy_by_key else "",
             "",
         )
-        for f in (auto.result.get("false_alarms", []) if auto else [])
+        for f in (grade.false_alarms if grade else ())
     ]
 
     now = recompute(submission, auto, decision)

@@ -23,6 +23,7 @@ from app.reviews.service import (
     candidate_label,
 )
 from app.scoring.models import AutoScore
+from app.scoring.service import stored_grade
 from app.submissions.models import Submission
 from app.users.models import User
 
@@ -100,7 +101,7 @@ def list_queue(
             continue
         if status in ("pending", "open", "final") and row_status != status:
             continue
-        flags = len(auto.result.get("red_flags", [])) if auto else 0
+        flags = len(stored_grade(auto).red_flags) if auto else 0
         reasons = []
         if auto and auto.needs_review:
             reasons.append("needs review")

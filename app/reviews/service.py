@@ -17,10 +17,10 @@ from app.reviews.models import (
     MatchVerdict,
 )
 from app.scoring.models import AutoScore
-from app.scoring.service import to_review
+from app.scoring.service import stored_grade, to_review
 from app.submissions.models import Submission, SubmissionStatus
 from app.users.models import User
-from grading import SUMMARY, Rescore, Rubric, rescore
+from grading import SUMMARY, Grade, Rescore, Rubric, rescore
 
 # Totals this close to the line are where a human changes outcomes, so they rise in the queue.
 # The near-duplicate check compares at most this much of each review: enough to catch a
@@ -120,27 +120,24 @@ def reveal_candidate(session: Session, submission_id: int, user: User) -> str:
     return name
 
 
-def _kinds(submission: Submission, auto: AutoScore | None) -> list[str | None]:
+def _kinds(submission: Submission, grade: Grade | None) -> list[str | None]:
     """The auto-grader's kind of each comment; None where it gave none."""
-    labels = (auto.result.get("comments") or []) if auto else []
-    return [
-        labels[i].get("kind") if i < len(labels) and isinstance(labels[i], dict) else None
-        for i in range(len(submission.comments))
-    ]
+    labels = grade.comments if grade else ()
+    return [labels[i].kind if i < len(labels) else None for i in range(len(submission.comments))]
 
 
 def auto_matches(auto: AutoScore | None) -> list[tuple[str, int]]:
     """The (bug, comment) matches of an auto-score, in the engine's order."""
     if auto is None:
         return []
-    return [(str(m["bug"]), int(m["comment"])) for m in auto.result.get("matches", [])]
+    return [(m.bug, m.comment) for m in stored_grade(auto).matches]
 
 
 def auto_flags(auto: AutoScore | None) -> list[tuple[str, int]]:
     """The (kind, comment) red flags of an auto-score, in the engine's order."""
     if auto is None:
         return []
-    return [(str(f["kind"]), int(f["comment"])) for f in auto.result.get("red_flags", [])]
+    return [(f.kind, f.comment) for f in stored_grade(auto).red_flags]
 
 
 def effective_matches(
@@ -165,17 +162,18 @@ def recompute(
 ) -> Rescore:
     """The grade as it stands with the decisions taken so far."""
     _, answer_key = to_grading(submission.version)
+    grade = stored_grade(auto) if auto else None
     return rescore(
         answer_key,
         _rubric(submission.version),
         comments=to_review(submission).comments,
-        kinds=_kinds(submission, auto),
+        kinds=_kinds(submission, grade),
         auto=auto.dimensions if auto else {},
         auto_total=auto.total if auto else None,
         auto_matches=auto_matches(auto),
         matches=effective_matches(auto, decision),
         overrides={o.dimension: o.value for o in (decision.overrides if decision else [])},
-        summary_priority=(auto.evidence or {}).get("summary_priority", []) if auto else [],
+        summary_priority=grade.evidence.summary_priority if grade else (),
     )
 
 

@@ -30,7 +30,7 @@ from app.assessments.service import to_grading
 from app.reviews.models import DecisionStatus, FlagVerdict, GradeDecision, MatchVerdict
 from app.reviews.service import SUBMITTED, effective_matches, latest_auto_score
 from app.scoring.models import AutoScore
-from app.scoring.service import to_review
+from app.scoring.service import stored_grade, to_review
 from app.submissions.models import Submission
 from grading import SUMMARY, CatalogEntry
 from grading.training import Corpus, Gold, LabelledReview
@@ -89,9 +89,7 @@ def _gold(submission: Submission, decision: GradeDecision, auto: AutoScore | Non
     if final:
         return Gold(
             matches=_first_per_bug(effective_matches(auto, decision)),
-            summary_priority=tuple((auto.evidence or {}).get("summary_priority", []))
-            if auto
-            else (),
+            summary_priority=stored_grade(auto).evidence.summary_priority if auto else (),
             dimensions={k: float(v) for k, v in (decision.dimensions or {}).items()},
             total=float(decision.total or 0.0),
             red_flags=flags,

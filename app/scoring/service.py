@@ -25,7 +25,7 @@ from app.scoring.models import AutoScore, ScoreFlag, ScoreMatch
 
 if TYPE_CHECKING:
     from app.submissions.models import Submission
-    from grading import Grader
+    from grading import Grade, Grader
 
 logger = logging.getLogger(__name__)
 
@@ -82,14 +82,6 @@ def _grader_version(grader: Any) -> str:
     return f"src-{_grading_source_digest()}"
 
 
-def _evidence_for_match(evidence: dict[str, Any], bug: str, comment: int) -> str:
-    for item in evidence.get("matches", []) or []:
-        if isinstance(item, dict) and item.get("bug") == bug and item.get("comment") == comment:
-            text = item.get("explanation") or item.get("quote") or item.get("evidence") or ""
-            return str(text)
-    return ""
-
-
 def default_grader() -> Grader:
     """The grader of the active models: the ones `redline retrain` switched to, else the ones
     trained on the configured corpora (kept in the data directory between starts)."""
@@ -116,49 +108,58 @@ def score_submission(session: Session, submission: Submission) -> AutoScore:
     return store_grade(session, submission, *grade_submission(submission))
 
 
-def grade_submission(submission: Submission) -> tuple[Any, Grader]:
+def grade_submission(submission: Submission) -> tuple[Grade, Grader]:
     """The engine's grade of a loaded submission and the grader that gave it; no database."""
     assessment, answer_key = assessment_service.to_grading(submission.version)
     grader = default_grader()
     return grader.grade(to_review(submission), assessment, answer_key), grader
 
 
-def store_grade(session: Session, submission: Submission, grade: Any, grader: Grader) -> AutoScore:
+def store_grade(
+    session: Session, submission: Submission, grade: Grade, grader: Grader
+) -> AutoScore:
     """Keep a grade as the submission's auto-score, with its matches and flags."""
-    result: dict[str, Any] = grade.to_dict()
-    explained: dict[str, Any] = grade.to_dict(explain=True)
-    evidence: dict[str, Any] = explained.get("evidence", {}) or {}
+    explained = {(m.bug, m.comment): m.explanation for m in grade.evidence.matches}
     score = AutoScore(
         submission_id=submission.id,
         grader_version=_grader_version(grader),
         model_version=active.version_of(grader),
-        total=float(result["total"]),
-        dimensions=dict(result["dimensions"]),
-        needs_review=bool(result["needs_review"]),
-        result=result,
-        evidence=evidence,
+        total=round(grade.total, 2),
+        dimensions=grade.to_dict()["dimensions"],
+        needs_review=grade.needs_review,
+        result=grade.to_dict(),
+        evidence=grade.evidence.to_dict(),
         matches=[
             ScoreMatch(
-                bug_key=m["bug"],
-                comment_index=int(m["comment"]),
-                confidence=float(m["confidence"]),
-                evidence=_evidence_for_match(evidence, m["bug"], m["comment"]),
+                bug_key=m.bug,
+                comment_index=m.comment,
+                confidence=round(m.confidence, 3),
+                evidence=explained.get((m.bug, m.comment), ""),
             )
-            for m in result["matches"]
+            for m in grade.matches
         ],
         flags=[
-            ScoreFlag(
-                kind=f["kind"],
-                comment_index=int(f["comment"]),
-                evidence=str(f.get("evidence", "")),
-                confidence=f.get("confidence"),
-            )
-            for f in result["red_flags"]
+            ScoreFlag(kind=f.kind, comment_index=f.comment, evidence=f.evidence, confidence=None)
+            for f in grade.red_flags
         ],
     )
     session.add(score)
     session.flush()
     return score
+
+
+def stored_grade(auto: AutoScore) -> Grade:
+    """The grade an auto-score keeps, read back typed, with its evidence.
+
+    A stored score that does not read back is a corrupt row: the error names the row and the
+    field, rather than a page failing later on a missing key.
+    """
+    from grading import Grade, GradeFormatError
+
+    try:
+        return Grade.from_dict({**auto.result, "evidence": auto.evidence or {}})
+    except GradeFormatError as exc:
+        raise GradeFormatError(f"auto_score {auto.id}: {exc.field}", exc.message) from exc
 
 
 def score_submission_safely(session: Session, submission: Submission) -> AutoScore | None:

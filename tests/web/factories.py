@@ -174,10 +174,20 @@ def make_auto_score(
     """Store a score dict as the AutoScore of `submission`, with its match and flag rows.
 
     `evidence` has the engine's explained shape: {"matches": [{"bug", "comment", "words",
-    "explanation"}, ...]}.
+    "explanation"}, ...]}; a match's `confidence` and `signals` may be left out (they are
+    taken from the score's match and left empty).
     """
     result = dict(score if score is not None else score_dict())
     evidence = dict(evidence or {})
+    confidence = {(m["bug"], m["comment"]): m["confidence"] for m in result.get("matches", [])}
+    evidence["matches"] = [
+        {
+            "confidence": confidence.get((e.get("bug"), e.get("comment")), 0.5),
+            "signals": {},
+            **e,
+        }
+        for e in evidence.get("matches", [])
+    ]
     explained = {
         (e.get("bug"), e.get("comment")): str(e.get("explanation", ""))
         for e in evidence.get("matches", [])
