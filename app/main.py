@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app import docs, health, logs, pages
+from app import docs, health, logs, pages, sweep
 from app.assessments.service import AssessmentNotFound
 from app.auth import LoginRequired
 from app.authoring import routes as authoring_routes
@@ -68,6 +68,7 @@ def create_app() -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        lifespan=sweep.lifespan,
     )
     app.add_middleware(Guard)
     # Added last, so it is outermost: the guard's refusals get the headers too.

@@ -17,7 +17,6 @@ from app.db import RowId, SessionDep, utcnow
 from app.invites import bulk, erasure, service
 from app.invites.models import Invite
 from app.reviews import service as review_service
-from app.scoring import service as scoring_service
 from app.settings import get_settings
 from app.templating import templates
 from app.users.models import Role, User
@@ -76,7 +75,6 @@ def _page(
 @router.get("/staff/invites", response_class=HTMLResponse)
 def invites_page(request: Request, session: SessionDep, user: InviteStaff) -> Response:
     """Every invite with its state, and the form to create one."""
-    scoring_service.close_overdue_and_score(session, later=True)
     return _page(request, session)
 
 

@@ -16,7 +16,6 @@ from app.reviews import decisions, export, groups, queue, service
 from app.reviews import page as page_view
 from app.reviews.schemas import DecisionIn
 from app.reviews.service import DecisionConflict, InvalidDecision
-from app.scoring import service as scoring_service
 from app.templating import templates
 from app.users.models import Role, User
 
@@ -38,7 +37,6 @@ def queue_page(
     """Submissions to grade, what needs a human most first."""
     if status not in queue.QUEUE_STATUSES:
         status = "todo"
-    scoring_service.close_overdue_and_score(session, later=True)
     rows = queue.list_queue(session, assessment=assessment or None, status=status)
     return templates.TemplateResponse(
         request,

@@ -223,12 +223,7 @@ def commit_and_score(session: Session, *, later: bool = False) -> int:
 
 
 def close_overdue_and_score(session: Session, *, later: bool = False) -> None:
-    """Submit every draft whose time ran out, commit, and grade them.
-
-    Pages that list submissions call this, so overdue drafts close without a background worker
-    (which would not survive several processes); `redline submissions close-overdue` is the
-    same for cron.
-    """
+    """Submit every draft whose time ran out, commit, and grade them (`app.sweep` runs it)."""
     from app.submissions.service import close_overdue
 
     close_overdue(session)

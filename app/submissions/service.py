@@ -652,13 +652,21 @@ def finalize_if_overdue(
     )
 
 
+def overdue_drafts(session: Session, now: datetime | None = None) -> list[Submission]:
+    """Open drafts whose time (and grace) ran out, oldest deadline first; reads only."""
+    cutoff = (now or utcnow()) - grace()
+    return list(
+        session.scalars(
+            select(Submission)
+            .where(
+                Submission.status == SubmissionStatus.in_progress, Submission.deadline_at < cutoff
+            )
+            .order_by(Submission.deadline_at, Submission.id)
+        )
+    )
+
+
 def close_overdue(session: Session, now: datetime | None = None) -> list[Submission]:
     """Submit every open draft whose time is up; returns those this call closed."""
     now = now or utcnow()
-    cutoff = now - grace()
-    overdue = session.scalars(
-        select(Submission)
-        .where(Submission.status == SubmissionStatus.in_progress, Submission.deadline_at < cutoff)
-        .order_by(Submission.deadline_at, Submission.id)
-    ).all()
-    return [s for s in overdue if finalize_if_overdue(session, s, now)]
+    return [s for s in overdue_drafts(session, now) if finalize_if_overdue(session, s, now)]

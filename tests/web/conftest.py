@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, MetaData, text
 from sqlalchemy.orm import Session
 
-from app import migrate
+from app import migrate, sweep
 from app.db import get_engine, get_session
 from app.main import create_app
 from app.scoring import service as scoring_service
@@ -23,8 +23,10 @@ from app.settings import PROJECT_ROOT
 from tests.conftest import TEST_DATABASE_URL
 
 # The app shares each test's uncommitted session, which a grading thread could not see: tests
-# in this process grade in the request, as the command-line tools do.
+# in this process grade in the request, as the command-line tools do, and close overdue
+# drafts by calling the sweep themselves.
 scoring_service.BACKGROUND_GRADING = False
+sweep.ENABLED = False
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

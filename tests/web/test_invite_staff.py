@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
@@ -12,12 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.audit.models import AuditEvent
-from app.db import utcnow
 from app.invites.models import Invite
 from app.scoring import service as scoring_service
 from app.security import token_hash
-from app.submissions import service as submission_service
-from app.submissions.models import SubmissionStatus
 from app.users.models import Role
 from tests.web.factories import make_user, sign_in
 
@@ -126,24 +122,6 @@ def test_revoking_stops_the_link(staff_client: TestClient, session: Session) -> 
         .order_by(AuditEvent.id)
     ).all()
     assert actions == ["invite.created", "invite.revoked"]
-
-
-@pytest.mark.parametrize("listing", ["/staff/invites", "/staff/queue"])
-def test_listing_closes_overdue_drafts(
-    staff_client: TestClient, session: Session, monkeypatch: pytest.MonkeyPatch, listing: str
-) -> None:
-    from app.invites import service
-
-    monkeypatch.setattr(scoring_service, "score_submission_safely", lambda s, sub: None)
-    new = service.create_invite(session, assessment="llm-gateway-client")
-    submission = submission_service.start_submission(
-        session, new.invite, now=utcnow() - timedelta(hours=3)
-    )
-    sign_in(staff_client, session, make_user(session, role=Role.grader))
-    page = staff_client.get(listing)
-    assert page.status_code == 200
-    session.refresh(submission)
-    assert submission.status == SubmissionStatus.auto_submitted
 
 
 def test_cli_prints_a_working_link(
