@@ -1,7 +1,9 @@
-"""Shared fixtures: the trained grader (once per session) and the Go fixture assessment."""
+"""Shared fixtures: the trained grader (once per session), the Go fixture assessment, the
+shipped assessments, and reviews built from a few comments."""
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -9,10 +11,13 @@ import pytest
 from grading import (
     AnswerKey,
     Assessment,
+    Grade,
     Grader,
+    Review,
     default_grader,
     load_answer_key,
     load_assessment,
+    parse_review,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,3 +40,26 @@ def go_assessment() -> Assessment:
 @pytest.fixture(scope="session")
 def go_key(go_assessment: Assessment) -> AnswerKey:
     return load_answer_key(GO_BUGS, go_assessment)
+
+
+@cache
+def shipped(slug: str) -> tuple[Assessment, AnswerKey]:
+    """A shipped assessment (`assessments/<slug>`) and its answer key, loaded once."""
+    assessment = load_assessment(ROOT / "assessments" / slug)
+    return assessment, load_answer_key(ROOT / "seeded_bugs" / f"{slug}.yaml", assessment)
+
+
+def review(
+    *comments: dict[str, object], summary: str = "", rid: str = "r", assessment: str = "go-quota"
+) -> Review:
+    """A review (FORMATS.md section 3) of these comments, most urgent first."""
+    return parse_review(
+        {"id": rid, "assessment": assessment, "comments": list(comments), "summary": summary}
+    )
+
+
+def grade(
+    grader: Grader, a: Assessment, k: AnswerKey, *comments: dict[str, object], summary: str = ""
+) -> Grade:
+    """`grader`'s grade of a review of these comments on `a`."""
+    return grader.grade(review(*comments, summary=summary, assessment=a.slug), a, k)

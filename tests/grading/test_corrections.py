@@ -16,18 +16,14 @@ import pytest
 from grading import (
     AnswerKey,
     Assessment,
-    Grade,
     Grader,
     LineRange,
-    load_answer_key,
-    load_assessment,
-    parse_review,
 )
 from grading.corrections import code_tokens, line_tokens, states_correction
 from grading.matching import F, Unit, build_index, unit_features
 from grading.synthetic import examples_of, parse_correction
 from grading.types import COMMENT_KINDS, SUMMARY
-from tests.grading.conftest import ROOT
+from tests.grading.conftest import grade, shipped
 
 LIMIT_LINE = 44  # `return w.count < limit, nil` in the Go fixture
 
@@ -46,11 +42,6 @@ def terse_key(key: AnswerKey) -> AnswerKey:
             for b in key.bugs
         ),
     )
-
-
-def grade(grader: Grader, a: Assessment, k: AnswerKey, *comments: dict[str, object]) -> Grade:
-    review = parse_review({"id": "t", "assessment": "go-quota", "comments": list(comments)})
-    return grader.grade(review, a, k)
 
 
 @pytest.mark.parametrize(
@@ -223,20 +214,13 @@ def test_a_bad_correction_record_names_its_field() -> None:
 def test_summary_is_never_an_uncredited_comment(
     grader: Grader, go_assessment: Assessment, go_key: AnswerKey
 ) -> None:
-    g = grader.grade(
-        parse_review(
-            {"id": "s", "assessment": "go-quota", "comments": [], "summary": "Looks fine to me."}
-        ),
-        go_assessment,
-        go_key,
-    )
+    g = grade(grader, go_assessment, go_key, summary="Looks fine to me.")
     assert not any(str(SUMMARY) in r for r in g.evidence.review_reasons)
 
 
 def test_one_shared_common_word_carries_no_precision() -> None:
     """A comment of one common word the key uses ("off by one") shows little, not precision 1."""
-    assessment = load_assessment(ROOT / "assessments" / "docs-rag")
-    key = load_answer_key(ROOT / "seeded_bugs" / "docs-rag.yaml", assessment)
+    assessment, key = shipped("docs-rag")
     index = build_index(assessment, key, background={"one": 0.3})
     units = [Unit(0, "off by one"), Unit(1, "backfill query drops the tenant filter")]
     kinds = np.zeros((2, len(COMMENT_KINDS)))
@@ -251,16 +235,8 @@ def test_a_bare_off_by_one_on_another_bugs_line_is_not_a_find(grader: Grader) ->
 
     It raises a problem on the bug's lines without describing it, so a human looks.
     """
-    assessment = load_assessment(ROOT / "assessments" / "docs-rag")
-    key = load_answer_key(ROOT / "seeded_bugs" / "docs-rag.yaml", assessment)
-    review = parse_review(
-        {
-            "id": "t",
-            "assessment": "docs-rag",
-            "comments": [{"file": "retrieve.py", "line": 61, "body": "off by one"}],
-        }
-    )
-    g = grader.grade(review, assessment, key)
+    assessment, key = shipped("docs-rag")
+    g = grade(grader, assessment, key, {"file": "retrieve.py", "line": 61, "body": "off by one"})
     assert g.matches == ()
     assert g.needs_review
     assert any("backfill-drops-tenant" in r for r in g.evidence.review_reasons)

@@ -15,17 +15,14 @@ from grading import (
     Grader,
     Review,
     iter_review_lines,
-    load_answer_key,
-    load_assessment,
 )
-from tests.grading.conftest import ROOT
+from tests.grading.conftest import ROOT, shipped
 
 
 def _corpus_grades(grader: Grader) -> list[Grade]:
     grades = []
     for path in sorted((ROOT / "corpora" / "reviews").glob("*.jsonl")):
-        assessment = load_assessment(ROOT / "assessments" / path.stem)
-        key = load_answer_key(ROOT / "seeded_bugs" / f"{path.stem}.yaml", assessment)
+        assessment, key = shipped(path.stem)
         reviews: list[Review] = [line.review for line in iter_review_lines(path) if line.review]
         grades += grader.grade_many(reviews, assessment, key)
     return grades

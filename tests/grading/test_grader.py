@@ -8,7 +8,7 @@ import pytest
 
 from grading import AnswerKey, Assessment, Grade, Grader, parse_review
 from grading.training import Gold, _gold
-from tests.grading.conftest import GO_REVIEWS
+from tests.grading.conftest import GO_REVIEWS, grade
 
 RACE = (
     "`Allow` reads and writes the s.windows map from every request goroutine without a "
@@ -19,18 +19,6 @@ OFF_BY_ONE = (
     "Off by one: w.count is incremented before the check and compared with <, so a "
     "free customer gets 59 requests a minute instead of 60. Use <=."
 )
-
-
-def review(*comments: dict[str, object], summary: str = "", rid: str = "r") -> object:
-    return parse_review(
-        {"id": rid, "assessment": "go-quota", "comments": list(comments), "summary": summary}
-    )
-
-
-def grade(
-    grader: Grader, a: Assessment, k: AnswerKey, *comments: dict[str, object], summary: str = ""
-) -> Grade:
-    return grader.grade(review(*comments, summary=summary), a, k)  # type: ignore[arg-type]
 
 
 def found(g: Grade) -> set[str]:

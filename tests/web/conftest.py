@@ -21,11 +21,14 @@ from app.main import create_app
 from app.scoring import service as scoring_service
 from app.settings import PROJECT_ROOT
 from tests.conftest import TEST_DATABASE_URL
+from tests.web.factories import FakeGrader
 
 # The app shares each test's uncommitted session, which a grading thread could not see: tests
 # in this process grade in the request, as the command-line tools do, and close overdue
-# drafts by calling the sweep themselves.
+# drafts by calling the sweep themselves. Nor does a started assessment train the real grader
+# in the background: the tests that grade for real train it when they need it.
 scoring_service.BACKGROUND_GRADING = False
+scoring_service.WARM_UP_ENABLED = False
 sweep.ENABLED = False
 
 CHROMIUM = "/usr/bin/chromium"
@@ -77,6 +80,15 @@ def session(engine: Engine) -> Iterator[Session]:
     session.close()
     outer.rollback()
     connection.close()
+
+
+@pytest.fixture
+def fake_grader(monkeypatch: pytest.MonkeyPatch) -> FakeGrader:
+    """An instant grader in place of the default one, for requests and the live server alike
+    (it runs in this process)."""
+    fake = FakeGrader()
+    monkeypatch.setattr(scoring_service, "default_grader", lambda: fake)
+    return fake
 
 
 @pytest.fixture

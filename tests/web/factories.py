@@ -12,18 +12,44 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.assessments.models import Assessment, AssessmentVersion
+from app.assessments.models import Assessment, AssessmentVersion, Decoy, SeededBug
 from app.auth import SESSION_COOKIE
 from app.db import utcnow
+from app.invites import service as invite_service
 from app.invites.models import Invite
 from app.scoring.models import AutoScore, ScoreFlag, ScoreMatch
 from app.security import csrf_token_for, new_token, token_hash
+from app.submissions import service as submission_service
 from app.submissions.models import ReviewComment, Submission, SubmissionStatus
 from app.users import service as users_service
 from app.users.models import Role, User
+from grading import DIMENSIONS, Grade, Match, RedFlag, Review
 
 TEST_PASSWORD = "correct horse battery staple"
 DEFAULT_ASSESSMENT = "llm-gateway-client"
+
+# Three comments on the default assessment: a find, a find that proposes a rewrite, and one
+# near the usage bug.
+COMMENTS: list[dict[str, Any]] = [
+    {
+        "body": "The cache key only hashes the messages, so gw-small answers reach gw-large "
+        "callers.",
+        "file": "client.py",
+        "line": 73,
+        "severity": "critical",
+    },
+    {
+        "body": "Rewrite the whole client on LangChain; the retry loop wraps the yield anyway.",
+        "file": "client.py",
+        "line": 150,
+        "severity": "major",
+    },
+    {
+        "body": "Usage is recorded after the loop, not in a finally, so early exits lose it.",
+        "file": "client.py",
+        "line": 170,
+    },
+]
 
 _serial = itertools.count(1)
 
@@ -89,6 +115,52 @@ def assessment_version(session: Session, slug: str = DEFAULT_ASSESSMENT) -> Asse
     return version
 
 
+def copy_version(
+    session: Session,
+    original: AssessmentVersion,
+    *,
+    same_assessment: bool = False,
+    subtle: Sequence[str] = (),
+) -> AssessmentVersion:
+    """A copy of `original` with the bugs in `subtle` marked subtle: its next version, or
+    (by default) version 1 of a fresh assessment, so counts over it start at zero."""
+    if same_assessment:
+        assessment, number = original.assessment, original.number + 1
+    else:
+        assessment = Assessment(slug=unique("item"), title=f"Copy of {original.title}")
+        number = 1
+    version = AssessmentVersion(
+        assessment=assessment,
+        number=number,
+        content_digest=f"{number:x}" * 64,
+        title=original.title,
+        language=original.language,
+        time_limit_minutes=original.time_limit_minutes,
+        brief=original.brief,
+        files=original.files,
+        rubric=original.rubric,
+        bugs=[
+            SeededBug(
+                key=b.key,
+                file=b.file,
+                lines=b.lines,
+                title=b.title,
+                description=b.description,
+                rank=b.rank,
+                subtle=b.subtle or b.key in subtle,
+                phrases=b.phrases,
+            )
+            for b in original.bugs
+        ],
+        decoys=[Decoy(key=d.key, file=d.file, lines=d.lines, why=d.why) for d in original.decoys],
+    )
+    session.add(version)
+    session.flush()
+    if same_assessment:
+        session.refresh(assessment)
+    return version
+
+
 def make_submission(
     session: Session,
     *,
@@ -131,6 +203,28 @@ def make_submission(
     session.add(submission)
     session.flush()
     return submission
+
+
+def make_invite(session: Session, **overrides: Any) -> invite_service.NewInvite:
+    """An invite for the default assessment (committed to the test's savepoint)."""
+    fields: dict[str, Any] = {
+        "assessment": DEFAULT_ASSESSMENT,
+        "candidate_name": "Ada Lovelace",
+        "candidate_email": "ada@example.com",
+    }
+    fields.update(overrides)
+    new = invite_service.create_invite(session, **fields)
+    session.commit()
+    return new
+
+
+def make_draft(
+    session: Session, *, assessment: str = DEFAULT_ASSESSMENT, started_at: datetime | None = None
+) -> Submission:
+    """A candidate's open draft, begun through the services as the candidate's Start does
+    (`started_at` in the past makes it overdue)."""
+    new = invite_service.create_invite(session, assessment=assessment)
+    return submission_service.start_submission(session, new.invite, now=started_at)
 
 
 def score_dict(**overrides: Any) -> dict[str, Any]:
@@ -222,3 +316,29 @@ def make_auto_score(
     session.add(auto)
     session.flush()
     return auto
+
+
+class FakeGrader:
+    """Grades instantly, so these tests do not wait for the real models to train."""
+
+    version = "fake-1"
+
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+        self.reviews: list[Review] = []
+
+    def grade(self, review: Review, assessment: Any, key: Any) -> Grade:
+        """A fixed grade: the first comment finds the first bug; or a failure, when asked."""
+        if self.fail:
+            raise RuntimeError("model file missing")
+        self.reviews.append(review)
+        # A review without comments finds nothing: a match on a comment that does not exist
+        # is a grade no engine gives, and the grading pages rightly refuse it.
+        found = (Match(bug=key.bugs[0].id, comment=0, confidence=0.9),) if review.comments else ()
+        return Grade(
+            id=review.id,
+            total=42.0,
+            dimensions=tuple((d, 42.0) for d in DIMENSIONS),
+            matches=found,
+            red_flags=(RedFlag(kind="no_questions", comment=-1, evidence=""),),
+        )

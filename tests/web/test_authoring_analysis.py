@@ -10,55 +10,25 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from app.assessments.models import Assessment, AssessmentVersion, Decoy, SeededBug
+from app.assessments.models import AssessmentVersion
 from app.authoring import analysis
 from app.reviews.models import DecisionStatus, GradeDecision, MatchDecision, MatchVerdict
 from app.submissions.models import Submission
 from app.users.models import Role
 from tests.web.factories import (
     assessment_version,
+    copy_version,
     make_auto_score,
     make_submission,
     make_user,
     score_dict,
     sign_in,
-    unique,
 )
 
 
 def clone_version(session: Session, source: str = "llm-gateway-client") -> AssessmentVersion:
     """A fresh assessment with one version copied from `source`, so counts start at zero."""
-    original = assessment_version(session, source)
-    slug = unique("item")
-    assessment = Assessment(slug=slug, title=f"Copy of {original.title}")
-    version = AssessmentVersion(
-        assessment=assessment,
-        number=1,
-        content_digest="0" * 64,
-        title=original.title,
-        language=original.language,
-        time_limit_minutes=original.time_limit_minutes,
-        brief=original.brief,
-        files=original.files,
-        rubric=original.rubric,
-        bugs=[
-            SeededBug(
-                key=b.key,
-                file=b.file,
-                lines=b.lines,
-                title=b.title,
-                description=b.description,
-                rank=b.rank,
-                subtle=b.subtle,
-                phrases=b.phrases,
-            )
-            for b in original.bugs
-        ],
-        decoys=[Decoy(key=d.key, file=d.file, lines=d.lines, why=d.why) for d in original.decoys],
-    )
-    session.add(assessment)
-    session.flush()
-    return version
+    return copy_version(session, assessment_version(session, source))
 
 
 def _submit(

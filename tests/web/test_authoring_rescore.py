@@ -7,7 +7,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.assessments.models import AssessmentVersion, Decoy, SeededBug
 from app.audit.models import AuditEvent
 from app.authoring import rescore
 from app.reviews.models import DecisionStatus, GradeDecision
@@ -15,8 +14,13 @@ from app.scoring import service as scoring_service
 from app.scoring.models import AutoScore
 from app.submissions.models import Submission
 from app.users.models import Role
-from tests.web.factories import make_submission, make_user, sign_in
-from tests.web.test_authoring_analysis import clone_version
+from tests.web.factories import (
+    assessment_version,
+    copy_version,
+    make_submission,
+    make_user,
+    sign_in,
+)
 
 CACHE = {
     "file": "client.py",
@@ -36,39 +40,6 @@ RETRY = {
 NOTHING = {"file": "client.py", "line": 10, "body": "Nice module docstring."}
 
 
-def _next_version(session: Session, old: AssessmentVersion, *, subtle: str) -> AssessmentVersion:
-    """Version 2: the same code and brief, with one bug marked subtle (it weighs twice)."""
-    version = AssessmentVersion(
-        assessment=old.assessment,
-        number=old.number + 1,
-        content_digest="1" * 64,
-        title=old.title,
-        language=old.language,
-        time_limit_minutes=old.time_limit_minutes,
-        brief=old.brief,
-        files=old.files,
-        rubric=old.rubric,
-        bugs=[
-            SeededBug(
-                key=b.key,
-                file=b.file,
-                lines=b.lines,
-                title=b.title,
-                description=b.description,
-                rank=b.rank,
-                subtle=True if b.key == subtle else b.subtle,
-                phrases=b.phrases,
-            )
-            for b in old.bugs
-        ],
-        decoys=[Decoy(key=d.key, file=d.file, lines=d.lines, why=d.why) for d in old.decoys],
-    )
-    session.add(version)
-    session.flush()
-    session.refresh(old.assessment)
-    return version
-
-
 def _graded(session: Session, slug: str, *comments: dict[str, object]) -> Submission:
     submission = make_submission(session, assessment=slug, comments=list(comments))
     scoring_service.score_submission(session, submission)
@@ -80,7 +51,7 @@ def test_preview_lists_exactly_the_changed_scores_and_apply_leaves_final_grades(
 ) -> None:
     author = make_user(session, role=Role.author)
     csrf = sign_in(client, session, author)
-    v1 = clone_version(session)
+    v1 = copy_version(session, assessment_version(session))
     slug = v1.assessment.slug
     finds_cache = _graded(session, slug, CACHE)
     finds_retry = _graded(session, slug, RETRY)
@@ -94,7 +65,7 @@ def test_preview_lists_exactly_the_changed_scores_and_apply_leaves_final_grades(
     for s in (finds_cache, finds_retry, finalized):
         assert scoring_service.latest_score(session, s).matches  # type: ignore[union-attr]
     assert not scoring_service.latest_score(session, finds_nothing).matches  # type: ignore[union-attr]
-    v2 = _next_version(session, v1, subtle="cache-key-ignores-params")
+    v2 = copy_version(session, v1, same_assessment=True, subtle=["cache-key-ignores-params"])
 
     result = rescore.preview(session, v2)
     # A subtle bug weighs twice: detection changes for every review that found a bug, and
@@ -158,8 +129,8 @@ def test_preview_lists_exactly_the_changed_scores_and_apply_leaves_final_grades(
 
 
 def test_versions_with_other_code_are_left_out(session: Session) -> None:
-    v1 = clone_version(session)
-    v2 = _next_version(session, v1, subtle="cache-key-ignores-params")
+    v1 = copy_version(session, assessment_version(session))
+    v2 = copy_version(session, v1, same_assessment=True, subtle=["cache-key-ignores-params"])
     v2.files = [{"name": "client.py", "text": "print('other code')\n"}]
     session.flush()
     result = rescore.preview(session, v2)

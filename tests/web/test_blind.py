@@ -12,23 +12,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.audit.models import AuditEvent
-from app.scoring import service as scoring_service
 from app.users.models import Role
-from tests.web.factories import make_auto_score, make_submission, make_user, sign_in
-from tests.web.test_grader_browser import COMMENTS
+from tests.web.factories import COMMENTS, make_auto_score, make_submission, make_user, sign_in
 from tests.web.test_roles import app_routes
 
 NAME = "Zenobia Quillfeather"
 EMAIL = "zenobia.quill@candidates.example"
 HREF = re.compile(r'href="([^"#]+)')
 CRAWL_LIMIT = 300
-
-
-@pytest.fixture
-def quiet_client(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> TestClient:
-    """The test client, with no grader warm-up in the background."""
-    monkeypatch.setattr(scoring_service, "WARM_UP_ENABLED", False)
-    return client
 
 
 def _leaks(text: str) -> list[str]:
@@ -59,7 +50,7 @@ def _crawl(client: TestClient, starts: list[str]) -> dict[str, str]:
 
 @pytest.mark.parametrize("role", [Role.grader, Role.admin])
 def test_no_grader_page_or_api_names_an_ungraded_candidate(
-    quiet_client: TestClient, session: Session, role: Role
+    client: TestClient, session: Session, role: Role
 ) -> None:
     submission = make_submission(
         session,
@@ -69,18 +60,18 @@ def test_no_grader_page_or_api_names_an_ungraded_candidate(
         summary="Fix the cache key first.",
     )
     make_auto_score(session, submission)
-    sign_in(quiet_client, session, make_user(session, role=role))
+    sign_in(client, session, make_user(session, role=role))
 
     ids = {"submission_id": str(submission.id), "user_id": "1", "invite_id": "1"}
     starts = ["/", "/staff/queue?status=all", "/staff/export"]
-    for method, template in app_routes(quiet_client.app):  # type: ignore[arg-type]
+    for method, template in app_routes(client.app):  # type: ignore[arg-type]
         if method != "GET":
             continue
         if template.startswith(("/static", "/i/", "/take", "/api/candidate", "/logout")):
             continue
         path = re.sub(r"{(\w+)(?::\w+)?}", lambda m: ids.get(m.group(1), "1"), template)
         starts.append(path)
-    pages = _crawl(quiet_client, starts)
+    pages = _crawl(client, starts)
 
     assert f"/staff/submissions/{submission.id}" in pages
     assert f"/api/staff/submissions/{submission.id}" in pages
@@ -90,20 +81,18 @@ def test_no_grader_page_or_api_names_an_ungraded_candidate(
 
 
 def test_an_admin_reveals_the_candidate_and_the_audit_trail_keeps_it(
-    quiet_client: TestClient, session: Session
+    client: TestClient, session: Session
 ) -> None:
     submission = make_submission(
         session, comments=COMMENTS, candidate_name=NAME, candidate_email=EMAIL
     )
     make_auto_score(session, submission)
     admin = make_user(session, role=Role.admin, name="Ada Admin")
-    csrf = sign_in(quiet_client, session, admin)
-    page = quiet_client.get(f"/staff/submissions/{submission.id}")
+    csrf = sign_in(client, session, admin)
+    page = client.get(f"/staff/submissions/{submission.id}")
     assert NAME not in page.text and "Reveal the candidate" in page.text
 
-    revealed = quiet_client.post(
-        f"/staff/submissions/{submission.id}/reveal", data={"csrf_token": csrf}
-    )
+    revealed = client.post(f"/staff/submissions/{submission.id}/reveal", data={"csrf_token": csrf})
     assert revealed.status_code == 200 and NAME in revealed.text
     [event] = session.scalars(
         select(AuditEvent).where(
@@ -112,15 +101,13 @@ def test_an_admin_reveals_the_candidate_and_the_audit_trail_keeps_it(
         )
     ).all()
     assert event.actor_id == admin.id
-    assert NAME not in quiet_client.get(f"/staff/submissions/{submission.id}").text
+    assert NAME not in client.get(f"/staff/submissions/{submission.id}").text
 
 
-def test_a_grader_cannot_reveal(quiet_client: TestClient, session: Session) -> None:
+def test_a_grader_cannot_reveal(client: TestClient, session: Session) -> None:
     submission = make_submission(session, candidate_name=NAME, candidate_email=EMAIL)
-    csrf = sign_in(quiet_client, session, make_user(session, role=Role.grader))
-    page = quiet_client.get(f"/staff/submissions/{submission.id}")
+    csrf = sign_in(client, session, make_user(session, role=Role.grader))
+    page = client.get(f"/staff/submissions/{submission.id}")
     assert "Reveal the candidate" not in page.text
-    response = quiet_client.post(
-        f"/staff/submissions/{submission.id}/reveal", data={"csrf_token": csrf}
-    )
+    response = client.post(f"/staff/submissions/{submission.id}/reveal", data={"csrf_token": csrf})
     assert response.status_code == 403 and NAME not in response.text

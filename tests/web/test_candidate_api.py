@@ -14,7 +14,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-import grading
 from app.audit.models import AuditEvent
 from app.db import utcnow
 from app.invites import service as invite_service
@@ -24,60 +23,10 @@ from app.settings import PROJECT_ROOT, get_settings
 from app.submissions import service as submission_service
 from app.submissions.models import Submission, SubmissionStatus
 from app.users.models import Role
-from grading.types import DIMENSIONS, Grade, Match, RedFlag
-from tests.web.factories import make_user, sign_in
+from grading import DIMENSIONS
+from tests.web.factories import FakeGrader, make_draft, make_invite, make_user, sign_in
 
 SLUG = "llm-gateway-client"
-
-
-class FakeGrader:
-    """Grades instantly, so these tests do not wait for the real models to train."""
-
-    version = "fake-1"
-
-    def __init__(self, fail: bool = False) -> None:
-        self.fail = fail
-        self.reviews: list[grading.Review] = []
-
-    def grade(self, review: grading.Review, assessment: Any, key: Any) -> Grade:
-        """A fixed grade naming the first bug; or a failure, when asked."""
-        if self.fail:
-            raise RuntimeError("model file missing")
-        self.reviews.append(review)
-        return Grade(
-            id=review.id,
-            total=42.0,
-            dimensions=tuple((d, 42.0) for d in DIMENSIONS),
-            matches=(Match(bug=key.bugs[0].id, comment=0, confidence=0.9),),
-            red_flags=(RedFlag(kind="no_questions", comment=-1, evidence=""),),
-        )
-
-
-@pytest.fixture(autouse=True)
-def no_grader_warm_up(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests must not train the real grader in the background."""
-    monkeypatch.setattr(scoring_service, "WARM_UP_ENABLED", False)
-
-
-@pytest.fixture
-def fake_grader(monkeypatch: pytest.MonkeyPatch) -> FakeGrader:
-    """Replace the default grader with an instant one."""
-    fake = FakeGrader()
-    monkeypatch.setattr(scoring_service, "default_grader", lambda: fake)
-    return fake
-
-
-def make_invite(session: Session, **overrides: Any) -> invite_service.NewInvite:
-    """An invite for the gateway assessment (committed to the test's savepoint)."""
-    fields: dict[str, Any] = {
-        "assessment": SLUG,
-        "candidate_name": "Ada Lovelace",
-        "candidate_email": "ada@example.com",
-    }
-    fields.update(overrides)
-    new = invite_service.create_invite(session, **fields)
-    session.commit()
-    return new
 
 
 def open_session(client: TestClient, token: str) -> dict[str, Any]:
@@ -460,9 +409,7 @@ def test_close_overdue_submits_drafts_of_candidates_who_never_came_back(
         ),
         base_revision=0,
     )
-    on_time = submission_service.start_submission(
-        session, make_invite(session).invite, now=utcnow() + timedelta(minutes=30)
-    )
+    on_time = make_draft(session, started_at=utcnow() + timedelta(minutes=30))
     session.flush()
     later = submission.deadline_at + timedelta(seconds=get_settings().deadline_grace_seconds + 1)
     closed = submission_service.close_overdue(session, now=later)

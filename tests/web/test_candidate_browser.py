@@ -4,7 +4,6 @@ network, submit, and the automatic submission at the deadline."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -13,41 +12,19 @@ from sqlalchemy import select
 
 from app.db import get_sessionmaker, utcnow
 from app.invites import service as invite_service
-from app.scoring import service as scoring_service
 from app.scoring.models import AutoScore
 from app.submissions.models import Submission, SubmissionStatus
-from tests.web.test_candidate_api import SLUG, FakeGrader
+from tests.web.browser import (
+    SAVED,
+    add_inline,
+    expect_ui,
+    new_link,
+    start,
+    submission_row,
+)
 
-pytestmark = pytest.mark.browser
-
-SAVED = re.compile(r"Saved at")
-
-
-@pytest.fixture(autouse=True)
-def instant_grader(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGrader]:
-    """The live server runs in this process: give it an instant grader and no warm-up."""
-    fake = FakeGrader()
-    monkeypatch.setattr(scoring_service, "default_grader", lambda: fake)
-    monkeypatch.setattr(scoring_service, "WARM_UP_ENABLED", False)
-    yield fake
-
-
-def new_link(live_server: str) -> tuple[str, int]:
-    """A committed invite: its link and id (the live server has its own sessions)."""
-    with get_sessionmaker().begin() as session:
-        new = invite_service.create_invite(
-            session, assessment=SLUG, candidate_name="Grace", base_url=live_server
-        )
-        return new.url, new.invite.id
-
-
-def submission_row(invite_id: int) -> Submission:
-    """The submission of an invite, read fresh from the database."""
-    with get_sessionmaker()() as session:
-        row = session.scalars(select(Submission).where(Submission.invite_id == invite_id)).one()
-        row.comments  # noqa: B018 -- load before the session closes
-        session.expunge_all()
-        return row
+# The live server runs in this process and grades with the instant grader.
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("fake_grader")]
 
 
 def comment_texts(page: Any) -> list[str]:
@@ -63,27 +40,9 @@ def comment_texts(page: Any) -> list[str]:
     return out
 
 
-def start(page: Any, live_server: str, link: tuple[str, int] | None = None) -> int:
-    """Open a fresh invite (or `link`) and press Start; returns the invite id."""
-    url, invite_id = link or new_link(live_server)
-    page.goto(url)
-    assert page.url == f"{live_server}/take", "the token must leave the address bar"
-    page.get_by_role("button", name=re.compile("Start the assessment")).click()
-    page.wait_for_selector("table.code[data-file='client.py']")
-    return invite_id
-
-
-def add_inline(page: Any, body: str, severity: str) -> None:
-    """Fill the comment form that opened under the code, and add it."""
-    form = page.locator("tr.compose-row #compose-form")
-    form.locator("#compose-severity").select_option(severity)
-    form.locator("#compose-body").fill(body)
-    form.get_by_role("button", name="Add comment").click()
-
-
 def test_review_flow_survives_reloads_and_a_dropped_network(page: Any, live_server: str) -> None:
     invite_id = start(page, live_server)
-    expect = _expect()
+    expect = expect_ui()
     expect(page.locator("#time-left")).to_have_text(re.compile(r"^1:(29|30):\d\d$"))
 
     # A single line, by clicking its number.
@@ -221,7 +180,7 @@ def new_link_for_used(invite_id: int, live_server: str) -> str:
 
 
 def test_the_draft_is_submitted_when_the_time_runs_out(page: Any, live_server: str) -> None:
-    expect = _expect()
+    expect = expect_ui()
     invite_id = start(page, live_server)
     page.locator("#f-client-py-L72 td.ln a").click()
     add_inline(page, "Cache key misses the model.", "critical")
@@ -265,7 +224,7 @@ def test_the_draft_is_submitted_when_the_time_runs_out(page: Any, live_server: s
 
 
 def test_time_running_out_on_the_confirmation_page_submits(page: Any, live_server: str) -> None:
-    expect = _expect()
+    expect = expect_ui()
     invite_id = start(page, live_server)
     page.locator("#f-sse-py-L3 td.ln a").click()
     add_inline(page, "Parser state leaks between streams?", "major")
@@ -284,7 +243,7 @@ def test_time_running_out_on_the_confirmation_page_submits(page: Any, live_serve
 
 
 def test_selecting_code_with_the_mouse_comments_on_the_range(page: Any, live_server: str) -> None:
-    expect = _expect()
+    expect = expect_ui()
     link = new_link(live_server)
     invite_id = start(page, live_server, link)
     page.locator("#f-limits-py-L14").scroll_into_view_if_needed()
@@ -343,7 +302,7 @@ def test_selecting_code_with_the_mouse_comments_on_the_range(page: Any, live_ser
 
 
 def test_the_flow_works_without_javascript(browser: Any, live_server: str) -> None:
-    expect = _expect()
+    expect = expect_ui()
     context = browser.new_context(java_script_enabled=False)
     try:
         page = context.new_page()
@@ -366,10 +325,3 @@ def test_the_flow_works_without_javascript(browser: Any, live_server: str) -> No
         assert (row.summary, [c.end_line for c in row.comments]) == ("Fix the cache.", [74])
     finally:
         context.close()
-
-
-def _expect() -> Any:
-    from playwright.sync_api import expect
-
-    expect.set_options(timeout=8_000)
-    return expect

@@ -10,20 +10,19 @@ from typing import Any
 import pytest
 
 from app.submissions.models import SubmissionStatus
-from tests.web.test_candidate_browser import (
-    _expect,
+from tests.web.browser import (
     add_inline,
-    instant_grader,  # noqa: F401 -- the fixture, used by every test here
+    expect_ui,
     new_link,
     start,
     submission_row,
 )
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("fake_grader")]
 
 
 def test_a_typed_but_not_added_comment_is_submitted(page: Any, live_server: str) -> None:
-    expect = _expect()
+    expect = expect_ui()
     invite_id = start(page, live_server)
     page.locator("#f-client-py-L72 td.ln a").click()
     add_inline(page, "The cache key ignores the model.", "critical")
@@ -44,7 +43,7 @@ def test_a_typed_but_not_added_comment_is_submitted(page: Any, live_server: str)
 
 
 def test_the_losing_tab_brings_its_text_back(page: Any, live_server: str) -> None:
-    expect = _expect()
+    expect = expect_ui()
     invite_id = start(page, live_server)
     other = page.context.new_page()  # the same browser: same cookie, same localStorage
     other.goto(f"{live_server}/take")
@@ -76,7 +75,7 @@ def test_the_losing_tab_brings_its_text_back(page: Any, live_server: str) -> Non
 
 
 def test_the_brief_stays_reachable_after_start(page: Any, live_server: str) -> None:
-    expect = _expect()
+    expect = expect_ui()
     start(page, live_server)
     brief = page.locator("#brief")
     expect(brief.locator(".brief")).to_be_hidden()
@@ -88,7 +87,7 @@ def test_the_brief_stays_reachable_after_start(page: Any, live_server: str) -> N
 
 
 def test_saved_at_is_in_utc_whatever_the_browser_zone(browser: Any, live_server: str) -> None:
-    expect = _expect()
+    expect = expect_ui()
     # Kiritimati is UTC+14: no local clock reading can pass for UTC there.
     context = browser.new_context(timezone_id="Pacific/Kiritimati", locale="en-US")
     try:

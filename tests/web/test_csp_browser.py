@@ -4,7 +4,6 @@ script or style is left), and a candidate's Markdown image is never fetched."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -12,9 +11,9 @@ import yaml
 from playwright.sync_api import expect
 
 from app.db import get_sessionmaker
-from app.scoring import service as scoring_service
 from app.settings import PROJECT_ROOT
 from app.users.models import Role
+from tests.web.browser import SAVED, add_inline, start
 from tests.web.factories import (
     TEST_PASSWORD,
     make_auto_score,
@@ -22,10 +21,8 @@ from tests.web.factories import (
     make_user,
     score_dict,
 )
-from tests.web.test_candidate_api import FakeGrader
-from tests.web.test_candidate_browser import SAVED, add_inline, start
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("fake_grader")]
 
 PIXEL = "http://tracker.example/pixel.png"
 SLUG = "docs-rag"
@@ -35,15 +32,6 @@ def first_bug() -> str:
     """The key of the first seeded bug of SLUG, as the grade-by-bug page names it."""
     key = yaml.safe_load((PROJECT_ROOT / "seeded_bugs" / f"{SLUG}.yaml").read_text())
     return str(key["bugs"][0]["id"])
-
-
-@pytest.fixture(autouse=True)
-def instant_grader(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGrader]:
-    """The live server runs in this process: give it an instant grader and no warm-up."""
-    fake = FakeGrader()
-    monkeypatch.setattr(scoring_service, "default_grader", lambda: fake)
-    monkeypatch.setattr(scoring_service, "WARM_UP_ENABLED", False)
-    yield fake
 
 
 class Watch:

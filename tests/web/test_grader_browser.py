@@ -14,8 +14,9 @@ from sqlalchemy import select
 from app.db import get_sessionmaker
 from app.reviews.models import DecisionStatus, GradeDecision
 from app.users.models import Role
+from tests.web.browser import sign_in_staff
 from tests.web.factories import (
-    TEST_PASSWORD,
+    COMMENTS,
     make_auto_score,
     make_submission,
     make_user,
@@ -24,26 +25,6 @@ from tests.web.factories import (
 
 pytestmark = pytest.mark.browser
 
-COMMENTS: list[dict[str, Any]] = [
-    {
-        "body": "The cache key only hashes the messages, so gw-small answers reach gw-large "
-        "callers.",
-        "file": "client.py",
-        "line": 73,
-        "severity": "critical",
-    },
-    {
-        "body": "Rewrite the whole client on LangChain; the retry loop wraps the yield anyway.",
-        "file": "client.py",
-        "line": 150,
-        "severity": "major",
-    },
-    {
-        "body": "Usage is recorded after the loop, not in a finally, so early exits lose it.",
-        "file": "client.py",
-        "line": 170,
-    },
-]
 # Every kind of red flag, needs review, exactly at the decision line, submitted long ago:
 # nothing another test leaves behind can rank above it in the queue.
 FLAGS = [
@@ -82,15 +63,6 @@ def _setup(candidate: str) -> tuple[str, int]:
         return grader.email, submission.id
 
 
-def _sign_in(page: Page, live_server: str, email: str) -> None:
-    page.goto(f"{live_server}/")
-    page.get_by_role("link", name="Sign in").click()
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(TEST_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(f"{live_server}/staff/queue")
-
-
 def _row(page: Page, kind: str, key: str, comment: int) -> Locator:
     attribute = "data-bug" if kind == "match" else "data-flag"
     return page.locator(f'.decision-row[{attribute}="{key}"][data-comment="{comment}"]')
@@ -102,7 +74,7 @@ def _audit(page: Page) -> Locator:
 
 def test_grade_the_first_submission_in_the_queue(page: Page, live_server: str) -> None:
     email, submission_id = _setup("Katherine Johnson")
-    _sign_in(page, live_server, email)
+    sign_in_staff(page, live_server, email)
     expect(page.locator("table.queue")).not_to_contain_text("Katherine Johnson")
     page.locator("a.open-review").first.click()
     expect(page).to_have_url(f"{live_server}/staff/submissions/{submission_id}")
@@ -174,7 +146,7 @@ def test_grade_the_first_submission_in_the_queue(page: Page, live_server: str) -
 
 def test_keyboard_shortcuts(page: Page, live_server: str) -> None:
     email, submission_id = _setup("Dorothy Vaughan")
-    _sign_in(page, live_server, email)
+    sign_in_staff(page, live_server, email)
     page.goto(f"{live_server}/staff/submissions/{submission_id}")
     expect(page.locator("#shortcuts")).to_be_hidden()
     page.keyboard.press("?")
@@ -248,7 +220,7 @@ def test_a_clean_submission_is_signed_off_with_the_keyboard_alone(
     page: Page, live_server: str
 ) -> None:
     email, submission_id = _clean_setup()
-    _sign_in(page, live_server, email)
+    sign_in_staff(page, live_server, email)
     page.goto(f"{live_server}/staff/submissions/{submission_id}")
     # Each key waits for the page to be ready for the next, as a person would.
     steps = [
@@ -281,7 +253,7 @@ def test_grading_works_without_javascript(browser: Any, live_server: str) -> Non
     context = browser.new_context(java_script_enabled=False)
     try:
         page = context.new_page()
-        _sign_in(page, live_server, email)
+        sign_in_staff(page, live_server, email)
         page.goto(f"{live_server}/staff/submissions/{submission_id}")
         _row(page, "match", "cache-key-ignores-params", 0).get_by_role(
             "button", name="Confirm"
@@ -302,8 +274,8 @@ def test_a_second_grader_gets_a_clear_conflict(browser: Any, live_server: str) -
     contexts = [browser.new_context(), browser.new_context()]
     try:
         first, second = (context.new_page() for context in contexts)
-        _sign_in(first, live_server, email)
-        _sign_in(second, live_server, other_email)
+        sign_in_staff(first, live_server, email)
+        sign_in_staff(second, live_server, other_email)
         for page in (first, second):
             page.goto(f"{live_server}/staff/submissions/{submission_id}")
         _row(first, "match", "cache-key-ignores-params", 0).get_by_role(

@@ -13,8 +13,15 @@ from sqlalchemy.orm import Session
 from app.db import get_sessionmaker
 from app.reviews.models import GradeDecision, MatchVerdict
 from app.users.models import Role, User
-from tests.web.factories import make_auto_score, make_submission, make_user, score_dict, sign_in
-from tests.web.test_grader_browser import COMMENTS, _sign_in
+from tests.web.browser import sign_in_staff
+from tests.web.factories import (
+    COMMENTS,
+    make_auto_score,
+    make_submission,
+    make_user,
+    score_dict,
+    sign_in,
+)
 
 BUG = "cache-key-ignores-params"
 GROUP = f"/staff/bugs/llm-gateway-client/{BUG}"
@@ -108,7 +115,7 @@ def test_two_graders_grade_one_bug_across_submissions(browser: Any, live_server:
     try:
         first, second = (context.new_page() for context in contexts)
         for page, email in ((first, emails[0]), (second, emails[1])):
-            _sign_in(page, live_server, email)
+            sign_in_staff(page, live_server, email)
             page.goto(f"{live_server}{GROUP}")
         _row(first, ids[0]).get_by_role("button", name="Confirm").click()
         expect(_row(first, ids[0]).locator(".verdict")).to_have_text("confirmed")

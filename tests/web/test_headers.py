@@ -13,8 +13,7 @@ from app.main import create_app
 from app.settings import Settings
 from app.templating import render_markdown
 from app.users.models import Role
-from tests.web.factories import make_submission, make_user, sign_in
-from tests.web.test_candidate_api import make_invite
+from tests.web.factories import make_invite, make_submission, make_user, sign_in
 from tests.web.test_roles import app_routes
 
 PIXEL = "http://tracker.example/t.png?who=me"

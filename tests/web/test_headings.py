@@ -8,8 +8,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from app.users.models import Role
-from tests.web.factories import make_auto_score, make_submission, make_user, score_dict, sign_in
-from tests.web.test_grader_browser import COMMENTS
+from tests.web.factories import (
+    COMMENTS,
+    make_auto_score,
+    make_submission,
+    make_user,
+    score_dict,
+    sign_in,
+)
 
 H1 = re.compile(r"<h1[^>]*>(.*?)</h1>", re.S)
 ITEMS_TITLE = re.compile(r'<h2 id="items-title">(.*?)</h2>', re.S)

@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 
 from app.audit.models import AuditEvent
 from app.invites.models import Invite
-from app.scoring import service as scoring_service
 from app.security import token_hash
 from app.users.models import Role
 from tests.web.factories import make_user, sign_in
@@ -20,21 +19,14 @@ from tests.web.factories import make_user, sign_in
 LINK = re.compile(r'id="invite-link" readonly value="(http[^"]+/i/([A-Za-z0-9_-]+))"')
 
 
-@pytest.fixture
-def staff_client(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> TestClient:
-    """The test client, with no grader warm-up in the background."""
-    monkeypatch.setattr(scoring_service, "WARM_UP_ENABLED", False)
-    return client
-
-
 @pytest.mark.parametrize("role", [Role.grader, Role.author, Role.admin])
 def test_staff_create_an_invite_and_see_the_link_once(
-    staff_client: TestClient, session: Session, role: Role
+    client: TestClient, session: Session, role: Role
 ) -> None:
-    csrf = sign_in(staff_client, session, make_user(session, role=role))
-    page = staff_client.get("/staff/invites")
+    csrf = sign_in(client, session, make_user(session, role=role))
+    page = client.get("/staff/invites")
     assert page.status_code == 200 and "Create an invite" in page.text
-    response = staff_client.post(
+    response = client.post(
         "/staff/invites",
         data={
             "csrf_token": csrf,
@@ -66,16 +58,16 @@ def test_staff_create_an_invite_and_see_the_link_once(
     )
     assert "ada@example.com" not in str(event.after) and "Ada" not in str(event.after)
     assert token not in str(event.after), "the link never reaches the audit trail"
-    listing = staff_client.get("/staff/invites").text
+    listing = client.get("/staff/invites").text
     assert "ada@example.com" in listing and token not in listing, "the link is shown only once"
-    staff_client.cookies.clear()
-    opened = staff_client.get(urlsplit(url).path, follow_redirects=False)
+    client.cookies.clear()
+    opened = client.get(urlsplit(url).path, follow_redirects=False)
     assert opened.status_code == 303
 
 
-def test_bad_invite_input_names_each_field(staff_client: TestClient, session: Session) -> None:
-    csrf = sign_in(staff_client, session, make_user(session, role=Role.author))
-    response = staff_client.post(
+def test_bad_invite_input_names_each_field(client: TestClient, session: Session) -> None:
+    csrf = sign_in(client, session, make_user(session, role=Role.author))
+    response = client.post(
         "/staff/invites",
         data={
             "csrf_token": csrf,
@@ -89,33 +81,33 @@ def test_bad_invite_input_names_each_field(staff_client: TestClient, session: Se
     assert "candidate e-mail: &#39;not-an-address&#39; is not an e-mail address" in response.text
     assert "expiry: must be in the future" in response.text
     assert 'value="Bob"' in response.text, "what was typed comes back"
-    unknown = staff_client.post("/staff/invites", data={"csrf_token": csrf, "assessment": "nope"})
+    unknown = client.post("/staff/invites", data={"csrf_token": csrf, "assessment": "nope"})
     assert unknown.status_code == 422 and "no assessment called &#39;nope&#39;" in unknown.text
-    bad_date = staff_client.post(
+    bad_date = client.post(
         "/staff/invites",
         data={"csrf_token": csrf, "assessment": "llm-gateway-client", "expires": "tomorrow"},
     )
     assert bad_date.status_code == 422 and "is not a date" in bad_date.text
 
 
-def test_invites_need_staff_and_csrf(staff_client: TestClient, session: Session) -> None:
-    assert staff_client.get("/staff/invites", follow_redirects=False).status_code == 303
-    sign_in(staff_client, session, make_user(session, role=Role.grader))
-    response = staff_client.post("/staff/invites", data={"assessment": "llm-gateway-client"})
+def test_invites_need_staff_and_csrf(client: TestClient, session: Session) -> None:
+    assert client.get("/staff/invites", follow_redirects=False).status_code == 303
+    sign_in(client, session, make_user(session, role=Role.grader))
+    response = client.post("/staff/invites", data={"assessment": "llm-gateway-client"})
     assert response.status_code == 403
 
 
-def test_revoking_stops_the_link(staff_client: TestClient, session: Session) -> None:
+def test_revoking_stops_the_link(client: TestClient, session: Session) -> None:
     from app.invites import service
 
     new = service.create_invite(session, assessment="llm-gateway-client")
-    csrf = sign_in(staff_client, session, make_user(session, role=Role.grader))
-    response = staff_client.post(
+    csrf = sign_in(client, session, make_user(session, role=Role.grader))
+    response = client.post(
         f"/staff/invites/{new.invite.id}/revoke", data={"csrf_token": csrf}, follow_redirects=False
     )
     assert response.status_code == 303
-    staff_client.cookies.clear()
-    assert staff_client.get(f"/i/{new.token}", follow_redirects=False).status_code == 404
+    client.cookies.clear()
+    assert client.get(f"/i/{new.token}", follow_redirects=False).status_code == 404
     actions = session.scalars(
         select(AuditEvent.action)
         .where(AuditEvent.subject_type == "invite", AuditEvent.subject_id == str(new.invite.id))

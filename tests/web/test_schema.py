@@ -15,23 +15,14 @@ from sqlalchemy import Engine
 
 from app.db import get_sessionmaker
 from app.main import create_app
-from app.scoring import service as scoring_service
 from app.security import csrf_token_for, new_token, token_hash
 from app.submissions.models import SubmissionStatus
 from app.users import service as users_service
 from app.users.models import Role
 from tests.web.factories import make_auto_score, make_submission, make_user
-from tests.web.test_candidate_api import FakeGrader
 
 APP = create_app()
 schema = schemathesis.openapi.from_dict(APP.openapi())
-
-
-@pytest.fixture(autouse=True)
-def fast_grader(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Submits grade with an instant grader: this is about the API, not the engine."""
-    monkeypatch.setattr(scoring_service, "WARM_UP_ENABLED", False)
-    monkeypatch.setattr(scoring_service, "default_grader", FakeGrader)
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +46,8 @@ def credentials(engine: Engine) -> Iterator[dict[str, Any]]:
     }
 
 
+# Submits grade with the instant grader: this is about the API, not the engine.
+@pytest.mark.usefixtures("fake_grader")
 @schema.parametrize()
 @settings(
     max_examples=12,

@@ -16,13 +16,12 @@ from sqlalchemy.orm import Session
 
 from app import db, sweep
 from app.db import get_session, utcnow
-from app.invites import service as invite_service
 from app.main import create_app
 from app.scoring import service as scoring_service
 from app.submissions import service as submission_service
 from app.submissions.models import Submission, SubmissionStatus
 from app.users.models import Role
-from tests.web.factories import make_submission, make_user, sign_in
+from tests.web.factories import make_draft, make_submission, make_user, sign_in
 
 WRITES = ("INSERT", "UPDATE", "DELETE")
 
@@ -31,11 +30,7 @@ WRITES = ("INSERT", "UPDATE", "DELETE")
 def overdue(session: Session, monkeypatch: pytest.MonkeyPatch) -> Submission:
     """A draft started three hours ago and never submitted (its grading is not under test)."""
     monkeypatch.setattr(scoring_service, "score_submission_safely", lambda s, sub: None)
-    monkeypatch.setattr(scoring_service, "WARM_UP_ENABLED", False)
-    new = invite_service.create_invite(session, assessment="llm-gateway-client")
-    return submission_service.start_submission(
-        session, new.invite, now=utcnow() - timedelta(hours=3)
-    )
+    return make_draft(session, started_at=utcnow() - timedelta(hours=3))
 
 
 @pytest.fixture
@@ -106,8 +101,7 @@ def test_the_sweep_submits_an_overdue_draft_and_the_queue_lists_it(
 
 
 def test_a_draft_inside_its_grace_period_is_left_open(session: Session) -> None:
-    new = invite_service.create_invite(session, assessment="llm-gateway-client")
-    draft = submission_service.start_submission(session, new.invite)
+    draft = make_draft(session)
     minutes = draft.deadline_at - draft.started_at
     # The deadline passed a moment ago; the grace period has not.
     draft.started_at -= minutes + timedelta(seconds=5)

@@ -14,8 +14,15 @@ from app.db import get_sessionmaker
 from app.reviews.page import whole_word_quote
 from app.submissions.models import SubmissionStatus
 from app.users.models import Role, User
-from tests.web.factories import make_auto_score, make_submission, make_user, score_dict, sign_in
-from tests.web.test_grader_browser import COMMENTS, _sign_in
+from tests.web.browser import sign_in_staff
+from tests.web.factories import (
+    COMMENTS,
+    make_auto_score,
+    make_submission,
+    make_user,
+    score_dict,
+    sign_in,
+)
 
 LONG_LINE = "x" * 400
 
@@ -106,7 +113,7 @@ def test_the_workbench_fits_1280x800(browser: Any, live_server: str) -> None:
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     try:
         page: Page = context.new_page()
-        _sign_in(page, live_server, email)
+        sign_in_staff(page, live_server, email)
         page.goto(f"{live_server}/staff/submissions/{submission_id}")
         # The summary comes before the code; the rubric panel is beside the code.
         summary_box = page.locator("#comment-summary").bounding_box()
