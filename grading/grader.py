@@ -44,6 +44,18 @@ from grading.types import (
 )
 
 F = {name: i for i, name in enumerate(FEATURES)}
+NEAR_MISS_COLUMNS = [
+    F[name]
+    for name in (
+        "in_range",
+        "same_file",
+        "best_text_bug",
+        "phrase_cover",
+        "title_cover",
+        "wrong_file",
+        "line_distance",
+    )
+]
 INDEX_CACHE_SIZE = 64
 CHUNK = 256
 
@@ -291,8 +303,8 @@ class Grader:
         items, priority = _urgency_items(review, a, index, d, settings)
         views = self._views(review, a, d.labels, d.summary_rows)
         dims = self._dimensions(index, d, items, priority, views)
-        scores = {name: float(np.clip(dim.score, 0.0, 100.0)) for name, dim in dims.items()}
-        total = float(np.clip(index.assessment.rubric.total(scores), 0.0, 100.0))
+        scores = {name: _clip(dim.score) for name, dim in dims.items()}
+        total = _clip(index.assessment.rubric.total(scores))
         flags = self._red_flags(a, d, views)
         near_misses = self._near_misses(a, index, d.found, d.labels)
         false_alarms = self._false_alarms(a, index, d.labels)
@@ -433,20 +445,22 @@ class Grader:
         labels: Sequence[CommentLabel],
         summary_rows: Sequence[int],
     ) -> list[scoring.CommentView]:
-        views = []
-        for i, label in enumerate(labels):
-            f = int(np.argmax(a.flag_proba[i]))
-            views.append(
-                scoring.CommentView(
-                    i,
-                    a.units[i].text,
-                    label.kind,
-                    float(a.tradeoff[i]),
-                    FLAG_CLASSES[f],
-                    float(a.flag_proba[i, f]),
-                    review.comments[i].severity,
-                )
+        n = len(labels)
+        flags = np.argmax(a.flag_proba[:n], axis=1).tolist()
+        flag_proba = a.flag_proba[:n].tolist()
+        tradeoff = a.tradeoff[:n].tolist()
+        views = [
+            scoring.CommentView(
+                i,
+                a.units[i].text,
+                label.kind,
+                tradeoff[i],
+                FLAG_CLASSES[flags[i]],
+                flag_proba[i][flags[i]],
+                review.comments[i].severity,
             )
+            for i, label in enumerate(labels)
+        ]
         if summary_rows:
             trade = float(a.tradeoff[summary_rows].max())
             flag_scores = a.flag_proba[summary_rows]
@@ -466,38 +480,35 @@ class Grader:
         found: Mapping[str, int],
         labels: Sequence[CommentLabel],
     ) -> list[NearMiss]:
-        threshold = self.settings.match_threshold
+        n = len(labels)
+        finds: list[list[bool]] = (a.proba[:n] >= self.settings.match_threshold).tolist()
+        signals = a.features[:n][:, :, NEAR_MISS_COLUMNS].tolist()
         out: list[NearMiss] = []
         for i, label in enumerate(labels):
             if label.kind in ("question", "praise"):
                 continue
-            finds = a.proba[i] >= threshold
+            finds_any = any(finds[i])
             for j, bug in enumerate(index.bugs):
-                if finds[j]:
+                if finds[i][j]:
                     continue
-                f = a.features[i, j]
-                on_lines = f[F["in_range"]] > 0 and f[F["same_file"]] > 0
-                about = f[F["best_text_bug"]] > 0 and (
-                    f[F["phrase_cover"]] >= 0.5 or f[F["title_cover"]] >= 0.4
-                )
+                in_range, same_file, best, phrase, title, wrong_file, distance = signals[i][j]
+                on_lines = in_range > 0 and same_file > 0
+                about = best > 0 and (phrase >= 0.5 or title >= 0.4)
                 # A bug credited elsewhere has no near miss: nothing was missed.
-                if on_lines and not finds.any() and not about and bug.id not in found:
+                if on_lines and not finds_any and not about and bug.id not in found:
                     out.append(NearMiss(bug.id, i, "misdiagnosed"))
-                elif (
-                    about
-                    and (f[F["wrong_file"]] > 0 or f[F["line_distance"]] > 0.6)
-                    and (bug.id not in found)
-                ):
+                elif about and (wrong_file > 0 or distance > 0.6) and (bug.id not in found):
                     out.append(NearMiss(bug.id, i, "misplaced"))
         return out
 
     def _false_alarms(
         self, a: _Analysis, index: AssessmentIndex, labels: Sequence[CommentLabel]
     ) -> list[FalseAlarm]:
-        threshold = self.settings.match_threshold
+        passing = a.proba[: len(labels)] >= self.settings.match_threshold
+        finds: list[bool] = np.asarray(passing.any(axis=1)).tolist()
         out = []
         for i, label in enumerate(labels):
-            if label.kind != "defect" or (a.proba[i] >= threshold).any():
+            if label.kind != "defect" or finds[i]:
                 continue
             unit = a.units[i]
             if unit.start is None or unit.end is None:
@@ -709,6 +720,11 @@ def routing_reasons(
                 f"decision boundary {boundary:g}"
             )
     return reasons
+
+
+def _clip(score: float) -> float:
+    """A score held to [0, 100]; NaN stays NaN, as with `np.clip`."""
+    return min(max(float(score), 0.0), 100.0)
 
 
 def _learned_level(
