@@ -82,6 +82,55 @@ def line_tokens(code: str) -> frozenset[str]:
     return frozenset(_code_tokens(code))
 
 
+def _alternatives(pattern: re.Pattern[str]) -> list[tuple[str, re.Pattern[str]]]:
+    """Each top-level alternative of `pattern` with the literal every match of it starts with.
+
+    The literal is the alternative's leading run of plain characters (after a `\\b`),
+    lower-cased; empty when it starts with a group or a class.
+    """
+    parts: list[str] = []
+    depth, start, i, source = 0, 0, 0, pattern.pattern
+    while i < len(source):
+        char = source[i]
+        if char == "\\":
+            i += 2
+            continue
+        if char in "([":
+            depth += 1
+        elif char in ")]":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            parts.append(source[start:i])
+            start = i + 1
+        i += 1
+    parts.append(source[start:])
+    out = []
+    for part in parts:
+        body = part.removeprefix("\\b")
+        n = 0
+        while n < len(body) and body[n] not in "\\()[]{}|.^$*+?":
+            n += 1
+        if n < len(body) and body[n] in "?*{":
+            n -= 1  # the last character is optional
+        out.append((body[: max(n, 0)].lower(), re.compile(part, pattern.flags)))
+    return out
+
+
+_CORRECTION_ALTERNATIVES = _alternatives(CORRECTION_RE)
+
+
 def states_correction(text: str) -> bool:
-    """Whether a text states a defect or its correction in the words reviewers use for it."""
-    return CORRECTION_RE.search(text) is not None
+    """Whether a text states a defect or its correction in the words reviewers use for it.
+
+    The same answer as `CORRECTION_RE.search(text)`, found faster: one case-insensitive scan
+    for some fifty alternatives costs more than tokenising the text, while a substring test
+    of each alternative's leading word leaves only the few that can match to scan for.
+    """
+    if not text.isascii():
+        # Lower-casing and the regex engine's case folding may disagree outside ASCII.
+        return CORRECTION_RE.search(text) is not None
+    lower = text.lower()
+    return any(
+        hint in lower and alternative.search(text) is not None
+        for hint, alternative in _CORRECTION_ALTERNATIVES
+    )

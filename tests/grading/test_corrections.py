@@ -12,6 +12,8 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from grading import (
     AnswerKey,
@@ -19,7 +21,7 @@ from grading import (
     Grader,
     LineRange,
 )
-from grading.corrections import code_tokens, line_tokens, states_correction
+from grading.corrections import CORRECTION_RE, code_tokens, line_tokens, states_correction
 from grading.matching import F, Unit, build_index, unit_features
 from grading.synthetic import examples_of, parse_correction
 from grading.types import COMMENT_KINDS, SUMMARY
@@ -87,6 +89,50 @@ def test_code_lines_keep_every_token() -> None:
 )
 def test_correction_cues(text: str, states: bool) -> None:
     assert states_correction(text) is states
+
+
+CUE_PIECES = [
+    "Should",
+    "not",
+    "be",
+    "has to be",
+    "MUST  be",
+    "instead",
+    "of",
+    "rather than",
+    "`x`",
+    "`",
+    "->",
+    "→",
+    "```suggestion",
+    "Typo",
+    "forgot",
+    "off-by-one",
+    "off by",
+    "Swapped",
+    "reversed",
+    "doesn't",
+    "does not",
+    "isn't",
+    "breaks",
+    "double count",
+    "when",
+    "the list",
+    "is empty",
+    "İ",  # lower-cases to two characters
+    "K",  # the Kelvin sign folds to "k"
+    "x",
+    ".",
+    "\n",
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(CUE_PIECES), max_size=10), st.sampled_from([" ", "", "\n"]))
+def test_correction_scan_agrees_with_the_pattern(pieces: list[str], glue: str) -> None:
+    """The alternative-by-alternative scan answers as one search of CORRECTION_RE does."""
+    text = glue.join(pieces)
+    assert states_correction(text) is (CORRECTION_RE.search(text) is not None)
 
 
 @pytest.mark.parametrize("comment", ["`<=` not `<`", "should be <=", "off by one, should be `<=`"])
