@@ -32,7 +32,8 @@ ALL = "all held out"
 LEGEND = (
     "P/R/F1: bugs found per review against the labels; kappa: Cohen's kappa on found or not; "
     "MAE: mean absolute error of the total (points of 100); QWK: quadratic weighted kappa of "
-    "totals in bins of 10; trained on: labelled reviews the held-out models learned from."
+    "totals in bins of 10; trained on: labelled reviews the held-out models learned from (on "
+    "the pooled row, the most any of them did)."
 )
 
 

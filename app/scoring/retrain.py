@@ -7,7 +7,9 @@ the new models in the data directory and points the service at them when they ar
 
     held-out match F1 >= old F1 - 0.01  and  held-out total MAE <= old MAE + 0.5 points
 
-(pooled over every held-out review; `Tolerance`), or when forced. Otherwise the old models keep
+(pooled over every held-out review; `Tolerance`), or when forced. The old training set is the
+corpora plus the decisions of the submissions the active model learned from, as they stand
+now (none for the shipped models). Otherwise the old models keep
 grading and the report says why. One retrain runs at a time (a lock file in the data
 directory), whether started from the command line or from the admin page.
 """
