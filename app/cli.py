@@ -198,8 +198,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
 def cmd_retrain(args: argparse.Namespace) -> int:
     from app.db import get_sessionmaker
     from app.scoring import retrain
-    from grading.errors import ModelError
-    from grading.retrain import Tolerance
+    from grading import ModelError, Tolerance
 
     settings = load_settings()
     if args.corpora_dir is not None:

@@ -24,8 +24,14 @@ from grading.errors import (
 )
 from grading.grader import Grader, GraderSettings
 from grading.matching import AssessmentIndex, MatchModel, build_index
+from grading.models import Models, assemble
+from grading.registry import ModelInfo, Registry, RetrainRunning
+from grading.registry import new_version as new_model_version
 from grading.rescore import Rescore, rescore
+from grading.retrain import Comparison, Decided, Refit, Tolerance, refit
+from grading.retrain import format_table as format_comparison
 from grading.reviews import iter_review_lines, parse_review
+from grading.training import Gold, LabelledReview
 from grading.types import (
     COMMENT_KINDS,
     DIMENSIONS,
@@ -63,38 +69,52 @@ __all__ = [
     "Comment",
     "CommentClassifier",
     "CommentLabel",
+    "Comparison",
     "ContentError",
+    "Decided",
     "DecisionError",
     "Decoy",
     "DimensionEvidence",
     "Evidence",
     "FalseAlarm",
+    "Gold",
     "Grade",
     "GradeFormatError",
     "Grader",
     "GraderSettings",
     "GradingError",
+    "LabelledReview",
     "LineRange",
     "Match",
     "MatchEvidence",
     "MatchModel",
     "ModelError",
+    "ModelInfo",
+    "Models",
     "NearMiss",
     "Point",
     "Problem",
     "RedFlag",
+    "Refit",
+    "Registry",
     "Rescore",
+    "RetrainRunning",
     "Review",
     "ReviewFormatError",
     "Rubric",
     "SeededBug",
     "SnippetFile",
+    "Tolerance",
+    "assemble",
     "build_index",
     "default_grader",
+    "format_comparison",
     "iter_review_lines",
     "load_answer_key",
     "load_assessment",
     "load_catalog",
+    "new_model_version",
     "parse_review",
+    "refit",
     "rescore",
 ]

@@ -21,11 +21,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from grading.content import CatalogEntry
 from grading.errors import ModelError
-from grading.evaluation import score_against_gold
 from grading.models import Models, assemble
-from grading.persistence import load_models, save_models
-from grading.training import Corpus, LabelledReview, train_models
+from grading.persistence import load_models, save_models, training_digest
+from grading.training import (
+    Corpus,
+    LabelledReview,
+    assessment_of,
+    default_root,
+    load_corpus,
+    train_models,
+)
 from grading.types import Grade
 
 ALL = "all held out"
@@ -125,6 +132,9 @@ def _side(
 ) -> Side:
     if not pairs:
         return Side(trained_on=trained_on)
+    # Measuring needs scikit-learn and SciPy, which grading alone never loads.
+    from grading.evaluation import score_against_gold
+
     metrics = score_against_gold("held out", pairs, bugs).metrics
     match: Any = metrics["match"]
     total: Any = metrics["total"]
@@ -300,3 +310,123 @@ def format_table(
             shown = ", ".join(f"{k} {v}" for k, v in counts.items())
             lines.append(f"{name} model trained on: {shown}")
     return "\n".join(lines)
+
+
+# -- the corpora plus graders' decisions -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Decided:
+    """A review a human grader decided on, as a labelled review of the corpus entry `key`.
+
+    `key` is `<slug>@<version>` for a stored version of an assessment (its lines may differ
+    from the files the corpora label), held out together with `<slug>`; `source` names where
+    the decisions are kept (a submission id).
+    """
+
+    source: int
+    key: str
+    entry: CatalogEntry
+    item: LabelledReview
+
+    @property
+    def slug(self) -> str:
+        """The assessment this is a review of."""
+        return assessment_of(self.key)
+
+
+def with_decisions(base: Corpus, decided: Sequence[Decided]) -> Corpus:
+    """The corpus plus these decided reviews, each under its entry's key."""
+    entries = dict(base.entries)
+    reviews = {slug: list(items) for slug, items in base.reviews.items()}
+    for d in decided:
+        entries.setdefault(d.key, d.entry)
+        reviews.setdefault(d.key, []).append(d.item)
+    return Corpus(entries, reviews, base.comments, base.problems, base.keys, base.corrections)
+
+
+def groups(base: Corpus, decided: Sequence[Decided]) -> dict[str, list[str]]:
+    """Assessment slug -> its keys (the files' and each stored version's)."""
+    out: dict[str, list[str]] = {slug: [slug] for slug in base.assessments()}
+    for d in decided:
+        keys = out.setdefault(d.slug, [])
+        if d.key not in keys:
+            keys.append(d.key)
+    return out
+
+
+def decisions_digest(decided: Sequence[Decided]) -> str:
+    """A digest of what these decisions teach, to name held-out models trained with them."""
+    raw = "\n".join(f"{d.key}|{d.item.review!r}|{d.item.gold!r}" for d in decided)
+    return hashlib.sha256(raw.encode()).hexdigest()[:20]
+
+
+def counts(base: Corpus, decided: Sequence[Decided]) -> dict[str, int]:
+    """What a training set holds, by source."""
+    return {
+        "corpus reviews": sum(len(items) for items in base.reviews.values()),
+        "corpus comments": len(base.comments),
+        "finalized grades": sum(1 for d in decided if d.item.gold.complete),
+        "open grades with decisions": sum(1 for d in decided if not d.item.gold.complete),
+        "match verdicts": sum(len(d.item.gold.verdicts) for d in decided),
+    }
+
+
+@dataclass
+class Refit:
+    """The held-out comparison, the new models, and what each training set held."""
+
+    comparison: Comparison
+    models: Models
+    examples: dict[str, dict[str, int]]
+
+    def table(self) -> str:
+        """The side-by-side report as text."""
+        return format_table(self.comparison, self.examples)
+
+
+def refit(
+    decided: Sequence[Decided],
+    *,
+    old_sources: Iterable[int] = (),
+    root: Path | None = None,
+    corpora_dir: Path | None = None,
+    tolerance: Tolerance | None = None,
+    cache_dir: Path | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Refit:
+    """Compare the old training set (the corpora plus the decisions of `old_sources`) with
+    the new one (the corpora plus every decision) held out, and train the new models on all
+    of the new set.
+
+    Parameters
+    ----------
+    decided
+        Every decided review, as `Decided`.
+    old_sources
+        The sources (submission ids) whose decisions the active models learned from.
+    root, corpora_dir
+        The content and the labelled corpora (`load_corpus`); by default the shipped ones.
+    cache_dir
+        Where held-out models are kept between runs.
+    """
+    root = Path(root) if root is not None else default_root()
+    base = load_corpus(root, corpora_dir=corpora_dir)
+    kept = set(old_sources)
+    old_decided = [d for d in decided if d.source in kept]
+    source = training_digest(root, corpora_dir=corpora_dir)
+    new = with_decisions(base, decided)
+    comparison = compare(
+        with_decisions(base, old_decided),
+        new,
+        groups=groups(base, decided),
+        tolerance=tolerance,
+        cache=FoldCache(cache_dir),
+        old_key=f"{source}-{decisions_digest(old_decided)}",
+        new_key=f"{source}-{decisions_digest(decided)}",
+        progress=progress,
+    )
+    if progress is not None:
+        progress("training the new models on everything")
+    examples = {"old": counts(base, old_decided), "new": counts(base, decided)}
+    return Refit(comparison, train_models(new), examples)

@@ -13,9 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.settings import get_settings
-from grading import Grader
-from grading.models import assemble
-from grading.registry import Registry
+from grading import Grader, Registry, assemble
 
 SHIPPED_PREFIX = "shipped-"
 

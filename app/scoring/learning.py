@@ -17,10 +17,7 @@ assessment out together.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -32,22 +29,9 @@ from app.reviews.service import SUBMITTED, effective_matches, latest_auto_score
 from app.scoring.models import AutoScore
 from app.scoring.service import stored_grade, to_review
 from app.submissions.models import Submission
-from grading import SUMMARY, CatalogEntry
-from grading.training import Corpus, Gold, LabelledReview
+from grading import SUMMARY, CatalogEntry, Decided, Gold, LabelledReview
 
 LEARNED_FLAGS = ("rewrite", "framework")
-
-
-@dataclass(frozen=True)
-class Decided:
-    """One submission's decisions as a labelled review of the corpus entry `key`."""
-
-    submission_id: int
-    slug: str
-    key: str
-    entry: CatalogEntry
-    item: LabelledReview
-    final: bool
 
 
 def entry_key(version: AssessmentVersion) -> str:
@@ -141,42 +125,5 @@ def decided_reviews(session: Session) -> list[Decided]:
         item = LabelledReview(
             review, _gold(submission, decision, auto), f"submission {submission.id}", 0, "decisions"
         )
-        out.append(Decided(submission.id, version.assessment.slug, key, entry, item, final))
+        out.append(Decided(submission.id, key, entry, item))
     return out
-
-
-def with_decisions(base: Corpus, decided: Sequence[Decided]) -> Corpus:
-    """The corpus plus these decided reviews, each under its assessment version's key."""
-    entries = dict(base.entries)
-    reviews = {slug: list(items) for slug, items in base.reviews.items()}
-    for d in decided:
-        entries.setdefault(d.key, d.entry)
-        reviews.setdefault(d.key, []).append(d.item)
-    return Corpus(entries, reviews, base.comments, base.problems, base.keys, base.corrections)
-
-
-def groups(corpus: Corpus, decided: Sequence[Decided]) -> dict[str, list[str]]:
-    """Assessment slug -> its keys in the corpus (the files' and each stored version's)."""
-    out: dict[str, list[str]] = {slug: [slug] for slug in corpus.assessments()}
-    for d in decided:
-        keys = out.setdefault(d.slug, [])
-        if d.key not in keys:
-            keys.append(d.key)
-    return out
-
-
-def digest(decided: Sequence[Decided]) -> str:
-    """A digest of what these decisions teach, to name held-out models trained with them."""
-    raw = [[d.key, repr(d.item.review), repr(d.item.gold)] for d in decided]
-    return hashlib.sha256(json.dumps(raw, default=str).encode()).hexdigest()[:20]
-
-
-def counts(base: Corpus, decided: Sequence[Decided]) -> dict[str, int]:
-    """What a training set holds, by source."""
-    return {
-        "corpus reviews": sum(len(items) for items in base.reviews.values()),
-        "corpus comments": len(base.comments),
-        "finalized grades": sum(1 for d in decided if d.final),
-        "open grades with decisions": sum(1 for d in decided if not d.final),
-        "match verdicts": sum(len(d.item.gold.verdicts) for d in decided),
-    }

@@ -30,11 +30,16 @@ from app.audit import service as audit
 from app.scoring import active, learning
 from app.settings import get_settings
 from app.users.models import User
-from grading.errors import ModelError
-from grading.persistence import training_digest
-from grading.registry import ModelInfo, RetrainRunning, new_version
-from grading.retrain import Comparison, FoldCache, Tolerance, compare, format_table
-from grading.training import default_root, load_corpus, train_models
+from grading import (
+    Comparison,
+    ModelError,
+    ModelInfo,
+    RetrainRunning,
+    Tolerance,
+    format_comparison,
+    new_model_version,
+    refit,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +58,7 @@ class Outcome:
 
     def table(self) -> str:
         """The side-by-side report as text."""
-        return format_table(self.comparison, self.examples)
+        return format_comparison(self.comparison, self.examples)
 
     def summary(self) -> str:
         """One paragraph: what grades now and why."""
@@ -97,37 +102,22 @@ def retrain(
         started = datetime.now(UTC)
         decided = learning.decided_reviews(session)
         session.rollback()  # training takes minutes: hold no transaction meanwhile
-        root = default_root()
-        corpora = settings.corpora_dir
-        base = load_corpus(root, corpora_dir=corpora)
         old_version = registry.active_version()
         if old_version is None:
             old_version = active.shipped_version(active.shipped_grader())
-            old_ids: set[int] = set()
+            old_sources: tuple[int, ...] = ()
         else:
-            old_ids = set(registry.info(old_version).decisions)
-        old_decided = [d for d in decided if d.submission_id in old_ids]
-        old = learning.with_decisions(base, old_decided)
-        new = learning.with_decisions(base, decided)
-        source = training_digest(root, corpora_dir=corpora)
-        comparison = compare(
-            old,
-            new,
-            groups=learning.groups(base, decided),
+            old_sources = registry.info(old_version).decisions
+        fitted = refit(
+            decided,
+            old_sources=old_sources,
+            corpora_dir=settings.corpora_dir,
             tolerance=tolerance,
-            cache=FoldCache(settings.data_dir / "cache" / "grading" / "retrain"),
-            old_key=f"{source}-{learning.digest(old_decided)}",
-            new_key=f"{source}-{learning.digest(decided)}",
+            cache_dir=settings.data_dir / "cache" / "grading" / "retrain",
             progress=progress,
         )
-        if progress is not None:
-            progress("training the new models on everything")
-        models = train_models(new)
-        version = new_version(models, datetime.now(UTC))
-        examples = {
-            "old": learning.counts(base, old_decided),
-            "new": learning.counts(base, decided),
-        }
+        comparison, models, examples = fitted.comparison, fitted.models, fitted.examples
+        version = new_model_version(models, datetime.now(UTC))
         switch = comparison.no_worse or force
         outcome = Outcome(
             old_version, version, switch, force, comparison.reason, comparison, examples
@@ -145,7 +135,7 @@ def retrain(
             trained_at=report["finished_at"],
             digest=models.version,
             examples=examples["new"],
-            decisions=tuple(d.submission_id for d in decided),
+            decisions=tuple(d.source for d in decided),
             report=report,
         )
         registry.save(models, info)

@@ -11,8 +11,7 @@ from app.auth import AdminUser, Csrf
 from app.scoring import active
 from app.scoring import retrain as retraining
 from app.templating import templates
-from grading.errors import ModelError
-from grading.registry import ModelInfo, RetrainRunning
+from grading import ModelError, ModelInfo, RetrainRunning
 
 router = APIRouter(include_in_schema=False)
 

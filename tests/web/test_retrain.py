@@ -133,9 +133,9 @@ def _finalized(session: Session) -> int:
 
 def test_decisions_become_labelled_reviews(session: Session) -> None:
     sid = _finalized(session)
-    found = next(d for d in decided_reviews(session) if d.submission_id == sid)
+    found = next(d for d in decided_reviews(session) if d.source == sid)
     gold = found.item.gold
-    assert found.final and gold.complete and found.key == "llm-gateway-client@v1"
+    assert gold.complete and found.key == "llm-gateway-client@v1"
     assert set(gold.matches) == {("cache-key-ignores-params", 0), ("stream-usage-lost", 2)}
     assert ("stream-retry-duplicates", 1, False) in gold.verdicts
     assert gold.dimensions["tradeoffs"] == 25.0
@@ -161,7 +161,9 @@ def test_cli_reports_old_and_new_and_keeps_the_old_when_worse(
     data = tmp_path / "data"
     corpora = ("--corpora-dir", str(small_corpora))
 
-    first = _redline(data, *corpora)
+    # Other tests leave decisions of their own in this database: however the new models
+    # measure, this first run may switch.
+    first = _redline(data, *corpora, "--f1-tolerance", "1", "--mae-tolerance", "100")
     assert first.returncode == 0, first.stderr
     out = first.stdout
     assert "held out" in out and "all held out" in out
