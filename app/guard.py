@@ -8,6 +8,14 @@ So a worker admits at most `Settings.threads` requests at once; the others wait 
 loop holding nothing. The connection pool has that many connections and the thread pool more
 threads than that (see `app.db.pool_size`), so an admitted request never waits for either.
 
+Autosaves have a lane of their own (`Admission`). In a deadline rush hundreds of invite opens,
+Starts and page loads arrive together; in one queue, a save that arrives behind them waits
+for all of them, and once admitted shares the worker's one interpreter lock with every page
+being built. So other requests may hold only some of the slots (`general_slots`), the rest
+are kept for saves, and a freed slot goes to a waiting save first. Fewer pages built at once
+does not slow the pages down in total: on a few cores they are limited by CPU, not by how
+many run together, while a save then waits for a handful of them rather than for all.
+
 Hostile input. NUL characters and lone UTF-16 surrogates cannot be stored (PostgreSQL refuses
 NUL in text; neither encodes as UTF-8) and numbers past 2^31 overflow an integer column, so
 they are refused here with 400 or 422 naming where they are, before any route sees them.
@@ -30,6 +38,7 @@ import json
 import logging
 import random
 import re
+from collections import deque
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl, unquote_to_bytes
@@ -51,6 +60,7 @@ CONFLICT_RETRIES = 4
 MAX_CHECKED_BODY = 32 * 1024 * 1024
 # Thread-pool threads beyond the admitted requests: file responses and the grader's warm-up.
 SPARE_THREADS = 8
+AUTOSAVE_PATH = "/api/candidate/draft"
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _CONFLICT_SIGNS = ("database is locked", "could not serialize", "deadlock detected")
 
@@ -148,19 +158,82 @@ def check_body(content_type: str, body: bytes) -> None:
         raise Refused(422, "The request is malformed: " + "; ".join(problems), problems)
 
 
+def general_slots(slots: int) -> int:
+    """How many of a worker's `slots` requests other than autosaves may hold at once: all but
+    a quarter, which are kept for autosaves (with fewer than 4 slots, saves only go first)."""
+    return max(1, slots - slots // 4)
+
+
+def is_autosave(scope: Scope) -> bool:
+    """Whether a request is a candidate's save, which has its own admission lane."""
+    return scope["method"] == "PUT" and scope["path"] == AUTOSAVE_PATH
+
+
+class Admission:
+    """At most `slots` requests at once, of which at most `general` are not autosaves.
+
+    Waiting requests hold nothing but their place in line; when a slot frees, a waiting
+    autosave gets it before any other request.
+    """
+
+    def __init__(self, slots: int, general: int) -> None:
+        self.slots = slots
+        self.general = general
+        self.in_flight = 0
+        self.general_in_flight = 0
+        self._waiting: dict[bool, deque[asyncio.Future[None]]] = {True: deque(), False: deque()}
+
+    def _fits(self, fast: bool) -> bool:
+        return self.in_flight < self.slots and (fast or self.general_in_flight < self.general)
+
+    def _take(self, fast: bool) -> None:
+        self.in_flight += 1
+        if not fast:
+            self.general_in_flight += 1
+
+    async def acquire(self, fast: bool) -> None:
+        """Wait for a slot in the autosave (`fast`) or the general lane."""
+        if not self._waiting[fast] and self._fits(fast):
+            self._take(fast)
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiting[fast].append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.release(fast)  # granted just as the client went away: pass it on
+            else:
+                self._waiting[fast].remove(waiter)
+            raise
+
+    def release(self, fast: bool) -> None:
+        """Give back a slot; waiting autosaves first, then others while their share allows."""
+        self.in_flight -= 1
+        if not fast:
+            self.general_in_flight -= 1
+        for lane in (True, False):
+            queue = self._waiting[lane]
+            while queue and self._fits(lane):
+                waiter = queue.popleft()
+                if not waiter.done():
+                    self._take(lane)
+                    waiter.set_result(None)
+
+
 class Guard:
     """ASGI middleware: admission, hostile input, retry on write conflicts, 500s kept local."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._admission: asyncio.Semaphore | None = None
+        self._admission: Admission | None = None
 
-    def _slots(self) -> asyncio.Semaphore:
+    def _slots(self) -> Admission:
         loop = asyncio.get_running_loop()
         if self._admission is None or self._loop is not loop:
             threads = get_settings().threads
-            self._loop, self._admission = loop, asyncio.Semaphore(threads)
+            self._loop, self._admission = loop, Admission(threads, general_slots(threads))
             limiter = anyio.to_thread.current_default_thread_limiter()
             limiter.total_tokens = max(limiter.total_tokens, threads + SPARE_THREADS)
         return self._admission
@@ -170,8 +243,12 @@ class Guard:
         if scope["type"] != "http" or scope["path"].startswith("/static/"):
             await self.app(scope, receive, send)
             return
-        async with self._slots():
+        admission, fast = self._slots(), is_autosave(scope)
+        await admission.acquire(fast)
+        try:
             await self._serve(scope, receive, send)
+        finally:
+            admission.release(fast)
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False

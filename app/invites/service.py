@@ -142,13 +142,21 @@ def _by_token(session: Session, token: str) -> Invite | None:
     return session.scalars(select(Invite).where(Invite.token_hash == token_hash(token))).first()
 
 
-def invite_for_session(session: Session, session_token: str | None) -> Invite | None:
-    """The invite whose candidate holds this session token, if any."""
+def session_holder(
+    session: Session, session_token: str | None
+) -> tuple[Invite, Submission | None] | None:
+    """The invite whose candidate holds this session token, with its submission if started.
+
+    One query: every candidate request starts here.
+    """
     if not session_token or len(session_token) > 200:
         return None
-    return session.scalars(
-        select(Invite).where(Invite.session_hash == token_hash(session_token))
+    row = session.execute(
+        select(Invite, Submission)
+        .outerjoin(Submission, Submission.invite_id == Invite.id)
+        .where(Invite.session_hash == token_hash(session_token))
     ).first()
+    return (row[0], row[1]) if row is not None else None
 
 
 def is_usable(session: Session, invite: Invite, now: datetime | None = None) -> bool:

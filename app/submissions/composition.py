@@ -50,12 +50,14 @@ def record_revision(
     now: datetime,
 ) -> DraftRevision:
     """Keep the shape of the draft just saved; `before` maps client ids to the old bodies."""
-    last = session.scalars(
-        select(DraftRevision)
+    # The newest row and how many there are, in one read of this submission's rows only.
+    newest = session.execute(
+        select(DraftRevision, func.count().over())
         .where(DraftRevision.submission_id == submission.id)
         .order_by(DraftRevision.id.desc())
         .limit(1)
     ).first()
+    last, count = (newest[0], newest[1]) if newest is not None else (None, 0)
     pastes = []
     for key, old, new in [
         *((cid, before[cid], body) for cid, body in comments if cid in before),
@@ -66,7 +68,6 @@ def record_revision(
             text = _inserted(old, new)
             pastes.append({"id": key, "chars": grown, "text": text[:PASTE_EXCERPT_CHARS]})
     shape = [{"id": cid, "chars": len(body)} for cid, body in comments]
-    count = session.scalar(select(func.count()).where(DraftRevision.submission_id == submission.id))
     merge = last is not None and (
         (
             not pastes

@@ -58,16 +58,16 @@ class Candidate:
 def get_candidate(request: Request, session: SessionDep) -> Candidate:
     """The candidate of this request; an overdue draft is submitted on the way."""
     token = request.cookies.get(COOKIE_NAME)
-    invite = invite_service.invite_for_session(session, token)
-    if invite is None or invite.revoked_at is not None or token is None:
+    holder = invite_service.session_holder(session, token)
+    if holder is None or holder[0].revoked_at is not None or token is None:
         raise CandidateSessionMissing()
+    invite, submission = holder
     if request.method in UNSAFE_METHODS:
         try:
             limits.hit(session, limits.CANDIDATE_SAVE, str(invite.id))
         except limits.RateLimited:
             session.commit()  # a refused save still counts
             raise
-    submission = service.submission_for_invite(session, invite)
     if submission is not None and service.finalize_if_overdue(session, submission):
         # Closing an overdue draft must stick even when this request is then refused.
         scoring_service.commit_and_score(session, later=True)

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.assessments import service as assessment_service
 from app.assessments.models import AssessmentVersion
@@ -436,7 +437,6 @@ def save_draft(
     problems = validate_draft(submission.version, draft)
     if problems:
         raise DraftInvalid(problems)
-    before = {c.client_id: c.body for c in submission.comments}
     before_summary = submission.summary
     # Compare-and-set in one statement, so two saves racing from the same revision cannot
     # both win, and a save cannot slip in after the draft was closed.
@@ -446,7 +446,7 @@ def save_draft(
             Submission.last_save_id == save_id
         )
         same_base = same_base | retried
-    result = session.execute(
+    stored = session.execute(
         update(Submission)
         .where(
             Submission.id == submission.id,
@@ -459,10 +459,11 @@ def save_draft(
             saved_at=now,
             last_save_id=save_id or None,
         )
+        .returning(Submission.draft_revision)
         .execution_options(synchronize_session=False)
-    )
-    session.refresh(submission)
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    ).first()
+    if stored is None:
+        session.refresh(submission)
         if submission.status != SubmissionStatus.in_progress:
             raise AlreadySubmitted(submission)
         if _same(draft, draft_of(submission)):
@@ -470,6 +471,18 @@ def save_draft(
             # nothing would be overwritten, so it is a success, not a conflict.
             return submission
         raise DraftConflict(submission, base_revision)
+    # The row is now locked by this transaction, so the comments read here are the ones this
+    # save replaces, even when a retry of the same save committed a moment ago: reading them
+    # only now costs no second read after the update.
+    for name, value in (
+        ("draft_revision", stored.draft_revision),
+        ("summary", draft.summary),
+        ("saved_at", now),
+        ("last_save_id", save_id or None),
+    ):
+        set_committed_value(submission, name, value)
+    session.expire(submission, ["comments"])
+    before = {c.client_id: c.body for c in submission.comments}
     _replace_comments(session, submission, draft.comments)
     composition.record_revision(
         session,

@@ -1,0 +1,80 @@
+"""Admission in a worker: autosaves have slots of their own and go first, so a deadline
+rush of invite opens and Starts cannot make a candidate's save wait behind them."""
+
+from __future__ import annotations
+
+import asyncio
+
+from app.guard import Admission, general_slots, is_autosave
+
+
+def test_a_quarter_of_the_slots_is_kept_for_autosaves() -> None:
+    assert general_slots(16) == 12
+    assert general_slots(4) == 3
+    assert general_slots(1) == 1  # too few to keep any: saves still go first
+
+
+def test_only_the_autosave_is_in_the_fast_lane() -> None:
+    assert is_autosave({"method": "PUT", "path": "/api/candidate/draft"})
+    assert not is_autosave({"method": "GET", "path": "/api/candidate/draft"})
+    assert not is_autosave({"method": "POST", "path": "/api/candidate/start"})
+    assert not is_autosave({"method": "GET", "path": "/i/some-token"})
+
+
+def test_pages_cannot_take_the_autosave_slots() -> None:
+    async def scenario() -> tuple[int, bool]:
+        admission = Admission(4, general_slots(4))
+        for _ in range(3):
+            await admission.acquire(fast=False)
+        page = asyncio.create_task(admission.acquire(fast=False))
+        await asyncio.sleep(0)
+        queued = not page.done()
+        await asyncio.wait_for(admission.acquire(fast=True), timeout=1)
+        page.cancel()
+        return admission.in_flight, queued
+
+    in_flight, page_queued = asyncio.run(scenario())
+    assert page_queued
+    assert in_flight == 4
+
+
+def test_a_freed_slot_goes_to_a_waiting_autosave_before_earlier_pages() -> None:
+    async def scenario() -> list[str]:
+        admission = Admission(2, 2)
+        order: list[str] = []
+        await admission.acquire(fast=False)
+        await admission.acquire(fast=False)
+
+        async def wait(name: str, fast: bool) -> None:
+            await admission.acquire(fast)
+            order.append(name)
+
+        tasks = [asyncio.create_task(wait(f"page {n}", False)) for n in range(3)]
+        await asyncio.sleep(0)
+        tasks.append(asyncio.create_task(wait("save", True)))
+        await asyncio.sleep(0)
+        admission.release(fast=False)
+        await asyncio.sleep(0)
+        admission.release(fast=False)
+        await asyncio.sleep(0)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        return order
+
+    assert asyncio.run(scenario()) == ["save", "page 0"]
+
+
+def test_a_client_that_leaves_while_waiting_gives_up_its_place() -> None:
+    async def scenario() -> tuple[int, int]:
+        admission = Admission(1, 1)
+        await admission.acquire(fast=False)
+        gone = asyncio.create_task(admission.acquire(fast=False))
+        await asyncio.sleep(0)
+        gone.cancel()
+        await asyncio.gather(gone, return_exceptions=True)
+        admission.release(fast=False)
+        await asyncio.wait_for(admission.acquire(fast=False), timeout=1)
+        return admission.in_flight, admission.general_in_flight
+
+    assert asyncio.run(scenario()) == (1, 1)
