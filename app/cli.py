@@ -114,7 +114,7 @@ def cmd_content_sync(args: argparse.Namespace) -> int:
     settings = load_settings()
     assessments_dir, bugs_dir = _content_dirs(args.path, settings)
     with get_sessionmaker().begin() as session:
-        actions, problems = sync_content(session, assessments_dir, bugs_dir)
+        actions, problems = sync_content(session, assessments_dir, bugs_dir, as_draft=args.draft)
     for action in actions:
         print(action)
     for problem in problems:
@@ -349,6 +349,12 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="?",
         type=Path,
         help="folder holding assessments/ and seeded_bugs/ (default: configured)",
+    )
+    sync.add_argument(
+        "--draft",
+        action="store_true",
+        help="store changed assessments as draft versions, to preview and publish from the "
+        "browser (a later plain sync of the same files publishes them)",
     )
     sync.set_defaults(handler=cmd_content_sync)
 

@@ -50,10 +50,10 @@ decoys:
 
 def write_content(root: Path, assessment: str = ASSESSMENT, key: str = ANSWER_KEY) -> None:
     folder = root / "assessments" / "demo"
-    folder.mkdir(parents=True)
+    folder.mkdir(parents=True, exist_ok=True)
     (folder / "assessment.yaml").write_text(assessment)
     (folder / "pipeline.py").write_text(PIPELINE)
-    (root / "seeded_bugs").mkdir()
+    (root / "seeded_bugs").mkdir(exist_ok=True)
     (root / "seeded_bugs" / "demo.yaml").write_text(key)
 
 

@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Enum, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, UTCDateTime, utcnow
 
 
+class VersionStatus(enum.StrEnum):
+    """Where a version is in its life: only a published version is ever served to candidates."""
+
+    draft = "draft"  # checked, previewable, not yet taken by anyone
+    published = "published"  # the one version new candidates take (at most one per assessment)
+    retired = "retired"  # replaced or withdrawn; its submissions keep it
+
+
 class Assessment(Base):
-    """An assessment by slug; its content lives in versions."""
+    """An assessment by slug; its content lives in versions.
+
+    `is_active` says whether it has a published version (and so can be sent to candidates).
+    """
 
     __tablename__ = "assessment"
 
@@ -29,10 +41,11 @@ class Assessment(Base):
 
 
 class AssessmentVersion(Base):
-    """One immutable snapshot of an assessment and its answer key.
+    """One snapshot of an assessment and its answer key.
 
     Changing any content file makes a new version; a submission keeps the version it was
-    taken on, so its grade can always be reproduced.
+    taken on, so its grade can always be reproduced. A draft's content may still change until
+    it is published; from then on the version is immutable.
     """
 
     __tablename__ = "assessment_version"
@@ -49,6 +62,12 @@ class AssessmentVersion(Base):
     brief: Mapped[str] = mapped_column(Text)
     files: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     rubric: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[VersionStatus] = mapped_column(
+        Enum(VersionStatus, native_enum=False, length=20), default=VersionStatus.published
+    )
+    # The browser draft (a folder in the data directory) this draft version was checked from;
+    # None for versions synced from the content folders.
+    draft_id: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     assessment: Mapped[Assessment] = relationship(back_populates="versions")

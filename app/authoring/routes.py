@@ -7,7 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from app.assessments.models import AssessmentVersion
+from app.assessments import service as assessment_service
+from app.assessments.models import AssessmentVersion, VersionStatus
+from app.audit import service as audit_service
 from app.auth import AuthorUser, Csrf
 from app.authoring import analysis, charts, exports, rescore, service, trial, upload
 from app.db import SessionDep
@@ -33,12 +35,17 @@ Version = Annotated[AssessmentVersion, Depends(_version)]
 @router.get("/staff/assessments", response_class=HTMLResponse)
 def assessments_page(request: Request, session: SessionDep, user: AuthorUser) -> Response:
     """The author's home: every assessment with its versions and how they are used."""
+    rows = service.list_assessment_rows(session)
+    drafts = upload.list_drafts(get_settings().data_dir)
+    stored = {v.draft_id for a in rows for v in a.versions if v.draft_id}
     return templates.TemplateResponse(
         request,
         "authoring/home.html",
         {
-            "rows": service.list_assessment_rows(session),
-            "drafts": upload.list_drafts(get_settings().data_dir),
+            "rows": rows,
+            "problems": {d.id: len(d.problems) for d in drafts},
+            # Drafts still being fixed have no version yet; the others are listed as versions.
+            "unchecked": [d for d in drafts if d.id not in stored],
         },
     )
 
@@ -225,6 +232,7 @@ def _new_page(request: Request, problems: list[Problem], status_code: int = 200)
 
 def _draft_page(
     request: Request,
+    session: SessionDep,
     draft: upload.Draft,
     *,
     error: str | None = None,
@@ -239,6 +247,7 @@ def _draft_page(
         "authoring/draft.html",
         {
             "draft": draft,
+            "version": upload.draft_version_of(session, draft),
             "error": error,
             "assessment_yaml": assessment_yaml,
             "key_yaml": key_yaml,
@@ -304,33 +313,54 @@ def upload_assessment(
             )
     except upload.UploadRefused as exc:
         return _new_page(request, exc.problems, status_code=422)
-    draft = upload.stage(
-        get_settings().data_dir,
-        slug=slug,
-        files=contents,
-        key=key_bytes,
-        actor=user,
-        base_version=service.newest_version_number(session, slug),
-    )
+    settings = get_settings()
+    try:
+        draft = upload.create_draft(
+            session,
+            settings.data_dir,
+            slug=slug,
+            files=contents,
+            key=key_bytes,
+            actor=user,
+            assessments_dir=settings.assessments_dir,
+            bugs_dir=settings.seeded_bugs_dir,
+        )
+    except upload.DraftExists as exc:
+        return _new_page(request, [Problem("upload", None, "slug", str(exc))], status_code=409)
+    session.commit()
     return RedirectResponse(f"/staff/assessments/drafts/{draft.id}", status_code=303)
 
 
 @router.post("/staff/assessments/{slug}/edit")
 def edit_assessment(slug: str, session: SessionDep, user: AuthorUser, _csrf: Csrf) -> Response:
-    """Start a draft from the newest version, to change its YAML in the browser."""
-    draft = upload.draft_from_version(get_settings().data_dir, session, slug, actor=user)
+    """Start a draft from the newest version, to change its YAML in the browser; an open
+    draft of the assessment is continued instead."""
+    settings = get_settings()
+    try:
+        draft = upload.draft_from_version(
+            settings.data_dir,
+            session,
+            slug,
+            actor=user,
+            assessments_dir=settings.assessments_dir,
+            bugs_dir=settings.seeded_bugs_dir,
+        )
+    except upload.DraftExists as exc:
+        return RedirectResponse(exc.url, status_code=303)
+    session.commit()
     return RedirectResponse(f"/staff/assessments/drafts/{draft.id}", status_code=303)
 
 
 @router.get("/staff/assessments/drafts/{draft_id}", response_class=HTMLResponse)
-def draft_page(request: Request, user: AuthorUser, draft_id: str) -> Response:
+def draft_page(request: Request, session: SessionDep, user: AuthorUser, draft_id: str) -> Response:
     """A draft: every problem at file:line: field beside its text, and publish when clean."""
-    return _draft_page(request, _draft(draft_id))
+    return _draft_page(request, session, _draft(draft_id))
 
 
 @router.post("/staff/assessments/drafts/{draft_id}", response_class=HTMLResponse)
 def check_draft(
     request: Request,
+    session: SessionDep,
     user: AuthorUser,
     _csrf: Csrf,
     draft_id: str,
@@ -341,13 +371,23 @@ def check_draft(
     draft = _draft(draft_id)
     try:
         draft = upload.edit_draft(
-            get_settings().data_dir, draft, assessment_yaml=assessment_yaml, key_yaml=key_yaml
+            session,
+            get_settings().data_dir,
+            draft,
+            assessment_yaml=assessment_yaml,
+            key_yaml=key_yaml,
         )
     except upload.UploadRefused as exc:
         return _draft_page(
-            request, draft, error=str(exc), texts=(assessment_yaml, key_yaml), status_code=413
+            request,
+            session,
+            draft,
+            error=str(exc),
+            texts=(assessment_yaml, key_yaml),
+            status_code=413,
         )
-    return _draft_page(request, draft, status_code=422 if draft.problems else 200)
+    session.commit()
+    return _draft_page(request, session, draft, status_code=422 if draft.problems else 200)
 
 
 @router.post("/staff/assessments/drafts/{draft_id}/publish")
@@ -358,7 +398,7 @@ def publish_draft(
     draft = _draft(draft_id)
     settings = get_settings()
     try:
-        action = upload.publish(
+        version = upload.publish(
             session,
             draft,
             assessments_dir=settings.assessments_dir,
@@ -367,13 +407,14 @@ def publish_draft(
         )
     except upload.UploadRefused:
         return _draft_page(
-            request, draft, error="Fix every problem before publishing.", status_code=422
+            request, session, draft, error="Fix every problem before publishing.", status_code=422
         )
     except upload.PublishConflict as exc:
-        return _draft_page(request, draft, error=str(exc), status_code=409)
+        return _draft_page(request, session, draft, error=str(exc), status_code=409)
     except OSError as exc:
         return _draft_page(
             request,
+            session,
             draft,
             error=f"Could not write the content folders ({exc.strerror or exc}); "
             "nothing was published.",
@@ -381,15 +422,103 @@ def publish_draft(
         )
     session.commit()
     return RedirectResponse(
-        f"/staff/assessments/{action.slug}/versions/{action.version}", status_code=303
+        f"/staff/assessments/{draft.slug}/versions/{version.number}", status_code=303
     )
 
 
 @router.post("/staff/assessments/drafts/{draft_id}/discard")
-def discard_draft(user: AuthorUser, _csrf: Csrf, draft_id: str) -> Response:
-    """Delete a draft."""
-    upload.discard(_draft(draft_id))
+def discard_draft(session: SessionDep, user: AuthorUser, _csrf: Csrf, draft_id: str) -> Response:
+    """Delete a draft and its draft version."""
+    upload.discard(session, _draft(draft_id))
+    session.commit()
     return RedirectResponse("/staff/assessments", status_code=303)
+
+
+def _refused(request: Request, version: AssessmentVersion, message: str, code: int) -> Response:
+    return templates.TemplateResponse(
+        request,
+        "authoring/key.html",
+        {
+            "version": version,
+            "status": service.status_of(version),
+            "files": service.snippet_files(version, with_key=True),
+            "entries": service.key_entries(version),
+            "error": message,
+        },
+        status_code=code,
+    )
+
+
+@router.post(VERSION_PATH + "/publish")
+def publish_version(
+    request: Request, session: SessionDep, user: AuthorUser, _csrf: Csrf, version: Version
+) -> Response:
+    """Publish a draft version synced from the content folders."""
+    if version.draft_id:
+        # A browser draft is published from its draft page, which writes its files to disk.
+        return RedirectResponse(f"/staff/assessments/drafts/{version.draft_id}", status_code=303)
+    settings = get_settings()
+    try:
+        upload.publish_synced_draft(
+            session,
+            version,
+            assessments_dir=settings.assessments_dir,
+            bugs_dir=settings.seeded_bugs_dir,
+            actor=user,
+        )
+    except (assessment_service.VersionStateError, upload.PublishConflict) as exc:
+        return _refused(request, version, str(exc), 409)
+    session.commit()
+    return RedirectResponse(_version_url(version), status_code=303)
+
+
+@router.post(VERSION_PATH + "/retire")
+def retire_version(
+    request: Request,
+    session: SessionDep,
+    user: AuthorUser,
+    _csrf: Csrf,
+    version: Version,
+    confirm: Annotated[str, Form()] = "",
+) -> Response:
+    """Withdraw the published version: no new candidate can start until another is published."""
+    if confirm != "yes":
+        return _refused(request, version, "Tick the box to confirm the retirement.", 422)
+    try:
+        assessment_service.retire_version(session, version)
+    except assessment_service.VersionStateError as exc:
+        return _refused(request, version, str(exc), 409)
+    audit_service.record(
+        session,
+        user,
+        "assessment",
+        version.assessment.slug,
+        "assessment.retired",
+        None,
+        {"version": version.number},
+    )
+    session.commit()
+    return RedirectResponse(_version_url(version), status_code=303)
+
+
+@router.post(VERSION_PATH + "/discard")
+def discard_version(
+    request: Request, session: SessionDep, user: AuthorUser, _csrf: Csrf, version: Version
+) -> Response:
+    """Delete a draft version (and the browser draft it came from, if any)."""
+    try:
+        if version.draft_id:
+            upload.discard(session, _draft(version.draft_id))
+        else:
+            upload.discard_version(session, version)
+    except assessment_service.VersionStateError as exc:
+        return _refused(request, version, str(exc), 409)
+    session.commit()
+    return RedirectResponse("/staff/assessments", status_code=303)
+
+
+def _version_url(version: AssessmentVersion) -> str:
+    return f"/staff/assessments/{version.assessment.slug}/versions/{version.number}"
 
 
 @router.get(VERSION_PATH + "/rescore", response_class=HTMLResponse)
@@ -426,6 +555,10 @@ def rescore_apply(
     """Re-score the changed submissions that no grader finalized, after the author confirms."""
     if confirm != "yes":
         raise HTTPException(422, "confirm: tick the box to confirm the re-score.")
+    if version.status == VersionStatus.draft:
+        raise HTTPException(
+            409, "This version is a draft: publish it before moving submissions onto it."
+        )
     applied = rescore.apply(session, version, user)
     session.commit()
     base = f"/staff/assessments/{version.assessment.slug}/versions/{version.number}"

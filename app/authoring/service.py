@@ -1,8 +1,8 @@
 """What an author sees of an assessment: its versions and their use, previews and the key.
 
-A version is `published` while it is the one new candidates take (the newest version of an
-active assessment) and `retired` once a newer version replaced it or the assessment was
-withdrawn; submissions always keep the version they were taken on.
+A version is a `draft` until an author publishes it, `published` while it is the one new
+candidates take, and `retired` once a newer version replaced it or an author withdrew it;
+submissions always keep the version they were taken on.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from markupsafe import Markup
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.assessments.models import Assessment, AssessmentVersion
+from app.assessments.models import Assessment, AssessmentVersion, VersionStatus
 from app.assessments.service import AssessmentNotFound
 from app.invites.models import Invite
 from app.reviews.models import DecisionStatus, GradeDecision
@@ -34,7 +34,8 @@ class VersionRow:
     """One version of an assessment with how it has been used."""
 
     number: int
-    status: str  # published | retired
+    status: str  # draft | published | retired
+    draft_id: str | None  # the browser draft it was checked from, while it is a draft
     created_at: object
     bugs: int
     decoys: int
@@ -48,17 +49,23 @@ class AssessmentRow:
 
     slug: str
     title: str
-    status: str  # published | retired
-    current: int | None
+    status: str  # published | draft (nothing published yet) | retired
+    current: int | None  # the published version
+    draft: int | None  # the open draft version
     versions: list[VersionRow]
     invites: int
     submissions: int
     median_score: float | None
 
 
-def version_status(assessment: Assessment, version: AssessmentVersion, newest: int) -> str:
-    """`published` for the version new candidates take, `retired` for every other."""
-    return "published" if assessment.is_active and version.number == newest else "retired"
+def assessment_status(versions: Sequence[AssessmentVersion]) -> str:
+    """`published` while a version is, `draft` before any was, `retired` after."""
+    statuses = {v.status for v in versions}
+    if VersionStatus.published in statuses:
+        return "published"
+    if statuses <= {VersionStatus.draft}:
+        return "draft"
+    return "retired"
 
 
 def submission_scores(session: Session, version_ids: Sequence[int]) -> dict[int, list[float]]:
@@ -97,7 +104,7 @@ def _median(values: Sequence[float]) -> float | None:
 
 
 def list_assessment_rows(session: Session) -> list[AssessmentRow]:
-    """Every assessment, active first, with versions, invites, submissions and median score."""
+    """Every assessment, published first, with versions, invites, submissions, median score."""
     assessments = list(
         session.scalars(select(Assessment).order_by(Assessment.is_active.desc(), Assessment.slug))
     )
@@ -120,11 +127,12 @@ def list_assessment_rows(session: Session) -> list[AssessmentRow]:
     )
     rows = []
     for assessment in assessments:
-        newest = max((v.number for v in assessment.versions), default=0)
+        published = [v.number for v in assessment.versions if v.status == VersionStatus.published]
         versions = [
             VersionRow(
                 number=v.number,
-                status=version_status(assessment, v, newest),
+                status=v.status.value,
+                draft_id=v.draft_id if v.status == VersionStatus.draft else None,
                 created_at=v.created_at,
                 bugs=len(v.bugs),
                 decoys=len(v.decoys),
@@ -138,8 +146,9 @@ def list_assessment_rows(session: Session) -> list[AssessmentRow]:
             AssessmentRow(
                 slug=assessment.slug,
                 title=assessment.title,
-                status="published" if assessment.is_active and newest else "retired",
-                current=newest or None,
+                status=assessment_status(assessment.versions),
+                current=published[0] if published else None,
+                draft=next((v.number for v in versions if v.status == "draft"), None),
                 versions=versions,
                 invites=int(invites.get(assessment.id, 0)),
                 submissions=sum(v.submissions for v in versions),
@@ -165,16 +174,17 @@ def get_version(session: Session, slug: str, number: int) -> AssessmentVersion:
 
 
 def newest_version_number(session: Session, slug: str) -> int | None:
-    """The number of the newest version of `slug`, or None if there is no such assessment."""
+    """The newest version of `slug` that is not a draft, or None if it has none."""
     return session.scalar(
-        select(func.max(AssessmentVersion.number)).join(Assessment).where(Assessment.slug == slug)
+        select(func.max(AssessmentVersion.number))
+        .join(Assessment)
+        .where(Assessment.slug == slug, AssessmentVersion.status != VersionStatus.draft)
     )
 
 
 def status_of(version: AssessmentVersion) -> str:
-    """`published` or `retired` (see the module docstring)."""
-    newest = max(v.number for v in version.assessment.versions)
-    return version_status(version.assessment, version, newest)
+    """`draft`, `published` or `retired` (see the module docstring)."""
+    return version.status.value
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,19 @@
 """Assessments added or changed from the browser: staged as drafts, checked, then published.
 
-A draft is a folder in the data directory laid out as the content folders are
+A browser draft is a folder in the data directory laid out as the content folders are
 (`assessments/<slug>/`, `seeded_bugs/<slug>.yaml`), so it is checked by exactly the code
-`redline content check` runs. Publishing writes it into the content folders and syncs it, so
-the files on disk stay the source of truth: `content sync` afterwards finds nothing new. A
-publish is refused when the files on disk changed since the last sync, instead of silently
-overwriting them.
+`redline content check` runs. Each time it checks clean, its content is stored as the
+assessment's draft version (one per assessment), which can be previewed and tried like any
+version but is never served to candidates. Publishing writes the folder into the content
+folders and makes that draft version the published one, so the files on disk stay the source
+of truth: `content sync` afterwards finds nothing new. A publish is refused when the files on
+disk changed since the draft was made (byte for byte, so an edited comment counts) or were
+never synced, instead of silently overwriting them.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import shutil
@@ -25,7 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.assessments import service as assessment_service
-from app.assessments.models import Assessment
+from app.assessments.models import Assessment, AssessmentVersion, VersionStatus
 from app.audit import service as audit_service
 from app.db import utcnow
 from app.security import new_token
@@ -55,6 +59,21 @@ class PublishConflict(Exception):
     """The content on disk changed since it was last synced; publishing would overwrite it."""
 
 
+class DraftExists(Exception):
+    """The assessment already has an open draft; `url` is where to continue it."""
+
+    def __init__(self, slug: str, url: str) -> None:
+        self.slug = slug
+        self.url = url
+        super().__init__(
+            f"{slug} already has a draft ({url}): publish or discard it before starting another"
+        )
+
+
+# Stands for "made before drafts recorded the files on disk": nothing to compare against.
+UNRECORDED = "unrecorded"
+
+
 @dataclass(frozen=True)
 class Draft:
     """A staged assessment and what checking it found."""
@@ -65,6 +84,7 @@ class Draft:
     created_at: datetime
     created_by: str
     base_version: int | None  # the newest version when the draft was made
+    base_files_digest: str | None  # the raw files on disk then (None: there were none)
     problems: list[Problem]
     entry: CatalogEntry | None
 
@@ -95,6 +115,30 @@ def _read(path: Path) -> str:
 def drafts_dir(data_dir: Path) -> Path:
     """Where drafts are kept."""
     return data_dir / "drafts"
+
+
+def files_digest(assessments_dir: Path, bugs_dir: Path, slug: str) -> str | None:
+    """A digest of the raw bytes of an assessment's files on disk, or None when it has none.
+
+    Bytes, not parsed content: a change only to a YAML comment or to spacing leaves the
+    version's content as it was, but publishing over it would still lose it.
+    """
+    folder, key = assessments_dir / slug, bugs_dir / f"{slug}.yaml"
+    named = [
+        (f"assessments/{p.relative_to(folder).as_posix()}", p)
+        for p in (sorted(folder.rglob("*")) if folder.is_dir() else [])
+        if p.is_file()
+    ]
+    if key.is_file():
+        named.append((f"seeded_bugs/{slug}.yaml", key))
+    if not named:
+        return None
+    digest = hashlib.sha256()
+    for name, path in named:
+        data = path.read_bytes()
+        digest.update(f"{name}\0{len(data)}\0".encode())
+        digest.update(data)
+    return digest.hexdigest()
 
 
 def _safe_member(name: str, where: str) -> PurePosixPath:
@@ -259,6 +303,7 @@ def stage(
     key: bytes,
     actor: User,
     base_version: int | None,
+    base_files_digest: str | None,
     draft_id: str | None = None,
 ) -> Draft:
     """Write a draft (a new one, or over `draft_id`) and check it as `content check` would."""
@@ -281,6 +326,7 @@ def stage(
                 "created_at": utcnow().isoformat(),
                 "created_by": actor.email,
                 "base_version": base_version,
+                "base_files_digest": base_files_digest,
             }
         )
     )
@@ -305,6 +351,7 @@ def load_draft(data_dir: Path, draft_id: str) -> Draft:
         created_at=datetime.fromisoformat(meta["created_at"]),
         created_by=str(meta.get("created_by", "")),
         base_version=meta.get("base_version"),
+        base_files_digest=meta.get("base_files_digest", UNRECORDED),
         problems=list(catalog.problems),
         entry=catalog.get(slug),
     )
@@ -324,7 +371,9 @@ def list_drafts(data_dir: Path) -> list[Draft]:
     return sorted(drafts, key=lambda d: d.created_at, reverse=True)
 
 
-def edit_draft(data_dir: Path, draft: Draft, *, assessment_yaml: str, key_yaml: str) -> Draft:
+def edit_draft(
+    session: Session, data_dir: Path, draft: Draft, *, assessment_yaml: str, key_yaml: str
+) -> Draft:
     """Replace the draft's assessment.yaml and answer key with edited text, and check again."""
     for label, text in (("assessment.yaml", assessment_yaml), ("answer key", key_yaml)):
         if len(text) > MAX_TEXT_CHARS:
@@ -336,14 +385,130 @@ def edit_draft(data_dir: Path, draft: Draft, *, assessment_yaml: str, key_yaml: 
     (draft.root / "seeded_bugs" / f"{draft.slug}.yaml").write_text(
         key_yaml.replace("\r\n", "\n"), encoding="utf-8"
     )
-    return load_draft(data_dir, draft.id)
+    checked = load_draft(data_dir, draft.id)
+    save_draft_version(session, checked)
+    return checked
 
 
-def draft_from_version(data_dir: Path, session: Session, slug: str, *, actor: User) -> Draft:
-    """A draft holding the current files of a published assessment, to edit from the browser."""
+def draft_url(version: AssessmentVersion) -> str:
+    """Where an open draft version is continued: its browser draft, else its own page."""
+    if version.draft_id:
+        return f"/staff/assessments/drafts/{version.draft_id}"
+    return f"/staff/assessments/{version.assessment.slug}/versions/{version.number}"
+
+
+def check_no_open_draft(session: Session, data_dir: Path, slug: str) -> None:
+    """Raise DraftExists when `slug` has a draft version or a browser draft being fixed."""
+    assessment = session.scalars(select(Assessment).where(Assessment.slug == slug)).first()
+    version = assessment_service.draft_version(session, assessment) if assessment else None
+    if version is not None:
+        raise DraftExists(slug, draft_url(version))
+    for draft in list_drafts(data_dir):
+        if draft.slug == slug:
+            raise DraftExists(slug, f"/staff/assessments/drafts/{draft.id}")
+
+
+def create_draft(
+    session: Session,
+    data_dir: Path,
+    *,
+    slug: str,
+    files: dict[str, bytes],
+    key: bytes,
+    actor: User,
+    assessments_dir: Path,
+    bugs_dir: Path,
+) -> Draft:
+    """Stage uploaded files as the assessment's one open draft, and store it if it checks clean."""
+    check_no_open_draft(session, data_dir, slug)
+    draft = stage(
+        data_dir,
+        slug=slug,
+        files=files,
+        key=key,
+        actor=actor,
+        base_version=_newest_synced(session, slug),
+        base_files_digest=files_digest(assessments_dir, bugs_dir, slug),
+    )
+    save_draft_version(session, draft)
+    return draft
+
+
+def _newest_synced(session: Session, slug: str) -> int | None:
+    assessment = session.scalars(select(Assessment).where(Assessment.slug == slug)).first()
+    latest = assessment_service.latest_version(session, assessment) if assessment else None
+    return latest.number if latest else None
+
+
+def save_draft_version(session: Session, draft: Draft) -> AssessmentVersion | None:
+    """Store a draft that checks clean as its assessment's draft version (new or updated).
+
+    A draft with problems leaves its draft version, if it has one, at its last clean check.
+    """
+    version = draft_version_of(session, draft)
+    if draft.entry is None or draft.problems:
+        return version
+    if version is not None:
+        if version.content_digest != assessment_service.content_digest(draft.entry):
+            assessment_service.fill_version(version, draft.entry)
+            session.flush()
+        return version
+    assessment = session.scalars(select(Assessment).where(Assessment.slug == draft.slug)).first()
+    if assessment is None:
+        assessment = Assessment(
+            slug=draft.slug, title=draft.entry.assessment.title, is_active=False
+        )
+        session.add(assessment)
+        session.flush()
+    return assessment_service.new_draft_version(session, assessment, draft.entry, draft_id=draft.id)
+
+
+def draft_from_version(
+    data_dir: Path,
+    session: Session,
+    slug: str,
+    *,
+    actor: User,
+    assessments_dir: Path,
+    bugs_dir: Path,
+) -> Draft:
+    """A draft holding the newest version's files, to edit from the browser.
+
+    When the files on disk are that version, they are copied as they are (comments and
+    layout kept); otherwise the version is written out from the database.
+    """
+    check_no_open_draft(session, data_dir, slug)
     assessment = assessment_service.get_assessment(session, slug)
-    version = assessment_service.current_version(session, assessment)
+    version = assessment_service.latest_version(session, assessment)
+    if version is None:
+        raise assessment_service.AssessmentNotFound(slug)
+    disk = _disk_entry(assessments_dir, bugs_dir, slug)
+    if disk is not None and assessment_service.content_digest(disk) == version.content_digest:
+        folder = assessments_dir / slug
+        files = {
+            p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in sorted(folder.rglob("*"))
+            if p.is_file()
+        }
+        key = (bugs_dir / f"{slug}.yaml").read_bytes()
+    else:
+        files, key = _files_of(version)
+    draft = stage(
+        data_dir,
+        slug=slug,
+        files=files,
+        key=key,
+        actor=actor,
+        base_version=version.number,
+        base_files_digest=files_digest(assessments_dir, bugs_dir, slug),
+    )
+    save_draft_version(session, draft)
+    return draft
 
+
+def _files_of(version: AssessmentVersion) -> tuple[dict[str, bytes], bytes]:
+    """A stored version written out as content files: the folder's files and the answer key."""
+    slug = version.assessment.slug
     payload = {
         "slug": slug,
         "title": version.title,
@@ -380,19 +545,42 @@ def draft_from_version(data_dir: Path, session: Session, slug: str, *, actor: Us
             for d in version.decoys
         ],
     }
-    return stage(
-        data_dir,
-        slug=slug,
-        files=files,
-        key=yaml.safe_dump(key_doc, sort_keys=False, allow_unicode=True).encode(),
-        actor=actor,
-        base_version=version.number,
-    )
+    return files, yaml.safe_dump(key_doc, sort_keys=False, allow_unicode=True).encode()
 
 
-def discard(draft: Draft) -> None:
-    """Delete a draft."""
+def draft_version_of(session: Session, draft: Draft) -> AssessmentVersion | None:
+    """The draft version stored from a browser draft, if it ever checked clean."""
+    return session.scalars(
+        select(AssessmentVersion).where(
+            AssessmentVersion.draft_id == draft.id,
+            AssessmentVersion.status == VersionStatus.draft,
+        )
+    ).first()
+
+
+def discard(session: Session, draft: Draft) -> None:
+    """Delete a browser draft and the draft version stored from it."""
+    version = draft_version_of(session, draft)
+    if version is not None:
+        discard_version(session, version)
     shutil.rmtree(draft.root, ignore_errors=True)
+
+
+def discard_version(session: Session, version: AssessmentVersion) -> None:
+    """Delete a draft version (published and retired versions are kept for good)."""
+    if version.status != VersionStatus.draft:
+        raise assessment_service.VersionStateError(
+            f"Version {version.number} of {version.assessment.slug} is {version.status}; "
+            "only a draft can be discarded."
+        )
+    assessment = version.assessment
+    session.delete(version)
+    session.flush()
+    session.refresh(assessment)
+    if not assessment.versions:
+        # It was only ever this draft: nothing else refers to the assessment.
+        session.delete(assessment)
+        session.flush()
 
 
 def _disk_entry(assessments_dir: Path, bugs_dir: Path, slug: str) -> CatalogEntry | None:
@@ -401,17 +589,8 @@ def _disk_entry(assessments_dir: Path, bugs_dir: Path, slug: str) -> CatalogEntr
     return load_catalog(assessments_dir, bugs_dir).get(slug)
 
 
-def publish(
-    session: Session,
-    draft: Draft,
-    *,
-    assessments_dir: Path,
-    bugs_dir: Path,
-    actor: User,
-) -> assessment_service.SyncAction:
-    """Write a checked draft into the content folders and sync it as a new version."""
-    if draft.entry is None or draft.problems:
-        raise UploadRefused(draft.problems)
+def _check_disk(session: Session, draft: Draft, *, assessments_dir: Path, bugs_dir: Path) -> None:
+    """Raise PublishConflict when publishing would overwrite files that changed on disk."""
     slug = draft.slug
     existing = session.scalars(select(Assessment).where(Assessment.slug == slug)).first()
     latest = assessment_service.latest_version(session, existing) if existing else None
@@ -422,18 +601,44 @@ def publish(
             f"This draft was made when {slug} had {made}; it now has version {newest}. "
             "Start a new draft from the newest version so no change is lost."
         )
+    where = f"{assessments_dir.name}/{slug}/ and {bugs_dir.name}/{slug}.yaml"
     on_disk_present = (assessments_dir / slug).exists() or (bugs_dir / f"{slug}.yaml").exists()
     if on_disk_present:
         disk = _disk_entry(assessments_dir, bugs_dir, slug)
         disk_digest = assessment_service.content_digest(disk) if disk else None
         if latest is None or disk_digest != latest.content_digest:
-            where = f"{assessments_dir.name}/{slug}/ and {bugs_dir.name}/{slug}.yaml"
             state = "are not valid" if disk is None else "differ from the newest version"
             raise PublishConflict(
                 f"{where} on disk {state} in the database (changed on disk and not synced). "
                 "Run `redline content check` and `redline content sync`, or fix the files, "
                 "then upload again; publishing now would overwrite them."
             )
+    if draft.base_files_digest != UNRECORDED and draft.base_files_digest != files_digest(
+        assessments_dir, bugs_dir, slug
+    ):
+        raise PublishConflict(
+            f"{where} changed on disk since this draft was made (compared byte for byte, so "
+            "an edited comment or blank line counts). Publishing would overwrite that edit: "
+            "discard this draft and start a new one from the files as they are now."
+        )
+
+
+def publish(
+    session: Session,
+    draft: Draft,
+    *,
+    assessments_dir: Path,
+    bugs_dir: Path,
+    actor: User,
+) -> AssessmentVersion:
+    """Write a checked draft into the content folders and publish its draft version."""
+    if draft.entry is None or draft.problems:
+        raise UploadRefused(draft.problems)
+    _check_disk(session, draft, assessments_dir=assessments_dir, bugs_dir=bugs_dir)
+    version = save_draft_version(session, draft)
+    if version is None:
+        raise UploadRefused(draft.problems)
+    slug = draft.slug
     target = assessments_dir / slug
     staging = assessments_dir / f".{slug}.publishing"
     shutil.rmtree(staging, ignore_errors=True)
@@ -443,7 +648,12 @@ def publish(
     staging.rename(target)
     bugs_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(draft.root / "seeded_bugs" / f"{slug}.yaml", bugs_dir / f"{slug}.yaml")
-    action = assessment_service.sync_entry(session, draft.entry)
+    latest = assessment_service.latest_version(session, version.assessment)
+    if latest is not None and latest.content_digest == version.content_digest:
+        # Nothing changed: no new version, and the draft's number is free again.
+        discard_version(session, version)
+        version = latest
+    replaced = assessment_service.publish_version(session, version)
     audit_service.record(
         session,
         actor,
@@ -451,7 +661,50 @@ def publish(
         slug,
         "assessment.published",
         None,
-        {"version": action.version, "action": action.action, "draft": draft.id},
+        {
+            "version": version.number,
+            "replaced": replaced.number if replaced else None,
+            "draft": draft.id,
+        },
     )
-    discard(draft)
-    return action
+    shutil.rmtree(draft.root, ignore_errors=True)
+    return version
+
+
+def publish_synced_draft(
+    session: Session,
+    version: AssessmentVersion,
+    *,
+    assessments_dir: Path,
+    bugs_dir: Path,
+    actor: User,
+) -> AssessmentVersion | None:
+    """Publish a draft version synced from the content folders (nothing to write to disk).
+
+    Refused when the files no longer hold the draft's content: publishing it would make the
+    database and the files disagree.
+    """
+    if version.status != VersionStatus.draft or version.draft_id:
+        raise assessment_service.VersionStateError(
+            f"Version {version.number} of {version.assessment.slug} is not a draft synced from "
+            "the content folders."
+        )
+    slug = version.assessment.slug
+    disk = _disk_entry(assessments_dir, bugs_dir, slug)
+    if disk is None or assessment_service.content_digest(disk) != version.content_digest:
+        raise PublishConflict(
+            f"{assessments_dir.name}/{slug}/ and {bugs_dir.name}/{slug}.yaml on disk no longer "
+            f"hold draft version {version.number}. Run `redline content sync --draft` to draft "
+            "them again, or discard this draft."
+        )
+    replaced = assessment_service.publish_version(session, version)
+    audit_service.record(
+        session,
+        actor,
+        "assessment",
+        slug,
+        "assessment.published",
+        None,
+        {"version": version.number, "replaced": replaced.number if replaced else None},
+    )
+    return replaced

@@ -95,8 +95,11 @@ def create_invite(
     email = (candidate_email or "").strip() or None
     expires_at = expires_at or now + timedelta(days=get_settings().invite_days)
     problems = []
-    if not assessment.is_active:
-        problems.append(f"assessment: '{assessment.slug}' is retired")
+    if assessment_service.published_version(session, assessment) is None:
+        problems.append(
+            f"assessment: '{assessment.slug}' has no published version (a draft or a retired "
+            "version cannot be sent to candidates)"
+        )
     problems.extend(candidate_problems(name, email))
     if expires_at.tzinfo is None:
         problems.append("expiry: give a time zone (UTC)")
@@ -104,7 +107,6 @@ def create_invite(
         problems.append("expiry: must be in the future")
     if problems:
         raise InviteInvalid(problems)
-    assessment_service.current_version(session, assessment)  # an assessment must have content
     token = new_token()
     invite = Invite(
         assessment_id=assessment.id,

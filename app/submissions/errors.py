@@ -12,6 +12,7 @@ from app.templating import templates
 STATUS = {
     service.DraftInvalid: 422,
     service.InviteClosed: 410,
+    service.AssessmentWithdrawn: 410,
     service.CommentNotFound: 404,
 }
 TITLES = {
@@ -20,6 +21,7 @@ TITLES = {
     service.DraftConflict: "Changed in another tab",
     service.DraftInvalid: "Not saved",
     service.InviteClosed: "Invite closed",
+    service.AssessmentWithdrawn: "Assessment withdrawn",
     service.NotStarted: "Not started",
     service.CommentNotFound: "Comment not found",
 }

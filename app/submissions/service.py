@@ -117,6 +117,18 @@ class InviteClosed(SubmissionError):
         )
 
 
+class AssessmentWithdrawn(SubmissionError):
+    """The assessment has no published version, so it cannot be started."""
+
+    code = "assessment_withdrawn"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This assessment has been withdrawn, so it can no longer be started. Ask the "
+            "person who invited you for a new link."
+        )
+
+
 class CommentNotFound(SubmissionError):
     """A change names a comment the draft does not have (deleted in another tab)."""
 
@@ -385,7 +397,10 @@ def start_submission(session: Session, invite: Invite, now: datetime | None = No
     now = now or utcnow()
     if invite.revoked_at is not None or now >= invite.expires_at:
         raise InviteClosed()
-    version = assessment_service.current_version(session, invite.assessment)
+    try:
+        version = assessment_service.current_version(session, invite.assessment)
+    except assessment_service.NotPublished as exc:
+        raise AssessmentWithdrawn() from exc
     submission = Submission(
         public_id=secrets.token_hex(10),
         invite_id=invite.id,

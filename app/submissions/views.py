@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from app.assessments.models import AssessmentVersion
+from app.assessments.models import AssessmentVersion, VersionStatus
 from app.db import utcnow
 from app.invites.models import Invite
 from app.settings import get_settings
@@ -48,10 +48,13 @@ def judged_on(version: AssessmentVersion) -> list[str]:
 
 
 def version_for(invite: Invite, submission: Submission | None) -> AssessmentVersion:
-    """The version the candidate takes: the started one, else the newest."""
+    """The version the candidate takes: the started one, else the published one."""
     if submission is not None:
         return submission.version
-    return max(invite.assessment.versions, key=lambda v: v.number)
+    for version in invite.assessment.versions:
+        if version.status == VersionStatus.published:
+            return version
+    raise service.AssessmentWithdrawn()
 
 
 def assessment_read(version: AssessmentVersion, *, with_files: bool) -> AssessmentRead:

@@ -19,9 +19,10 @@ from app import migrate, sweep
 from app.db import get_engine, get_session
 from app.main import create_app
 from app.scoring import service as scoring_service
-from app.settings import PROJECT_ROOT
+from app.settings import PROJECT_ROOT, get_settings
+from app.users.models import Role
 from tests.conftest import TEST_DATABASE_URL
-from tests.web.factories import FakeGrader
+from tests.web.factories import FakeGrader, make_user, sign_in
 
 # The app shares each test's uncommitted session, which a grading thread could not see: tests
 # in this process grade in the request, as the command-line tools do, and close overdue
@@ -98,6 +99,24 @@ def client(session: Session) -> Iterator[TestClient]:
     app.dependency_overrides[get_session] = lambda: session
     with TestClient(app) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def author_csrf(client: TestClient, session: Session) -> str:
+    """Sign `client` in as a new author; the CSRF token its forms need."""
+    return sign_in(client, session, make_user(session, role=Role.author))
+
+
+@pytest.fixture
+def content(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Empty content folders of this test's own in place of the shipped ones, so publishing
+    from the browser writes there and not into the project."""
+    settings = get_settings()
+    for name in ("assessments", "seeded_bugs"):
+        (tmp_path / name).mkdir()
+    monkeypatch.setattr(settings, "assessments_dir", tmp_path / "assessments")
+    monkeypatch.setattr(settings, "seeded_bugs_dir", tmp_path / "seeded_bugs")
+    return tmp_path
 
 
 def _free_port() -> int:

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import functools
+import io
 import itertools
+import re
+import tarfile
+import zipfile
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,13 +16,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.assessments.models import Assessment, AssessmentVersion, Decoy, SeededBug
+from app.assessments.models import Assessment, AssessmentVersion, Decoy, SeededBug, VersionStatus
 from app.auth import SESSION_COOKIE
 from app.db import utcnow
 from app.invites import service as invite_service
 from app.invites.models import Invite
 from app.scoring.models import AutoScore, ScoreFlag, ScoreMatch
 from app.security import csrf_token_for, new_token, token_hash
+from app.settings import PROJECT_ROOT
 from app.submissions import service as submission_service
 from app.submissions.models import ReviewComment, Submission, SubmissionStatus
 from app.users import service as users_service
@@ -104,11 +109,11 @@ def sign_in(client: TestClient, session: Session, user: User) -> str:
 
 
 def assessment_version(session: Session, slug: str = DEFAULT_ASSESSMENT) -> AssessmentVersion:
-    """The newest stored version of a synced assessment."""
+    """The newest version of a synced assessment that is not a draft."""
     version = session.scalars(
         select(AssessmentVersion)
         .join(Assessment)
-        .where(Assessment.slug == slug)
+        .where(Assessment.slug == slug, AssessmentVersion.status != VersionStatus.draft)
         .order_by(AssessmentVersion.number.desc())
     ).first()
     assert version is not None, f"assessment {slug} is not synced"
@@ -342,3 +347,83 @@ class FakeGrader:
             matches=found,
             red_flags=(RedFlag(kind="no_questions", comment=-1, evidence=""),),
         )
+
+
+# -- assessments as content files and as versions ---------------------------------------------
+
+
+def fresh_slug(prefix: str) -> str:
+    """A slug no other test uses ([a-z0-9-]+)."""
+    return re.sub(r"[^a-z0-9-]", "x", unique(prefix).lower())
+
+
+def content_files(slug: str, source: str = DEFAULT_ASSESSMENT) -> dict[str, bytes]:
+    """A shipped assessment and its key under a new slug, by content path (as in an archive)."""
+    folder = PROJECT_ROOT / "assessments" / source
+    out = {}
+    for path in sorted(folder.iterdir()):
+        data = path.read_bytes()
+        if path.name == "assessment.yaml":
+            data = data.replace(f"slug: {source}".encode(), f"slug: {slug}".encode())
+        out[f"assessments/{slug}/{path.name}"] = data
+    key = (PROJECT_ROOT / "seeded_bugs" / f"{source}.yaml").read_bytes()
+    out[f"seeded_bugs/{slug}.yaml"] = key.replace(
+        f"assessment: {source}".encode(), f"assessment: {slug}".encode()
+    )
+    return out
+
+
+def zip_archive(files: Mapping[str, bytes]) -> bytes:
+    """A .zip holding `files` by path."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def tar_archive(files: Mapping[str, bytes], *, link: str | None = None) -> bytes:
+    """A .tar.gz holding `files` by path, and a symbolic link at `link` if given."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+        if link:
+            info = tarfile.TarInfo(link)
+            info.type = tarfile.SYMTYPE
+            info.linkname = "/etc/passwd"
+            archive.addfile(info)
+    return buffer.getvalue()
+
+
+def make_graded_submission(
+    session: Session,
+    version: AssessmentVersion,
+    *,
+    total: float,
+    bugs: list[str],
+    false_alarms: Sequence[str] = (),
+    severities: list[str | None] | None = None,
+    minutes: int = 30,
+) -> Submission:
+    """A submitted review of `version` whose auto-score found `bugs` (comment i finds bug i)
+    and raised `false_alarms` on decoys, taking `minutes`."""
+    severities = severities or ["critical"] * max(1, len(bugs))
+    submission = make_submission(
+        session,
+        assessment=version.assessment.slug,
+        comments=[{"body": f"comment {i}", "severity": s} for i, s in enumerate(severities)],
+    )
+    submission.submitted_at = submission.started_at + timedelta(minutes=minutes)
+    make_auto_score(
+        session,
+        submission,
+        score_dict(
+            total=total,
+            matches=[{"bug": b, "comment": i, "confidence": 0.9} for i, b in enumerate(bugs)],
+            false_alarms=[{"decoy": d, "comment": 0} for d in false_alarms],
+        ),
+    )
+    return submission

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -18,10 +17,8 @@ from app.users.models import Role
 from tests.web.factories import (
     assessment_version,
     copy_version,
-    make_auto_score,
-    make_submission,
+    make_graded_submission,
     make_user,
-    score_dict,
     sign_in,
 )
 
@@ -29,35 +26,6 @@ from tests.web.factories import (
 def clone_version(session: Session, source: str = "llm-gateway-client") -> AssessmentVersion:
     """A fresh assessment with one version copied from `source`, so counts start at zero."""
     return copy_version(session, assessment_version(session, source))
-
-
-def _submit(
-    session: Session,
-    version: AssessmentVersion,
-    *,
-    total: float,
-    bugs: list[str],
-    false_alarms: list[str] = (),  # type: ignore[assignment]
-    severities: list[str | None] | None = None,
-    minutes: int = 30,
-) -> Submission:
-    severities = severities or ["critical"] * max(1, len(bugs))
-    submission = make_submission(
-        session,
-        assessment=version.assessment.slug,
-        comments=[{"body": f"comment {i}", "severity": s} for i, s in enumerate(severities)],
-    )
-    submission.submitted_at = submission.started_at + timedelta(minutes=minutes)
-    make_auto_score(
-        session,
-        submission,
-        score_dict(
-            total=total,
-            matches=[{"bug": b, "comment": i, "confidence": 0.9} for i, b in enumerate(bugs)],
-            false_alarms=[{"decoy": d, "comment": 0} for d in false_alarms],
-        ),
-    )
-    return submission
 
 
 def _finalize(session: Session, submission: Submission, total: float, **verdicts: str) -> None:
@@ -103,7 +71,7 @@ def test_per_bug_shares_discrimination_severities_and_decoys(
     keys = [b.key for b in sorted(version.bugs, key=lambda b: b.rank)]
     decoy = version.decoys[0].key
     first, second = keys[0], keys[1]
-    strong = _submit(
+    strong = make_graded_submission(
         session,
         version,
         total=90,
@@ -111,9 +79,13 @@ def test_per_bug_shares_discrimination_severities_and_decoys(
         minutes=40,
         severities=["major", "critical"],
     )
-    _submit(session, version, total=80, bugs=[first], false_alarms=[decoy], minutes=20)
-    weak = _submit(session, version, total=20, bugs=[], false_alarms=[decoy], minutes=10)
-    _submit(session, version, total=30, bugs=[], minutes=50)
+    make_graded_submission(
+        session, version, total=80, bugs=[first], false_alarms=[decoy], minutes=20
+    )
+    weak = make_graded_submission(
+        session, version, total=20, bugs=[], false_alarms=[decoy], minutes=10
+    )
+    make_graded_submission(session, version, total=30, bugs=[], minutes=50)
     # A grader confirms one auto find, rejects another and adds one the grader missed.
     _finalize(session, strong, 85.0, **{first: "confirmed", second: "rejected"})
     _finalize(session, weak, 40.0, **{first: "added"})
@@ -161,7 +133,7 @@ def test_page_charts_and_csv_downloads(
     sign_in(client, session, make_user(session, role=Role.author))
     first = min(version.bugs, key=lambda b: b.rank).key
     for total, bugs in ((70.0, [first]), (35.0, []), (55.0, [first])):
-        _submit(session, version, total=total, bugs=bugs)
+        make_graded_submission(session, version, total=total, bugs=bugs)
     base = f"/staff/assessments/{version.assessment.slug}/versions/1/analysis"
     page = client.get(base).text
     assert "3 submitted" in page and 'id="analysis-empty"' not in page

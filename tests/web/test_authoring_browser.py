@@ -11,11 +11,16 @@ from playwright.sync_api import Page, expect
 
 from app.db import get_sessionmaker
 from app.scoring import service as scoring_service
-from app.settings import get_settings
 from app.users.models import Role
-from tests.web.factories import TEST_PASSWORD, assessment_version, make_user
-from tests.web.test_authoring_analysis import _submit
-from tests.web.test_authoring_upload import _files, _zip, slug_for
+from tests.web.factories import (
+    TEST_PASSWORD,
+    assessment_version,
+    content_files,
+    fresh_slug,
+    make_graded_submission,
+    make_user,
+    zip_archive,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -31,32 +36,21 @@ def _submissions(slug: str) -> list[str]:
         version = assessment_version(session, slug)
         bugs = [b.key for b in sorted(version.bugs, key=lambda b: b.rank)]
         for total, found in ((82.0, bugs[:2]), (45.0, bugs[:1]), (20.0, [])):
-            _submit(session, version, total=total, bugs=found)
+            make_graded_submission(session, version, total=total, bugs=found)
         return [b.title for b in version.bugs]
-
-
-@pytest.fixture
-def content(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """Content folders of this test's own: publishing writes there, not into the project."""
-    settings = get_settings()
-    for name in ("assessments", "seeded_bugs"):
-        (tmp_path / name).mkdir()
-    monkeypatch.setattr(settings, "assessments_dir", tmp_path / "assessments")
-    monkeypatch.setattr(settings, "seeded_bugs_dir", tmp_path / "seeded_bugs")
-    return tmp_path
 
 
 def test_author_loop(page: Page, live_server: str, tmp_path: Path, content: Path) -> None:
     scoring_service.default_grader()  # trained before the clock of the page starts
     email = _author()
-    slug = slug_for("loop")
-    files = _files(slug)
+    slug = fresh_slug("loop")
+    files = content_files(slug)
     key_name = f"seeded_bugs/{slug}.yaml"
     good_key = files[key_name].decode()
     files[key_name] = good_key.replace("rank: 2\n", "rank: second\n", 1).encode()
     bad_line = files[key_name].decode().splitlines().index("    rank: second") + 1
     archive = tmp_path / f"{slug}.zip"
-    archive.write_bytes(_zip(files))
+    archive.write_bytes(zip_archive(files))
 
     page.goto(f"{live_server}/login")
     page.get_by_label("E-mail").fill(email)
@@ -73,8 +67,14 @@ def test_author_loop(page: Page, live_server: str, tmp_path: Path, content: Path
     page.locator("#key-yaml").fill(good_key)
     page.get_by_role("button", name="Save and check again").click()
     expect(page.locator("#draft-ready")).to_be_visible()
+    # Checked clean, it is draft version 1: listed as such, not yet offered for invites.
+    page.get_by_role("link", name="All assessments").click()
+    expect(page.locator(f"#v-{slug}-1 .status")).to_have_text("draft")
+    expect(page.locator(f"#a-{slug} td .status").first).to_have_text("draft")
+    page.locator(f"#v-{slug}-1").get_by_role("link", name="Edit or publish").click()
     page.get_by_role("button", name="Publish").click()
     expect(page).to_have_url(f"{live_server}/staff/assessments/{slug}/versions/1")
+    expect(page.locator("h1 .status")).to_have_text("published")
 
     # The answer key over the code.
     titles = _submissions(slug)
@@ -134,3 +134,11 @@ def test_author_loop(page: Page, live_server: str, tmp_path: Path, content: Path
     with page.expect_download() as download:
         page.locator("#bugs a.csv").click()
     assert download.value.suggested_filename == f"{slug}-v1-bugs.csv"
+
+    # Withdraw it: retired from its page, it can no longer be sent to anyone.
+    page.goto(f"{live_server}/staff/assessments/{slug}/versions/1")
+    page.get_by_label("stop new candidates starting it").check()
+    page.get_by_role("button", name="Retire").click()
+    expect(page.locator("h1 .status")).to_have_text("retired")
+    page.goto(f"{live_server}/staff/invites")
+    expect(page.locator(f'#inv-assessment option[value="{slug}"]')).to_have_count(0)

@@ -145,7 +145,7 @@ def _row(page: str, slug: str) -> str:
 
 
 def _numbers(row: str) -> list[float]:
-    cells = re.findall(r"<td>([^<]*)</td>", row)
+    cells = re.findall(r"<td(?: class=\"num\")?>([^<]*)</td>", row)
     return [float(c) if c.strip() not in ("—", "") else 0.0 for c in cells]
 
 

@@ -32,13 +32,16 @@ def _review(review_id: str, *comments: dict[str, object]) -> dict[str, object]:
 
 
 def test_a_pasted_review_is_graded_with_the_evidence_a_grader_sees(
-    client: TestClient, session: Session
+    client: TestClient,
+    session: Session,
+    author_csrf: str,
 ) -> None:
-    csrf = sign_in(client, session, make_user(session, role=Role.author))
     version = assessment_version(session)
     assert client.get(_url(version, "try")).status_code == 200
     pasted = json.dumps(_review("r-good", GOOD_COMMENT), indent=2)
-    response = client.post(_url(version, "try"), data={"csrf_token": csrf, "reviews": pasted})
+    response = client.post(
+        _url(version, "try"), data={"csrf_token": author_csrf, "reviews": pasted}
+    )
     assert response.status_code == 200
     page = response.text
     assert "1 review graded" in page
@@ -52,9 +55,10 @@ def test_a_pasted_review_is_graded_with_the_evidence_a_grader_sees(
 
 
 def test_a_batch_reports_each_bad_line_with_its_field_and_grades_the_rest(
-    client: TestClient, session: Session
+    client: TestClient,
+    session: Session,
+    author_csrf: str,
 ) -> None:
-    csrf = sign_in(client, session, make_user(session, role=Role.author))
     version = assessment_version(session)
     lines = [
         json.dumps(_review("r-1", GOOD_COMMENT)),
@@ -66,7 +70,7 @@ def test_a_batch_reports_each_bad_line_with_its_field_and_grades_the_rest(
     ]
     response = client.post(
         _url(version, "try"),
-        data={"csrf_token": csrf},
+        data={"csrf_token": author_csrf},
         files={"batch": ("sample.jsonl", "\n".join(lines).encode(), "application/jsonl")},
     )
     assert response.status_code == 200
@@ -80,16 +84,17 @@ def test_a_batch_reports_each_bad_line_with_its_field_and_grades_the_rest(
 
 
 def test_input_that_cannot_be_read_is_refused_with_a_reason(
-    client: TestClient, session: Session
+    client: TestClient,
+    session: Session,
+    author_csrf: str,
 ) -> None:
-    csrf = sign_in(client, session, make_user(session, role=Role.author))
     version = assessment_version(session)
-    empty = client.post(_url(version, "try"), data={"csrf_token": csrf, "reviews": "  "})
+    empty = client.post(_url(version, "try"), data={"csrf_token": author_csrf, "reviews": "  "})
     assert empty.status_code == 422
     assert "pasted: nothing to grade: the input is empty" in empty.text
     binary = client.post(
         _url(version, "try"),
-        data={"csrf_token": csrf},
+        data={"csrf_token": author_csrf},
         files={"batch": ("b.jsonl", b"\xff\xfe\x00", "application/octet-stream")},
     )
     assert binary.status_code == 422
@@ -97,7 +102,7 @@ def test_input_that_cannot_be_read_is_refused_with_a_reason(
     big = b"{}\n" * (trial.MAX_UPLOAD_BYTES // 3 + 1)
     too_big = client.post(
         _url(version, "try"),
-        data={"csrf_token": csrf},
+        data={"csrf_token": author_csrf},
         files={"batch": ("big.jsonl", big, "application/jsonl")},
     )
     assert too_big.status_code == 413

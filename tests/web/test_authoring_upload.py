@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import io
 import re
-import tarfile
-import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,66 +12,8 @@ from sqlalchemy.orm import Session
 from app.assessments import service as assessment_service
 from app.audit.models import AuditEvent
 from app.authoring import upload
-from app.settings import PROJECT_ROOT, get_settings
-from app.users.models import Role
-from tests.web.factories import make_user, sign_in, unique
-
-SOURCE = "llm-gateway-client"
-
-
-@pytest.fixture
-def content(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
-    """Empty content folders of this test's own, in place of the shipped ones."""
-    settings = get_settings()
-    monkeypatch.setattr(settings, "assessments_dir", tmp_path / "assessments")
-    monkeypatch.setattr(settings, "seeded_bugs_dir", tmp_path / "seeded_bugs")
-    (tmp_path / "assessments").mkdir()
-    (tmp_path / "seeded_bugs").mkdir()
-    yield tmp_path
-
-
-def _files(slug: str) -> dict[str, bytes]:
-    """A copy of a shipped assessment under a new slug, as archive paths."""
-    folder = PROJECT_ROOT / "assessments" / SOURCE
-    out = {}
-    for path in sorted(folder.iterdir()):
-        data = path.read_bytes()
-        if path.name == "assessment.yaml":
-            data = data.replace(f"slug: {SOURCE}".encode(), f"slug: {slug}".encode())
-        out[f"assessments/{slug}/{path.name}"] = data
-    key = (PROJECT_ROOT / "seeded_bugs" / f"{SOURCE}.yaml").read_bytes()
-    out[f"seeded_bugs/{slug}.yaml"] = key.replace(
-        f"assessment: {SOURCE}".encode(), f"assessment: {slug}".encode()
-    )
-    return out
-
-
-def slug_for(prefix: str) -> str:
-    """A fresh, valid slug ([a-z0-9-]+)."""
-    return re.sub(r"[^a-z0-9-]", "x", unique(prefix).lower())
-
-
-def _zip(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name, data in files.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
-
-
-def _tar(files: dict[str, bytes], *, link: str | None = None) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-        if link:
-            info = tarfile.TarInfo(link)
-            info.type = tarfile.SYMTYPE
-            info.linkname = "/etc/passwd"
-            archive.addfile(info)
-    return buffer.getvalue()
+from app.settings import get_settings
+from tests.web.factories import content_files, fresh_slug, tar_archive, zip_archive
 
 
 def _upload(client: TestClient, csrf: str, name: str, data: bytes):  # type: ignore[no-untyped-def]
@@ -88,14 +26,16 @@ def _upload(client: TestClient, csrf: str, name: str, data: bytes):  # type: ign
 
 
 def test_upload_check_fix_publish_then_content_sync_finds_nothing_new(
-    client: TestClient, session: Session, content: Path
+    client: TestClient,
+    session: Session,
+    content: Path,
+    author_csrf: str,
 ) -> None:
-    csrf = sign_in(client, session, make_user(session, role=Role.author))
-    slug = slug_for("up")
-    files = _files(slug)
+    slug = fresh_slug("up")
+    files = content_files(slug)
     broken_key = files[f"seeded_bugs/{slug}.yaml"].replace(b"rank: 1\n", b"rank: first\n", 1)
     files[f"seeded_bugs/{slug}.yaml"] = broken_key
-    response = _upload(client, csrf, "mine.zip", _zip(files))
+    response = _upload(client, author_csrf, "mine.zip", zip_archive(files))
     assert response.status_code == 303
     draft_url = response.headers["location"]
     page = client.get(draft_url).text
@@ -113,12 +53,12 @@ def test_upload_check_fix_publish_then_content_sync_finds_nothing_new(
     assessment_yaml = files[f"assessments/{slug}/assessment.yaml"].decode()
     checked = client.post(
         draft_url,
-        data={"csrf_token": csrf, "assessment_yaml": assessment_yaml, "key_yaml": fixed},
+        data={"csrf_token": author_csrf, "assessment_yaml": assessment_yaml, "key_yaml": fixed},
     )
     assert checked.status_code == 200
     assert 'id="draft-ready"' in checked.text
     published = client.post(
-        draft_url + "/publish", data={"csrf_token": csrf}, follow_redirects=False
+        draft_url + "/publish", data={"csrf_token": author_csrf}, follow_redirects=False
     )
     assert published.status_code == 303
     assert published.headers["location"] == f"/staff/assessments/{slug}/versions/1"
@@ -139,14 +79,16 @@ def test_upload_check_fix_publish_then_content_sync_finds_nothing_new(
 
 
 def test_edit_as_a_draft_changes_make_a_new_version_and_disk_edits_are_not_overwritten(
-    client: TestClient, session: Session, content: Path
+    client: TestClient,
+    session: Session,
+    content: Path,
+    author_csrf: str,
 ) -> None:
-    csrf = sign_in(client, session, make_user(session, role=Role.author))
-    slug = slug_for("ed")
-    first = _upload(client, csrf, "a.tar.gz", _tar(_files(slug)))
-    client.post(first.headers["location"] + "/publish", data={"csrf_token": csrf})
+    slug = fresh_slug("ed")
+    first = _upload(client, author_csrf, "a.tar.gz", tar_archive(content_files(slug)))
+    client.post(first.headers["location"] + "/publish", data={"csrf_token": author_csrf})
     edit = client.post(
-        f"/staff/assessments/{slug}/edit", data={"csrf_token": csrf}, follow_redirects=False
+        f"/staff/assessments/{slug}/edit", data={"csrf_token": author_csrf}, follow_redirects=False
     )
     draft_url = edit.headers["location"]
     page = client.get(draft_url).text
@@ -154,35 +96,46 @@ def test_edit_as_a_draft_changes_make_a_new_version_and_disk_edits_are_not_overw
     draft_id = draft_url.rsplit("/", 1)[1]
     draft = upload.load_draft(get_settings().data_dir, draft_id)
     unchanged = client.post(
-        draft_url + "/publish", data={"csrf_token": csrf}, follow_redirects=False
+        draft_url + "/publish", data={"csrf_token": author_csrf}, follow_redirects=False
     )
     assert unchanged.headers["location"] == f"/staff/assessments/{slug}/versions/1"
 
     edit = client.post(
-        f"/staff/assessments/{slug}/edit", data={"csrf_token": csrf}, follow_redirects=False
+        f"/staff/assessments/{slug}/edit", data={"csrf_token": author_csrf}, follow_redirects=False
     )
     draft_url = edit.headers["location"]
     draft = upload.load_draft(get_settings().data_dir, draft_url.rsplit("/", 1)[1])
     key = draft.key_yaml.replace("Cache key ignores", "The cache key ignores", 1)
     client.post(
         draft_url,
-        data={"csrf_token": csrf, "assessment_yaml": draft.assessment_yaml, "key_yaml": key},
+        data={"csrf_token": author_csrf, "assessment_yaml": draft.assessment_yaml, "key_yaml": key},
     )
     # Someone edits the files on disk without syncing: publishing must not overwrite them.
     disk = content / "seeded_bugs" / f"{slug}.yaml"
     disk.write_text(disk.read_text().replace("ignores model", "ignores the model", 1))
-    refused = client.post(draft_url + "/publish", data={"csrf_token": csrf})
+    refused = client.post(draft_url + "/publish", data={"csrf_token": author_csrf})
     assert refused.status_code == 409
     assert "changed on disk and not synced" in refused.text
     assert "ignores the model" in disk.read_text()
-    # Once the disk edit is synced it is version 2, and the draft made from version 1 would
-    # undo it: refused too, until the author starts again from version 2.
-    assessment_service.sync_content(session, content / "assessments", content / "seeded_bugs")
-    stale = client.post(draft_url + "/publish", data={"csrf_token": csrf})
+    # Once the disk edit is synced it is version 3 (the open draft holds number 2), and the
+    # draft made from version 1 would undo it: refused too, until the author starts again.
+    actions, _ = assessment_service.sync_content(
+        session, content / "assessments", content / "seeded_bugs"
+    )
+    assert [str(a) for a in actions if a.slug == slug] == [
+        f"{slug}: changed, new version 3; draft version 2 made in the browser is left as it is"
+    ]
+    stale = client.post(draft_url + "/publish", data={"csrf_token": author_csrf})
     assert stale.status_code == 409
-    assert "it now has version 2" in stale.text
+    assert "it now has version 3" in stale.text
+    # One draft at a time: editing again continues the open draft until it is discarded.
+    again = client.post(
+        f"/staff/assessments/{slug}/edit", data={"csrf_token": author_csrf}, follow_redirects=False
+    )
+    assert again.headers["location"] == draft_url
+    client.post(draft_url + "/discard", data={"csrf_token": author_csrf})
     edit = client.post(
-        f"/staff/assessments/{slug}/edit", data={"csrf_token": csrf}, follow_redirects=False
+        f"/staff/assessments/{slug}/edit", data={"csrf_token": author_csrf}, follow_redirects=False
     )
     draft_url = edit.headers["location"]
     draft = upload.load_draft(get_settings().data_dir, draft_url.rsplit("/", 1)[1])
@@ -190,37 +143,50 @@ def test_edit_as_a_draft_changes_make_a_new_version_and_disk_edits_are_not_overw
     key = draft.key_yaml.replace("ignores the model", "ignores the model name", 1)
     client.post(
         draft_url,
-        data={"csrf_token": csrf, "assessment_yaml": draft.assessment_yaml, "key_yaml": key},
+        data={"csrf_token": author_csrf, "assessment_yaml": draft.assessment_yaml, "key_yaml": key},
     )
     published = client.post(
-        draft_url + "/publish", data={"csrf_token": csrf}, follow_redirects=False
+        draft_url + "/publish", data={"csrf_token": author_csrf}, follow_redirects=False
     )
-    assert published.headers["location"] == f"/staff/assessments/{slug}/versions/3"
+    assert published.headers["location"] == f"/staff/assessments/{slug}/versions/4"
     assert "ignores the model name" in disk.read_text()
+    statuses = [
+        (v.number, v.status.value)
+        for v in assessment_service.get_assessment(session, slug).versions
+    ]
+    assert statuses == [(1, "retired"), (3, "retired"), (4, "published")]
 
 
 @pytest.mark.parametrize(
     ("name", "build", "message"),
     [
-        ("x.zip", lambda f: _zip({**f, "../evil.txt": b"x"}), "paths may not leave the folder"),
-        ("x.zip", lambda f: _zip({**f, "/etc/evil": b"x"}), "absolute paths are not allowed"),
-        ("x.tar.gz", lambda f: _tar(f, link="assessments/s/link.py"), "only regular files"),
         (
             "x.zip",
-            lambda f: _zip({f"assessments/s/f{i}.py": b"" for i in range(60)}),
+            lambda f: zip_archive({**f, "../evil.txt": b"x"}),
+            "paths may not leave the folder",
+        ),
+        (
+            "x.zip",
+            lambda f: zip_archive({**f, "/etc/evil": b"x"}),
+            "absolute paths are not allowed",
+        ),
+        ("x.tar.gz", lambda f: tar_archive(f, link="assessments/s/link.py"), "only regular files"),
+        (
+            "x.zip",
+            lambda f: zip_archive({f"assessments/s/f{i}.py": b"" for i in range(60)}),
             "more than 50 files",
         ),
         (
             "x.zip",
-            lambda f: _zip({"assessments/s/big.py": b"x" * (upload.MAX_TOTAL_BYTES + 1)}),
+            lambda f: zip_archive({"assessments/s/big.py": b"x" * (upload.MAX_TOTAL_BYTES + 1)}),
             "file too large",
         ),
-        ("x.zip", lambda f: _zip({**f, "README.md": b"x"}), "not under assessments/"),
+        ("x.zip", lambda f: zip_archive({**f, "README.md": b"x"}), "not under assessments/"),
         ("x.rar", lambda f: b"whatever", "must end in .zip, .tar.gz or .tgz"),
         ("x.zip", lambda f: b"not a zip", "not a readable archive"),
         (
             "x.zip",
-            lambda f: _zip({k: v for k, v in f.items() if "seeded_bugs" not in k}),
+            lambda f: zip_archive({k: v for k, v in f.items() if "seeded_bugs" not in k}),
             "no answer key",
         ),
     ],
@@ -231,32 +197,34 @@ def test_upload_limits_are_refused_with_the_reason(
     content: Path,
     name: str,
     build,
-    message: str,  # type: ignore[no-untyped-def]
+    message: str,  # type: ignore[no-untyped-def],
+    author_csrf: str,
 ) -> None:
-    csrf = sign_in(client, session, make_user(session, role=Role.author))
-    response = _upload(client, csrf, name, build(_files("s")))
+    response = _upload(client, author_csrf, name, build(content_files("s")))
     assert response.status_code == 422
     assert message in response.text
     assert list((content / "assessments").iterdir()) == []
 
 
 def test_loose_files_upload_needs_a_key_named_for_the_slug(
-    client: TestClient, session: Session, content: Path
+    client: TestClient,
+    session: Session,
+    content: Path,
+    author_csrf: str,
 ) -> None:
-    csrf = sign_in(client, session, make_user(session, role=Role.author))
-    slug = slug_for("loose")
-    files = _files(slug)
+    slug = fresh_slug("loose")
+    files = content_files(slug)
     loose = [
         ("files", (path.rsplit("/", 1)[1], data, "text/plain"))
         for path, data in files.items()
         if path.startswith("assessments/")
     ]
-    missing = client.post("/staff/assessments/new", data={"csrf_token": csrf}, files=loose)
+    missing = client.post("/staff/assessments/new", data={"csrf_token": author_csrf}, files=loose)
     assert missing.status_code == 422 and "upload: key: choose the answer key" in missing.text
     key = ("key", (f"{slug}.yaml", files[f"seeded_bugs/{slug}.yaml"], "text/yaml"))
     ok = client.post(
         "/staff/assessments/new",
-        data={"csrf_token": csrf},
+        data={"csrf_token": author_csrf},
         files=[*loose, key],
         follow_redirects=False,
     )

@@ -139,3 +139,47 @@ def test_old_invite_events_lose_the_candidates_identity(scratch_url: str) -> Non
             connection.execute(text("UPDATE audit_event SET action = 'forged'"))
     finally:
         engine.dispose()
+
+
+def test_versions_get_the_status_they_implied_before_0006(scratch_url: str) -> None:
+    migrate.upgrade(scratch_url, "0005")
+    engine = make_engine(scratch_url)
+    made = "'2026-12-01 00:00:00'"
+    version = (
+        "INSERT INTO assessment_version (id, assessment_id, number, content_digest, title, "
+        "language, time_limit_minutes, brief, files, rubric, created_at) VALUES "
+        "({id}, {assessment}, {number}, 'd', 't', 'python', 60, 'b', '[]', '{{}}', " + made + ")"
+    )
+    try:
+        with engine.begin() as connection:
+            for id_, slug, active in ((1, "live", True), (2, "withdrawn", False)):
+                connection.execute(
+                    text(
+                        "INSERT INTO assessment (id, slug, title, is_active, created_at) "
+                        f"VALUES ({id_}, '{slug}', '{slug}', :active, {made})"
+                    ),
+                    {"active": active},
+                )
+            for id_, assessment, number in ((1, 1, 1), (2, 1, 2), (3, 2, 1)):
+                connection.execute(
+                    text(version.format(id=id_, assessment=assessment, number=number))
+                )
+        migrate.upgrade(scratch_url)
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT id, status, draft_id FROM assessment_version ORDER BY id")
+            ).all()
+        # The newest version of an active assessment was the one candidates took.
+        assert [tuple(r) for r in rows] == [
+            (1, "retired", None),
+            (2, "published", None),
+            (3, "retired", None),
+        ]
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE assessment_version SET status = 'draft' WHERE id = 2"))
+        migrate.downgrade(scratch_url, "0005")
+        with engine.connect() as connection:
+            ids = connection.execute(text("SELECT id FROM assessment_version ORDER BY id"))
+            assert ids.scalars().all() == [1, 3]  # a draft was no version before 0006
+    finally:
+        engine.dispose()
