@@ -736,12 +736,12 @@ def _learned_level(
     """Replace a rule-of-thumb level by the learned one, keeping the per-comment reasons."""
     level = model.predict(signals)
     kept = [Point(0.0, p.reason, p.comment, p.quote, p.signal) for p in rule.points]
-    shown = ", ".join(f"{n} {v:g}" for n, v in zip(names, signals, strict=True) if v)
     kept.append(
         Point(
             level,
-            f"level {level:g} picked by a model trained on graded reviews from "
-            f"{shown or 'no signal'} (the rule of thumb says {rule.score:g})",
+            f"level {level:g}, picked by a model trained on graders' scores from what the "
+            f"review does: {scoring.describe_signals(names, signals)} (the fixed rules alone "
+            f"give {rule.score:g})",
             signal="level_model",
         )
     )

@@ -343,7 +343,7 @@ def tradeoffs(
     points = [
         Point(
             0.0,
-            f"{comment_label(v.comment)} weighs a cost or condition (p={v.tradeoff:.2f})",
+            f"{comment_label(v.comment)} weighs a cost or condition (likelihood {v.tradeoff:.0%})",
             v.comment,
             _first_sentence_matching(v.text, TRADEOFF_RE),
             "tradeoff",
@@ -565,6 +565,53 @@ TASTE_FEATURES = (
     "problems",
     "comments",
 )
+
+
+# What each signal counts, in words an author or grader reads in an explanation: the names
+# above are the models' column names and mean nothing outside the code. A count reads as
+# (one, many); a share or likelihood as one phrase with the value as a percentage.
+COUNT_WORDS: dict[str, tuple[str, str]] = {
+    "framed": (
+        "fix weighed against a cost or condition",
+        "fixes weighed against a cost or condition",
+    ),
+    "passing": (
+        "passing mention of a cost or alternative",
+        "passing mentions of a cost or alternative",
+    ),
+    "measures": (
+        "weighed fix says what to measure first",
+        "weighed fixes say what to measure first",
+    ),
+    "sequences": ("weighed fix orders the work", "weighed fixes order the work"),
+    "problems": ("comment reports a problem", "comments report a problem"),
+    "frameworks": ("comment brings in a new framework", "comments bring in a new framework"),
+    "rewrites": ("comment proposes a rewrite", "comments propose a rewrite"),
+    "styles": ("style comment", "style comments"),
+    "abstraction": ("remark on needless complexity", "remarks on needless complexity"),
+    "comments": ("comment in all", "comments in all"),
+}
+SHARE_WORDS: dict[str, str] = {
+    "framed_share": "{:.0%} of comments weigh a fix",
+    "mean_p": "comments weigh a tradeoff with likelihood {:.0%} on average",
+    "max_p": "the strongest tradeoff comment has likelihood {:.0%}",
+    "summary_p": "the summary weighs a tradeoff with likelihood {:.0%}",
+    "style_share": "{:.1f} style comments per problem reported",
+}
+
+
+def describe_signals(names: Sequence[str], values: Sequence[float]) -> str:
+    """The non-zero signals a learned level was picked from, in words ("no signal" if none)."""
+    shown = []
+    for name, value in zip(names, values, strict=True):
+        if not value:
+            continue
+        if name in COUNT_WORDS:
+            one, many = COUNT_WORDS[name]
+            shown.append(f"{value:g} {one if value == 1 else many}")
+        else:
+            shown.append(SHARE_WORDS.get(name, name + " {:g}").format(value))
+    return "; ".join(shown) or "no signal"
 
 
 def tradeoff_features(views: Sequence[CommentView], *, threshold: float = 0.5) -> list[float]:

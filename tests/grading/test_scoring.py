@@ -192,3 +192,18 @@ def test_total_is_the_rubric_weighted_sum() -> None:
     assert Rubric().total(dims) == pytest.approx(30 + 12.5 + 0 + 15)
     custom = Rubric(detection=50, severity=50, tradeoffs=0, tool_taste=0)
     assert custom.total(dims) == pytest.approx(75.0)
+
+
+def test_every_learned_level_signal_is_described_in_words() -> None:
+    names = (*scoring.TRADEOFF_FEATURES, *scoring.TASTE_FEATURES)
+    assert set(names) == set(scoring.COUNT_WORDS) | set(scoring.SHARE_WORDS)
+    words = scoring.describe_signals(
+        scoring.TRADEOFF_FEATURES, [1.0, 0.25, 0.0, 2.0, 0.0, 0.21, 0.62, 0.0, 4.0]
+    )
+    assert words == (
+        "1 fix weighed against a cost or condition; 25% of comments weigh a fix; "
+        "2 weighed fixes say what to measure first; comments weigh a tradeoff with likelihood "
+        "21% on average; the strongest tradeoff comment has likelihood 62%; "
+        "4 comments report a problem"
+    )
+    assert scoring.describe_signals(scoring.TASTE_FEATURES, [0.0] * 7) == "no signal"

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from app.assessments.models import AssessmentVersion
 from app.authoring import trial
 from app.users.models import Role
+from grading import scoring
 from tests.web.factories import DEFAULT_ASSESSMENT, assessment_version, make_user, sign_in
 
 GOOD_COMMENT = {
@@ -159,3 +160,24 @@ def test_key_lint_warns_when_a_wrong_cause_earns_the_bug(session: Session) -> No
     after = next(item for item in trial.lint_key(version) if item.key == bug.key)
     assert after.probes[2].credited
     assert any("wrong cause" in w for w in after.warnings)
+
+
+def test_the_tradeoffs_explanation_is_in_words_not_model_signal_names(
+    client: TestClient, session: Session, author_csrf: str
+) -> None:
+    version = assessment_version(session)
+    weighed = {
+        **GOOD_COMMENT,
+        "body": GOOD_COMMENT["body"] + " Adding the parameters to the key costs some hit rate, "
+        "so measure the hit rate before and after; fix this first, then the retry.",
+    }
+    pasted = json.dumps(_review("r-tradeoff", weighed))
+    page = client.post(_url(version, "try"), data={"csrf_token": author_csrf, "reviews": pasted})
+    row = re.search(r"<tr><td>tradeoffs</td>(.*?)</tr>", page.text, re.S)
+    assert row, page.text
+    reasons = row.group(1)
+    assert "weighs a cost or condition (likelihood" in reasons
+    for name in (*scoring.TRADEOFF_FEATURES, *scoring.TASTE_FEATURES):
+        if "_" in name:
+            assert name not in page.text
+    assert "p=0." not in reasons
