@@ -28,6 +28,8 @@ SEVERITIES = ("critical", "major", "minor", "nit", "none")
 # The rubric's anchors are 0, 25, 50, 75 and 100; agreement in QWK is on those five levels.
 QWK_LEVELS = 5
 TOTAL_BINS = tuple(range(0, 100, 10))
+# Fewer pairs than this make a correlation meaningless (two points always lie on a line).
+MIN_CORRELATION_PAIRS = 3
 
 
 @dataclass
@@ -110,6 +112,11 @@ class Analysis:
     time_limit: int = 0
 
     @property
+    def discriminating(self) -> bool:
+        """Whether there are enough scores for a correlation (see `pearson`)."""
+        return len(self.totals) >= MIN_CORRELATION_PAIRS
+
+    @property
     def median_minutes(self) -> float | None:
         """The median time from start to submission, in minutes."""
         return round(statistics.median(self.minutes), 1) if self.minutes else None
@@ -184,7 +191,7 @@ def load_samples(session: Session, version: AssessmentVersion) -> list[Sample]:
 
 def pearson(xs: Sequence[float], ys: Sequence[float]) -> float | None:
     """The correlation of two equally long series; None when either does not vary."""
-    if len(xs) < 3 or len(xs) != len(ys):
+    if len(xs) < MIN_CORRELATION_PAIRS or len(xs) != len(ys):
         return None
     mx, my = statistics.fmean(xs), statistics.fmean(ys)
     sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))

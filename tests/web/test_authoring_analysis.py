@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 from fastapi.testclient import TestClient
@@ -57,6 +58,11 @@ def test_empty_version_says_what_will_appear(
     assert page.status_code == 200
     assert 'id="analysis-empty"' in page.text
     assert "0 submitted" in page.text
+    # Each section says what it will show instead of drawing an empty chart or table.
+    for section in ("bugs", "decoys", "totals", "agreement", "time"):
+        assert f'id="{section}-empty"' in page.text
+    assert "<img" not in page.text and "<table" not in page.text and ".csv" not in page.text
+    assert f"For each of the {len(version.bugs)} seeded bugs" in page.text
     chart = client.get(base + "/found.svg")
     assert chart.status_code == 200
     assert chart.headers["content-type"] == "image/svg+xml"
@@ -118,6 +124,26 @@ def test_per_bug_shares_discrimination_severities_and_decoys(
     assert total.mae == 12.5  # |90-85| and |20-40|
 
 
+def test_one_or_two_reviews_show_their_counts_and_say_they_are_too_few(
+    client: TestClient, session: Session, version: AssessmentVersion
+) -> None:
+    sign_in(client, session, make_user(session, role=Role.author))
+    first = min(version.bugs, key=lambda b: b.rank).key
+    make_graded_submission(session, version, total=70.0, bugs=[first])
+    make_graded_submission(session, version, total=20.0, bugs=[])
+    base = f"/staff/assessments/{version.assessment.slug}/versions/1/analysis"
+    page = client.get(base).text
+    few = re.search(r'<p class="banner" id="analysis-few">(.*?)</p>', page, re.S)
+    assert few and "2 scored reviews" in few.group(1) and "needs at least 3" in few.group(1)
+    row = re.search(rf'<tr id="bug-{first}">(.*?)</tr>', page, re.S)
+    assert row
+    cells = re.findall(r'<td class="num">([^<]*)</td>', row.group(1))
+    assert cells[:3] == ["50%", "—", "—"]  # found by 1 of 2; none confirmed; no correlation
+    for chart in ("found", "totals", "time"):
+        assert f'src="{base}/{chart}.svg"' in page
+    assert 'id="agreement-empty"' in page and "2 auto-scored reviews waiting" in page
+
+
 def test_quadratic_kappa_and_pearson_match_hand_computed_values() -> None:
     assert analysis.quadratic_kappa([0, 1, 2, 3, 4], [0, 1, 2, 3, 4]) == 1.0
     assert analysis.quadratic_kappa([0, 4], [4, 0]) == -1.0
@@ -132,11 +158,20 @@ def test_page_charts_and_csv_downloads(
 ) -> None:
     sign_in(client, session, make_user(session, role=Role.author))
     first = min(version.bugs, key=lambda b: b.rank).key
-    for total, bugs in ((70.0, [first]), (35.0, []), (55.0, [first])):
+    submissions = [
         make_graded_submission(session, version, total=total, bugs=bugs)
+        for total, bugs in ((70.0, [first]), (35.0, []), (55.0, [first]))
+    ]
     base = f"/staff/assessments/{version.assessment.slug}/versions/1/analysis"
     page = client.get(base).text
     assert "3 submitted" in page and 'id="analysis-empty"' not in page
+    assert 'id="analysis-few"' not in page
+    # No grade is finalized yet: the agreement section says what it will show.
+    assert 'id="agreement-empty"' in page and f'src="{base}/agreement.svg"' not in page
+    assert "3 auto-scored reviews waiting" in page
+    _finalize(session, submissions[0], 70.0, **{first: "confirmed"})
+    page = client.get(base).text
+    assert 'id="agreement-empty"' not in page
     for chart in ("found", "decoys", "totals", "agreement", "time"):
         assert f'src="{base}/{chart}.svg"' in page
         svg = client.get(f"{base}/{chart}.svg")
