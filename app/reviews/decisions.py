@@ -160,6 +160,65 @@ def _check_comment(submission: Submission, comment: int) -> None:
         raise InvalidDecision(f"there is no comment {comment + 1}")
 
 
+def _decide_item(
+    session: Session,
+    submission_id: int,
+    user: User,
+    *,
+    version: int,
+    verdict: str,
+    verdicts: type[MatchVerdict] | type[FlagVerdict],
+    field: str,
+    name: str,
+    comment: int,
+    check_request: Callable[[Submission], None],
+    check_auto: Callable[[AutoScore | None], None],
+    items: Callable[[GradeDecision], list[Any]],
+    named: Callable[[Any], str],
+    make: Callable[[], MatchDecision | FlagDecision],
+    with_scores: bool,
+) -> GradeDecision:
+    """Record one grader verdict on an item (a match or a red flag) and audit it.
+
+    `check_request` validates the request against the submission before anything is read
+    for update, `check_auto` against the newest auto-score; `items` is the decision's list of
+    such verdicts, `named` the item one of them is about, and `make` builds a new one. The
+    audit event names the item by `field` (`{field: name, "comment": comment}`) and, with
+    `with_scores`, the total and dimensions too.
+    """
+    _claim_write_lock(session, submission_id)
+    submission = get_submission(session, submission_id)
+    check_request(submission)
+    if verdict not in {v.value for v in verdicts} | {"cleared"}:
+        allowed = ", ".join(v.value for v in verdicts)
+        raise InvalidDecision(f"verdict must be {allowed} or cleared")
+    decision = _check_version(session, submission, version)
+    auto = latest_auto_score(session, submission.id)
+    check_auto(auto)
+    before_total = recompute(submission, auto, decision).total if with_scores else None
+    decision = _ensure_decision(session, submission, decision, auto, user)
+    listed = items(decision)
+    existing = next((i for i in listed if (named(i), i.comment_index) == (name, comment)), None)
+    before = existing.verdict.value if existing else None
+    _set_verdict(listed, existing, verdict, user, make)
+    _save(session, submission, decision, auto, user)
+    said: dict[str, Any] = {field: name, "comment": comment, "verdict": before}
+    now: dict[str, Any] = {
+        field: name,
+        "comment": comment,
+        "verdict": None if verdict == "cleared" else verdict,
+    }
+    if with_scores:
+        said["total"] = before_total
+        now.update(total=decision.total, dimensions=decision.dimensions)
+    now["version"] = decision.version
+    prefix = "match" if verdicts is MatchVerdict else "flag"
+    audit.record(
+        session, user, "submission", submission.public_id, f"{prefix}.{verdict}", said, now
+    )
+    return decision
+
+
 def decide_match(
     session: Session,
     submission_id: int,
@@ -171,52 +230,38 @@ def decide_match(
     verdict: str,
 ) -> GradeDecision:
     """Confirm or reject an auto match, add a match, or clear an earlier decision."""
-    _claim_write_lock(session, submission_id)
-    submission = get_submission(session, submission_id)
-    if bug not in {b.key for b in submission.version.bugs}:
-        raise InvalidDecision(f"{bug!r} is not a seeded bug of this assessment")
-    _check_comment(submission, comment)
-    if verdict not in {v.value for v in MatchVerdict} | {"cleared"}:
-        raise InvalidDecision("verdict must be confirmed, rejected, added or cleared")
-    decision = _check_version(session, submission, version)
-    auto = latest_auto_score(session, submission.id)
-    key = (bug, comment)
-    is_auto = key in set(auto_matches(auto))
-    if verdict == MatchVerdict.added and is_auto:
-        raise InvalidDecision("the auto-grader already made that match: confirm it instead")
-    if verdict in (MatchVerdict.confirmed, MatchVerdict.rejected) and not is_auto:
-        raise InvalidDecision("only the auto-grader's matches can be confirmed or rejected")
-    before_total = recompute(submission, auto, decision).total
-    decision = _ensure_decision(session, submission, decision, auto, user)
-    existing = next(
-        (m for m in decision.match_decisions if (m.bug_key, m.comment_index) == key), None
-    )
-    before = existing.verdict.value if existing else None
-    _set_verdict(
-        decision.match_decisions,
-        existing,
-        verdict,
-        user,
-        lambda: MatchDecision(bug_key=bug, comment_index=comment, verdict=MatchVerdict(verdict)),
-    )
-    _save(session, submission, decision, auto, user)
-    audit.record(
+
+    def check_request(submission: Submission) -> None:
+        if bug not in {b.key for b in submission.version.bugs}:
+            raise InvalidDecision(f"{bug!r} is not a seeded bug of this assessment")
+        _check_comment(submission, comment)
+
+    def check_auto(auto: AutoScore | None) -> None:
+        is_auto = (bug, comment) in set(auto_matches(auto))
+        if verdict == MatchVerdict.added and is_auto:
+            raise InvalidDecision("the auto-grader already made that match: confirm it instead")
+        if verdict in (MatchVerdict.confirmed, MatchVerdict.rejected) and not is_auto:
+            raise InvalidDecision("only the auto-grader's matches can be confirmed or rejected")
+
+    return _decide_item(
         session,
+        submission_id,
         user,
-        "submission",
-        submission.public_id,
-        f"match.{verdict}",
-        {"bug": bug, "comment": comment, "verdict": before, "total": before_total},
-        {
-            "bug": bug,
-            "comment": comment,
-            "verdict": None if verdict == "cleared" else verdict,
-            "total": decision.total,
-            "dimensions": decision.dimensions,
-            "version": decision.version,
-        },
+        version=version,
+        verdict=verdict,
+        verdicts=MatchVerdict,
+        field="bug",
+        name=bug,
+        comment=comment,
+        check_request=check_request,
+        check_auto=check_auto,
+        items=lambda decision: decision.match_decisions,
+        named=lambda match: match.bug_key,
+        make=lambda: MatchDecision(
+            bug_key=bug, comment_index=comment, verdict=MatchVerdict(verdict)
+        ),
+        with_scores=True,
     )
-    return decision
 
 
 def _set_verdict(
@@ -246,41 +291,28 @@ def decide_flag(
     verdict: str,
 ) -> GradeDecision:
     """Confirm or dismiss a red flag (or clear the decision)."""
-    _claim_write_lock(session, submission_id)
-    submission = get_submission(session, submission_id)
-    if verdict not in {v.value for v in FlagVerdict} | {"cleared"}:
-        raise InvalidDecision("verdict must be confirmed, dismissed or cleared")
-    decision = _check_version(session, submission, version)
-    auto = latest_auto_score(session, submission.id)
-    key = (kind, comment)
-    if key not in set(auto_flags(auto)):
-        raise InvalidDecision("the auto-grader raised no such red flag")
-    decision = _ensure_decision(session, submission, decision, auto, user)
-    existing = next((f for f in decision.flag_decisions if (f.kind, f.comment_index) == key), None)
-    before = existing.verdict.value if existing else None
-    _set_verdict(
-        decision.flag_decisions,
-        existing,
-        verdict,
-        user,
-        lambda: FlagDecision(kind=kind, comment_index=comment, verdict=FlagVerdict(verdict)),
-    )
-    _save(session, submission, decision, auto, user)
-    audit.record(
+
+    def check_auto(auto: AutoScore | None) -> None:
+        if (kind, comment) not in set(auto_flags(auto)):
+            raise InvalidDecision("the auto-grader raised no such red flag")
+
+    return _decide_item(
         session,
+        submission_id,
         user,
-        "submission",
-        submission.public_id,
-        f"flag.{verdict}",
-        {"kind": kind, "comment": comment, "verdict": before},
-        {
-            "kind": kind,
-            "comment": comment,
-            "verdict": None if verdict == "cleared" else verdict,
-            "version": decision.version,
-        },
+        version=version,
+        verdict=verdict,
+        verdicts=FlagVerdict,
+        field="kind",
+        name=kind,
+        comment=comment,
+        check_request=lambda submission: None,
+        check_auto=check_auto,
+        items=lambda decision: decision.flag_decisions,
+        named=lambda flag: flag.kind,
+        make=lambda: FlagDecision(kind=kind, comment_index=comment, verdict=FlagVerdict(verdict)),
+        with_scores=False,
     )
-    return decision
 
 
 def override_dimension(
