@@ -354,7 +354,13 @@ def edit_assessment(slug: str, session: SessionDep, user: AuthorUser, _csrf: Csr
 @router.get("/staff/assessments/drafts/{draft_id}", response_class=HTMLResponse)
 def draft_page(request: Request, session: SessionDep, user: AuthorUser, draft_id: str) -> Response:
     """A draft: every problem at file:line: field beside its text, and publish when clean."""
-    return _draft_page(request, session, _draft(draft_id))
+    draft = _draft(draft_id)
+    if not draft.problems and upload.draft_version_of(session, draft) is None:
+        # Checked clean but never stored (staged by an older release, or its write was lost):
+        # storing it now makes it the draft version it should be.
+        upload.save_draft_version(session, draft)
+        session.commit()
+    return _draft_page(request, session, draft)
 
 
 @router.post("/staff/assessments/drafts/{draft_id}", response_class=HTMLResponse)

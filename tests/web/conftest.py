@@ -3,6 +3,7 @@ server and a headless browser."""
 
 from __future__ import annotations
 
+import shutil
 import socket
 import threading
 import time
@@ -16,6 +17,7 @@ from sqlalchemy import Engine, MetaData, text
 from sqlalchemy.orm import Session
 
 from app import migrate, sweep
+from app.authoring import upload
 from app.db import get_engine, get_session
 from app.main import create_app
 from app.scoring import service as scoring_service
@@ -108,15 +110,20 @@ def author_csrf(client: TestClient, session: Session) -> str:
 
 
 @pytest.fixture
-def content(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+def content(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
     """Empty content folders of this test's own in place of the shipped ones, so publishing
-    from the browser writes there and not into the project."""
+    from the browser writes there and not into the project; drafts the test leaves behind
+    are removed with it (the database rolls back, the data directory does not)."""
     settings = get_settings()
     for name in ("assessments", "seeded_bugs"):
         (tmp_path / name).mkdir()
     monkeypatch.setattr(settings, "assessments_dir", tmp_path / "assessments")
     monkeypatch.setattr(settings, "seeded_bugs_dir", tmp_path / "seeded_bugs")
-    return tmp_path
+    drafts = upload.drafts_dir(settings.data_dir)
+    before = set(drafts.iterdir()) if drafts.is_dir() else set()
+    yield tmp_path
+    for left in (set(drafts.iterdir()) if drafts.is_dir() else set()) - before:
+        shutil.rmtree(left, ignore_errors=True)
 
 
 def _free_port() -> int:

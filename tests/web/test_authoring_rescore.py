@@ -7,6 +7,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.assessments.models import VersionStatus
 from app.audit.models import AuditEvent
 from app.authoring import rescore
 from app.reviews.models import DecisionStatus, GradeDecision
@@ -96,6 +97,14 @@ def test_preview_lists_exactly_the_changed_scores_and_apply_leaves_final_grades(
 
     refused = client.post(base, data={"csrf_token": csrf})
     assert refused.status_code == 422
+    # A draft key can be previewed against past reviews, but nothing moves onto a draft.
+    v2.status = VersionStatus.draft
+    session.flush()
+    draft_page = client.get(base).text
+    assert 'id="rescore-draft"' in draft_page and 'id="rescore-form"' not in draft_page
+    assert client.post(base, data={"csrf_token": csrf, "confirm": "yes"}).status_code == 409
+    v2.status = VersionStatus.published
+    session.flush()
     before_final = [
         a.id
         for a in session.scalars(select(AutoScore).where(AutoScore.submission_id == finalized.id))
