@@ -18,12 +18,21 @@ from sqlalchemy.orm import Session
 from app.assessments import service as assessment_service
 from app.assessments.models import Assessment, AssessmentVersion, VersionStatus
 from app.audit.models import AuditEvent
+from app.authoring import upload
 from app.invites import service as invite_service
+from app.settings import get_settings
 from app.submissions import service as submission_service
 from app.submissions import views
 from app.submissions.models import SubmissionStatus
+from app.users.models import Role
 from tests.test_content_check import write_content
-from tests.web.factories import content_files, fresh_slug, make_submission, zip_archive
+from tests.web.factories import (
+    content_files,
+    fresh_slug,
+    make_submission,
+    make_user,
+    zip_archive,
+)
 
 
 def _upload(client: TestClient, csrf: str, files: dict[str, bytes]) -> str:
@@ -320,3 +329,27 @@ def test_a_candidate_is_never_served_a_draft(session: Session, content: Path) ->
 
 def _home(client: TestClient) -> str:
     return client.get("/staff/assessments").text
+
+
+def test_a_clean_draft_without_its_version_gets_one_when_opened(
+    client: TestClient, session: Session, content: Path, author_csrf: str
+) -> None:
+    slug = fresh_slug("old")
+    files = content_files(slug)
+    key = files.pop(f"seeded_bugs/{slug}.yaml")
+    author = make_user(session, role=Role.author)
+    # Staged as a release before draft versions did: a folder and no row.
+    draft = upload.stage(
+        get_settings().data_dir,
+        slug=slug,
+        files={path.split("/", 2)[2]: data for path, data in files.items()},
+        key=key,
+        actor=author,
+        base_version=None,
+        base_files_digest=None,
+    )
+    with pytest.raises(assessment_service.AssessmentNotFound):
+        assessment_service.get_assessment(session, slug)
+    page = client.get(f"/staff/assessments/drafts/{draft.id}")
+    assert page.status_code == 200 and 'id="draft-version"' in page.text
+    assert _statuses(session, slug) == [(1, "draft")]

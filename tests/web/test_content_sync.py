@@ -76,6 +76,12 @@ def test_cli_sync_and_db_commands(tmp_path: Path) -> None:
     assert (first.returncode, first.stdout) == (0, "demo: created, version 1\n")
     again = redline("content", "sync", str(tmp_path))
     assert again.stdout == "demo: unchanged, still version 1\n"
+    key = tmp_path / "seeded_bugs" / "demo.yaml"
+    key.write_text(key.read_text().replace("Something breaks.", "Something breaks badly."))
+    drafted = redline("content", "sync", "--draft", str(tmp_path))
+    assert (drafted.returncode, drafted.stdout) == (0, "demo: new draft version 2\n")
+    published = redline("content", "sync", str(tmp_path))
+    assert published.stdout == "demo: published draft version 2\n"
 
     (tmp_path / "seeded_bugs" / "demo.yaml").write_text("assessment: demo\nbugs: [\n")
     broken = redline("content", "sync", str(tmp_path))
