@@ -485,7 +485,7 @@ class Grader:
         signals = a.features[:n][:, :, NEAR_MISS_COLUMNS].tolist()
         out: list[NearMiss] = []
         for i, label in enumerate(labels):
-            if label.kind in ("question", "praise"):
+            if not _raises_problem(label, a.units[i]):
                 continue
             finds_any = any(finds[i])
             for j, bug in enumerate(index.bugs):
@@ -678,7 +678,7 @@ def routing_reasons(
     threshold = settings.match_threshold
     uncredited: dict[tuple[int, str], str] = {(n.comment, n.bug): n.kind for n in near_misses}
     for i, label in enumerate(labels):
-        if label.kind not in scoring.PROBLEM_KINDS or (a.proba[i] >= threshold).any():
+        if not _raises_problem(label, a.units[i]) or (a.proba[i] >= threshold).any():
             continue
         for j, bug in enumerate(index.bugs):
             if bug.id in found:
@@ -725,6 +725,17 @@ def routing_reasons(
 def _clip(score: float) -> float:
     """A score held to [0, 100]; NaN stays NaN, as with `np.clip`."""
     return min(max(float(score), 0.0), 100.0)
+
+
+def _raises_problem(label: CommentLabel, unit: Unit) -> bool:
+    """Whether a comment can find a bug or miss one: it reports a defect, or states a defect or
+    its correction in the words reviewers use ("should be 16", "typo", "doesn't close").
+
+    A naming remark, a style nit or a framework suggestion on a bug's lines diagnoses nothing
+    there: it is neither a near miss nor a find a human must rescue. A comment the classifier
+    misreads as style but that states a correction still counts.
+    """
+    return label.kind == "defect" or (label.kind != "praise" and unit.correction)
 
 
 def _learned_level(

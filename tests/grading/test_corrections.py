@@ -286,3 +286,29 @@ def test_a_bare_off_by_one_on_another_bugs_line_is_not_a_find(grader: Grader) ->
     assert g.matches == ()
     assert g.needs_review
     assert any("backfill-drops-tenant" in r for r in g.evidence.review_reasons)
+
+
+@pytest.mark.parametrize(
+    "nit", ["nit: `w` is a poor name, call it `win`", "nice and compact", "could use a blank line"]
+)
+def test_a_nit_on_a_bugs_line_is_no_near_miss(
+    grader: Grader, go_assessment: Assessment, go_key: AnswerKey, nit: str
+) -> None:
+    """A naming remark or a style nit diagnoses nothing on the line: no human rescue needed."""
+    g = grade(grader, go_assessment, go_key, {"file": "quota.go", "line": LIMIT_LINE, "body": nit})
+    assert g.matches == ()
+    assert g.near_misses == ()
+    assert not any("not credited" in r for r in g.evidence.review_reasons)
+
+
+def test_a_stated_correction_read_as_style_still_routes(
+    grader: Grader, go_assessment: Assessment, go_key: AnswerKey
+) -> None:
+    """Whatever the classifier takes it for, a comment stating a defect on the line is seen."""
+    words = "typo: the doc comment should say minute"
+    g = grade(
+        grader, go_assessment, go_key, {"file": "quota.go", "line": LIMIT_LINE, "body": words}
+    )
+    assert states_correction(words)
+    uncredited = [r for r in g.evidence.review_reasons if "not credited" in r]
+    assert g.matches or (uncredited and g.needs_review)
