@@ -121,11 +121,16 @@ def test_right_lines_wrong_diagnosis_is_a_near_miss(
             "line": 38,
             "end_line": 43,
             "severity": "major",
-            "body": "This if-statement is hard to read; extract a helper newWindow().",
+            "body": "The window length is hard-coded to `time.Minute` here, which is wrong "
+            "for plans billed per hour.",
         },
     )
     assert g.matches == ()
     assert ("map-race", 0, "misdiagnosed") in {(n.bug, n.comment, n.kind) for n in g.near_misses}
+    # A readability remark on the same lines diagnoses nothing: no near miss (RUBRIC: a near
+    # miss is the right place with the wrong cause).
+    nit = {"file": "quota.go", "line": 38, "end_line": 43, "body": "hard to read, extract a helper"}
+    assert grade(grader, go_assessment, go_key, nit).near_misses == ()
 
 
 def test_calling_the_decoy_a_bug_is_a_false_alarm(
