@@ -72,6 +72,13 @@ def current() -> Active:
         return active
 
 
+def loaded_version() -> str | None:
+    """The model version this process grades with, if it has loaded one (nothing is trained
+    or loaded to answer)."""
+    found = _current
+    return found.version if found is not None else None
+
+
 def version_of(grader: object) -> str | None:
     """The model version of a grader this module handed out; None for any other grader."""
     found = _current

@@ -24,7 +24,9 @@ def _active_info() -> dict[str, Any]:
     except ModelError as exc:
         return {"error": str(exc)}
     if version is None:
-        return {"version": None}
+        loaded = active.loaded_version()
+        shipped = loaded if loaded and loaded.startswith(active.SHIPPED_PREFIX) else None
+        return {"version": None, "shipped": shipped}
     try:
         info: ModelInfo | None = registry.info(version)
     except ModelError as exc:
