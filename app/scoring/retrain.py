@@ -100,6 +100,8 @@ def retrain(
     registry = active.registry()
     with registry.retrain_lock(label=actor.email if isinstance(actor, User) else actor):
         started = datetime.now(UTC)
+        if progress is not None:
+            progress("reading the graders' decisions")
         decided = learning.decided_reviews(session)
         session.rollback()  # training takes minutes: hold no transaction meanwhile
         old_version = registry.active_version()
