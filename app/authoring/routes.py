@@ -53,6 +53,13 @@ def assessments_page(request: Request, session: SessionDep, user: AuthorUser) ->
 @router.get(VERSION_PATH, response_class=HTMLResponse)
 def version_page(request: Request, user: AuthorUser, version: Version) -> Response:
     """One version: the answer-key overlay on the snippet, and links to its other views."""
+    return _key_page(request, version)
+
+
+def _key_page(
+    request: Request, version: AssessmentVersion, error: str | None = None, code: int = 200
+) -> Response:
+    """The version's page, with why an action on it was refused when one was."""
     return templates.TemplateResponse(
         request,
         "authoring/key.html",
@@ -61,7 +68,9 @@ def version_page(request: Request, user: AuthorUser, version: Version) -> Respon
             "status": service.status_of(version),
             "files": service.snippet_files(version, with_key=True),
             "entries": service.key_entries(version),
+            "error": error,
         },
+        status_code=code,
     )
 
 
@@ -440,21 +449,6 @@ def discard_draft(session: SessionDep, user: AuthorUser, _csrf: Csrf, draft_id: 
     return RedirectResponse("/staff/assessments", status_code=303)
 
 
-def _refused(request: Request, version: AssessmentVersion, message: str, code: int) -> Response:
-    return templates.TemplateResponse(
-        request,
-        "authoring/key.html",
-        {
-            "version": version,
-            "status": service.status_of(version),
-            "files": service.snippet_files(version, with_key=True),
-            "entries": service.key_entries(version),
-            "error": message,
-        },
-        status_code=code,
-    )
-
-
 @router.post(VERSION_PATH + "/publish")
 def publish_version(
     request: Request, session: SessionDep, user: AuthorUser, _csrf: Csrf, version: Version
@@ -473,7 +467,7 @@ def publish_version(
             actor=user,
         )
     except (assessment_service.VersionStateError, upload.PublishConflict) as exc:
-        return _refused(request, version, str(exc), 409)
+        return _key_page(request, version, str(exc), 409)
     session.commit()
     return RedirectResponse(_version_url(version), status_code=303)
 
@@ -489,11 +483,11 @@ def retire_version(
 ) -> Response:
     """Withdraw the published version: no new candidate can start until another is published."""
     if confirm != "yes":
-        return _refused(request, version, "Tick the box to confirm the retirement.", 422)
+        return _key_page(request, version, "Tick the box to confirm the retirement.", 422)
     try:
         assessment_service.retire_version(session, version)
     except assessment_service.VersionStateError as exc:
-        return _refused(request, version, str(exc), 409)
+        return _key_page(request, version, str(exc), 409)
     audit_service.record(
         session,
         user,
@@ -518,7 +512,7 @@ def discard_version(
         else:
             upload.discard_version(session, version)
     except assessment_service.VersionStateError as exc:
-        return _refused(request, version, str(exc), 409)
+        return _key_page(request, version, str(exc), 409)
     session.commit()
     return RedirectResponse("/staff/assessments", status_code=303)
 

@@ -653,20 +653,7 @@ def publish(
         # Nothing changed: no new version, and the draft's number is free again.
         discard_version(session, version)
         version = latest
-    replaced = assessment_service.publish_version(session, version)
-    audit_service.record(
-        session,
-        actor,
-        "assessment",
-        slug,
-        "assessment.published",
-        None,
-        {
-            "version": version.number,
-            "replaced": replaced.number if replaced else None,
-            "draft": draft.id,
-        },
-    )
+    _publish_recorded(session, version, actor, draft=draft.id)
     shutil.rmtree(draft.root, ignore_errors=True)
     return version
 
@@ -697,14 +684,21 @@ def publish_synced_draft(
             f"hold draft version {version.number}. Run `redline content sync --draft` to draft "
             "them again, or discard this draft."
         )
+    return _publish_recorded(session, version, actor)
+
+
+def _publish_recorded(
+    session: Session, version: AssessmentVersion, actor: User, **details: object
+) -> AssessmentVersion | None:
+    """Publish a version with its audit event; returns the version it replaced, if any."""
     replaced = assessment_service.publish_version(session, version)
     audit_service.record(
         session,
         actor,
         "assessment",
-        slug,
+        version.assessment.slug,
         "assessment.published",
         None,
-        {"version": version.number, "replaced": replaced.number if replaced else None},
+        {"version": version.number, "replaced": replaced.number if replaced else None, **details},
     )
     return replaced
