@@ -16,6 +16,7 @@ from grading.matching import (
     SUMMARY,
     AssessmentIndex,
     PairScorer,
+    TextMemo,
     Unit,
     build_index,
     classify_units,
@@ -242,7 +243,8 @@ class Grader:
 
     def analyse(self, reviews: Sequence[Review], index: AssessmentIndex) -> list[_Analysis]:
         """Run the classifier and the matcher over a batch; one analysis per review."""
-        per_review = [review_units(r, index) for r in reviews]
+        memo: TextMemo = {}
+        per_review = [review_units(r, index, memo=memo) for r in reviews]
         units = [u for us in per_review for u in us]
         preds = classify_units(self.classifier, units)
         features = unit_features(units, index, preds.kind_proba)

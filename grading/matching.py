@@ -153,6 +153,40 @@ FEATURES += tuple(f"{anchor}_x_{signal}" for anchor, signal in INTERACTIONS)
 F = {name: i for i, name in enumerate(FEATURES)}
 
 
+class UnitText:
+    """What a unit's text alone decides: its tokens, code tokens and whether it states a
+    correction. Units with the same text in a batch share one (see `review_units`), so a
+    comment pasted into many reviews is read once."""
+
+    __slots__ = ("_correction", "facts", "text", "tokens")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.facts = TextFacts(text)
+        self.tokens = code_tokens(text)
+        self._correction: bool | None = None
+
+    @property
+    def correction(self) -> bool:
+        """Whether the text states a defect or its correction (corrections.py), read once."""
+        if self._correction is None:
+            self._correction = states_correction(self.text)
+        return self._correction
+
+
+TextMemo = dict[str, UnitText]
+
+
+def unit_text(text: str, memo: TextMemo | None) -> UnitText:
+    """The `UnitText` of `text`, from `memo` when a unit of the batch had the same text."""
+    if memo is None:
+        return UnitText(text)
+    found = memo.get(text)
+    if found is None:
+        found = memo[text] = UnitText(text)
+    return found
+
+
 class Unit:
     """Something in a review that can find a bug: a comment or a summary sentence."""
 
@@ -163,6 +197,7 @@ class Unit:
         "file_index",
         "part",
         "pasted",
+        "read",
         "start",
         "text",
         "tokens",
@@ -177,6 +212,8 @@ class Unit:
         end: int | None = None,
         pasted: float = 0.0,
         part: bool = False,
+        *,
+        memo: TextMemo | None = None,
     ) -> None:
         self.comment = comment
         self.part = part
@@ -185,16 +222,17 @@ class Unit:
         self.start = start
         self.end = end
         self.pasted = pasted
-        self.facts = TextFacts(text)
-        self.tokens = code_tokens(text)
+        self.read = unit_text(text, memo)
+        self.facts = self.read.facts
+        self.tokens = self.read.tokens
 
     @property
     def correction(self) -> bool:
         """Whether the unit states a defect or its correction (corrections.py).
 
-        Computed on demand: the scan costs more than tokenising the unit.
+        Computed on demand, once per text: the scan costs more than tokenising the unit.
         """
-        return states_correction(self.text)
+        return self.read.correction
 
 
 @dataclass(frozen=True)
@@ -528,31 +566,36 @@ def _strip_pasted(text: str, snippet_lines: frozenset[str]) -> tuple[str, float]
     return "\n".join(kept), pasted / total if total else 0.0
 
 
-def review_units(review: Review, index: AssessmentIndex) -> list[Unit]:
+def review_units(
+    review: Review, index: AssessmentIndex, *, memo: TextMemo | None = None
+) -> list[Unit]:
     """The units of a review: each comment, the parts of long ones, each summary sentence.
 
     The first `len(review.comments)` units are the comments themselves, in order. A comment
     made of several paragraphs or list items also yields each part, so that a comment finding
-    two bugs is not diluted by talking about both.
+    two bugs is not diluted by talking about both. Units of the same text share what the text
+    alone decides through `memo`, one per batch.
     """
-    units = [comment_unit(c, i, index) for i, c in enumerate(review.comments)]
+    units = [comment_unit(c, i, index, memo=memo) for i, c in enumerate(review.comments)]
     for i, unit in enumerate(units[:]):
         if "\n" not in unit.text:
             continue
         parts = [p for p in PART_RE.split(unit.text) if len(p.strip()) >= MIN_PART_CHARS]
         if len(parts) >= 2:
             units.extend(
-                Unit(i, p, unit.file_index, unit.start, unit.end, unit.pasted, part=True)
+                Unit(i, p, unit.file_index, unit.start, unit.end, unit.pasted, True, memo=memo)
                 for p in parts[:MAX_PARTS]
             )
     for sentence in sentences(clip(review.summary)):
         # A line of the snippet pasted into the summary quotes the code; it diagnoses nothing.
         if sentence not in index.snippet_lines:
-            units.append(Unit(SUMMARY, sentence))
+            units.append(Unit(SUMMARY, sentence, memo=memo))
     return units
 
 
-def comment_unit(comment: Comment, position: int, index: AssessmentIndex) -> Unit:
+def comment_unit(
+    comment: Comment, position: int, index: AssessmentIndex, *, memo: TextMemo | None = None
+) -> Unit:
     """One comment as a unit: its prose and its anchor resolved against the snippet files."""
     text, pasted = _strip_pasted(clip(comment.body), index.snippet_lines)
     file_index = index.resolve_file(comment.file)
@@ -563,34 +606,42 @@ def comment_unit(comment: Comment, position: int, index: AssessmentIndex) -> Uni
         start, end = end, start
     if start is not None and end is not None:
         end = min(end, start + 400)
-    return Unit(position, text, file_index, start, end, pasted)
+    return Unit(position, text, file_index, start, end, pasted, memo=memo)
 
 
 def classify_units(classifier: CommentClassifier, units: Sequence[Unit]) -> CommentPredictions:
     """Classifier output for every unit; a comment's parts share the comment's row.
 
     Parts exist to localise a diagnosis for matching; what kind of comment it is belongs to
-    the comment as a whole, so parts are not classified again.
+    the comment as a whole, so parts are not classified again. The classifier reads the text
+    alone, so each distinct text of the batch is classified once.
     """
     rows: list[int] = []
-    main: list[Unit] = []
+    main: dict[str, int] = {}  # text -> its row in the classifier's batch
+    facts: list[TextFacts] = []
     where: dict[int, int] = {}  # comment index -> row of its main unit, within one review
     for unit in units:
         if unit.part:
             rows.append(where[unit.comment])
             continue
+        row = main.get(unit.text)
+        if row is None:
+            row = main[unit.text] = len(facts)
+            facts.append(unit.facts)
         if unit.comment != SUMMARY and unit.comment == 0:
             where = {}  # a new review starts with its comment 0
         if unit.comment != SUMMARY:
-            where[unit.comment] = len(main)
-        rows.append(len(main))
-        main.append(unit)
-    preds = classifier.predict_facts([u.facts for u in main])
-    if len(main) == len(units):
+            where[unit.comment] = row
+        rows.append(row)
+    preds = classifier.predict_facts(facts)
+    if rows == list(range(len(units))):
         return preds
     index = np.array(rows, dtype=np.int64)
     return CommentPredictions(
-        preds.kind_proba[index], preds.tradeoff_proba[index], preds.flag_proba[index]
+        preds.kind_proba[index],
+        preds.tradeoff_proba[index],
+        preds.flag_proba[index],
+        preds.defect_threshold,
     )
 
 
@@ -622,12 +673,44 @@ def unit_features(
     """Signals for every (unit, bug) pair: an array (n_units, n_bugs, len(FEATURES)).
 
     `kind_proba` is the comment classifier's output for the units, one row each, in the
-    column order of `COMMENT_KINDS`.
+    column order of `COMMENT_KINDS`. What a unit says is read once per distinct text of the
+    batch; where it points and how the classifier read it, per unit.
     """
     n, b = len(units), len(index.bugs)
-    out = np.zeros((n, b, len(FEATURES)))
     if n == 0 or b == 0:
-        return out
+        return np.zeros((n, b, len(FEATURES)))
+    rows_of: dict[str, int] = {}
+    distinct: list[Unit] = []
+    inverse: list[int] = []
+    for unit in units:
+        row = rows_of.get(unit.text)
+        if row is None:
+            row = rows_of[unit.text] = len(distinct)
+            distinct.append(unit)
+        inverse.append(row)
+    said = _text_features(distinct, index)
+    out = said if len(distinct) == n else said[inverse]
+    out[:, :, F["p_defect"]] = kind_proba[:, 0:1]
+    out[:, :, F["p_style"]] = kind_proba[:, 1:2]
+    out[:, :, F["p_question"]] = kind_proba[:, 2:3]
+    out[:, :, F["p_praise"]] = kind_proba[:, 4:5]
+    out[:, :, F["is_summary"]] = np.array([u.comment == SUMMARY for u in units], dtype=np.float64)[
+        :, None
+    ]
+    out[:, :, F["pasted"]] = np.array([u.pasted for u in units])[:, None]
+    _anchor_features(out, units, index)
+    out[:, :, F["key_size"]] = index.key_size[None, :]
+    for signal in KEY_SIZE_SIGNALS:
+        out[:, :, F[f"key_size_x_{signal}"]] = index.key_size[None, :] * out[:, :, F[signal]]
+    for anchor, signal in INTERACTIONS:
+        out[:, :, F[f"{anchor}_x_{signal}"]] = out[:, :, F[anchor]] * out[:, :, F[signal]]
+    return out
+
+
+def _text_features(units: Sequence[Unit], index: AssessmentIndex) -> np.ndarray:
+    """The columns of `unit_features` that a unit's text alone decides, one row per unit."""
+    n, b = len(units), len(index.bugs)
+    out = np.zeros((n, b, len(FEATURES)))
     vocab = index.vocab
     rows: list[int] = []
     cols: list[int] = []
@@ -715,25 +798,12 @@ def unit_features(
     if index.decoy.shape[1]:
         decoy_sim = np.asarray(u @ index.decoy) / np.maximum(index.decoy.sum(axis=0), 1e-9)
         out[:, :, F["decoy_similarity"]] = decoy_sim.max(axis=1)[:, None]
-    out[:, :, F["p_defect"]] = kind_proba[:, 0:1]
-    out[:, :, F["p_style"]] = kind_proba[:, 1:2]
-    out[:, :, F["p_question"]] = kind_proba[:, 2:3]
-    out[:, :, F["p_praise"]] = kind_proba[:, 4:5]
     out[:, :, F["length"]] = (np.log1p(n_stems) / 5.0)[:, None]
-    out[:, :, F["is_summary"]] = np.array([u.comment == SUMMARY for u in units], dtype=np.float64)[
-        :, None
-    ]
-    out[:, :, F["pasted"]] = np.array([u.pasted for u in units])[:, None]
     correction = np.array([u.correction for u in units], dtype=np.float64)[:, None]
     out[:, :, F["states_correction"]] = correction
     out[:, :, F["correction_precision"]] = correction * desc_precision
     _correction_features(out, units, index)
-    _anchor_features(out, units, index)
-    out[:, :, F["key_size"]] = index.key_size[None, :]
-    for signal in KEY_SIZE_SIGNALS:
-        out[:, :, F[f"key_size_x_{signal}"]] = index.key_size[None, :] * out[:, :, F[signal]]
-    for anchor, signal in INTERACTIONS:
-        out[:, :, F[f"{anchor}_x_{signal}"]] = out[:, :, F[anchor]] * out[:, :, F[signal]]
+    _prose_line_features(out, units, index)
     return out
 
 
@@ -804,7 +874,10 @@ def _anchor_features(out: np.ndarray, units: Sequence[Unit], index: AssessmentIn
             col[:, F["line_distance"]] = np.where(wrong, 1.0, np.where(placed, distance, 0.5))
         else:
             col[:, F["line_distance"]] = np.where(wrong, 1.0, 0.5)
-    # Line numbers named in prose ("line 44") point too, in whichever file.
+
+
+def _prose_line_features(out: np.ndarray, units: Sequence[Unit], index: AssessmentIndex) -> None:
+    """Line numbers named in prose ("line 44") point too, in whichever file."""
     for i, unit in enumerate(units):
         if not DIGIT_RE.search(unit.text):
             continue
