@@ -152,10 +152,9 @@ def _format_evaluation(results: Sequence[Any]) -> str:
     lines.append("")
     for ev in results:
         m = ev.metrics
-        dims = ", ".join(
-            f"{d} MAE {v['mae']:.1f} rho {v['spearman']:.3f}" for d, v in m["dimensions"].items()
-        )
-        lines.append(f"{ev.name}: {dims}")
+        lines.append(f"{ev.name}: {_dimension_errors(m['dimensions'])}")
+        rho = ", ".join(f"{d} rho {v['spearman']:.3f}" for d, v in m["dimensions"].items())
+        lines.append(f"    {rho}")
         lines.append(
             f"    red flags P {m['red_flags']['precision']:.3f} R "
             f"{m['red_flags']['recall']:.3f}; comment kind accuracy "
@@ -175,6 +174,15 @@ def _format_evaluation(results: Sequence[Any]) -> str:
         f"needing review; err/auto = wrong matches per such review."
     )
     return "\n".join(lines)
+
+
+def _dimension_errors(dimensions: dict[str, dict[str, Any]]) -> str:
+    """One line: each dimension's MAE, signed bias and weighted share of the total's error."""
+    return "; ".join(
+        f"{d} MAE {v['mae']:.1f} bias {v['bias']:+.1f} ({v['weighted_mae']:.2f})"
+        for d, v in dimensions.items()
+        if v["mae"] is not None
+    )
 
 
 def _format_report(results: Sequence[Any]) -> str:
@@ -203,11 +211,14 @@ def _format_report(results: Sequence[Any]) -> str:
             f"{m['red_flags']['f1']:7.3f} {m['auto_graded_share']:6.3f} "
             f"{err if err is not None else float('nan'):8.3f}"
         )
+        lines.append(f"  {'':14} {_dimension_errors(m['dimensions'])}")
     lines.append("")
     lines.append(
         "Every row is leave-one-assessment-out unless it says otherwise. kappa: Cohen's kappa on "
         "bug-level found/not-found; QWK: totals binned in steps of 10 points; auto: share of "
-        "reviews that do not need review; err/auto: wrong matches per such review."
+        "reviews that do not need review; err/auto: wrong matches per such review. Beneath each "
+        "line, per dimension: MAE and bias (mean of grader minus gold) on 0..100, and in "
+        "brackets the total points that error is worth at the rubric's weight."
     )
     return "\n".join(lines)
 

@@ -26,7 +26,7 @@ from grading.errors import ModelError
 from grading.grader import Grader
 from grading.matching import FEATURES, PairScorer
 from grading.training import FULL_KEY, Corpus, LabelledReview, train_grader
-from grading.types import DIMENSIONS, Grade
+from grading.types import DIMENSIONS, Grade, Rubric
 
 F = {name: i for i, name in enumerate(FEATURES)}
 TOTAL_BIN = 10.0  # totals are binned in steps of 10 points (0-9.99, 10-19.99, ..., 90-100)
@@ -137,11 +137,14 @@ def score_against_gold(
     name: str,
     pairs: Sequence[tuple[LabelledReview, Grade]],
     bugs: Mapping[str, Sequence[str]] | None = None,
+    rubrics: Mapping[str, Rubric] | None = None,
 ) -> Evaluation:
     """Compare grades with gold labels: matches, dimensions, totals, flags, review routing.
 
     `bugs` maps each assessment slug to its bug ids, for Cohen's kappa on bug-level
-    found/not-found; without it the bugs are those any grade or gold label names.
+    found/not-found; without it the bugs are those any grade or gold label names. `rubrics`
+    maps a slug to its assessment's weights (default 30/25/25/20), to say how many total points
+    each dimension's error is worth.
     """
     matches = _Tally()
     found_pred: list[int] = []
@@ -152,6 +155,7 @@ def score_against_gold(
     alarms = _Tally()
     kinds_right = kinds_total = trade_right = 0
     dims: dict[str, tuple[list[float], list[float]]] = {d: ([], []) for d in DIMENSIONS}
+    weights: dict[str, list[float]] = {d: [] for d in DIMENSIONS}
     totals: tuple[list[float], list[float]] = ([], [])
     auto = auto_wrong = auto_missed = 0
     auto_but_questions = auto_but_questions_wrong = 0
@@ -181,9 +185,11 @@ def score_against_gold(
             kinds_total += 1
             kinds_right += label.kind == kind
             trade_right += label.tradeoff == tradeoff
+        rubric = (rubrics or {}).get(item.review.assessment) or Rubric()
         for d in DIMENSIONS:
             dims[d][0].append(grade.dimension(d))
             dims[d][1].append(gold.dimensions.get(d, 0.0))
+            weights[d].append(rubric.weight(d) / 100.0)
         totals[0].append(grade.total)
         totals[1].append(gold.total)
         if not grade.needs_review:
@@ -212,6 +218,14 @@ def score_against_gold(
         "dimensions": {
             d: {
                 "mae": round(float(np.mean(np.abs(np.subtract(*dims[d])))), 2) if n else None,
+                # Signed mean (grader minus gold): which way a dimension is off, not only how far.
+                "bias": round(float(np.mean(np.subtract(*dims[d]))), 2) if n else None,
+                # The dimension's share of the total's error, in total points (its weight applied).
+                "weighted_mae": round(
+                    float(np.mean(np.abs(np.subtract(*dims[d])) * np.array(weights[d]))), 2
+                )
+                if n
+                else None,
                 "spearman": round(_spearman(*dims[d]), 3),
             }
             for d in DIMENSIONS
@@ -304,7 +318,8 @@ def evaluate(
         label = "unseen assessments"
     else:
         label = "leave-one-assessment-out" if holdout else "trained on all (in-sample)"
-    return [score_against_gold(f"{n} ({label})", results[n]) for n in names]
+    rubrics = {s: e.assessment.rubric for s, e in tested.entries.items()}
+    return [score_against_gold(f"{n} ({label})", results[n], rubrics=rubrics) for n in names]
 
 
 # -- the full report: every register, key variant, language and the sealed set ------------------
@@ -437,13 +452,14 @@ def _rows_of(
     trained: str,
     results: Mapping[str, list[tuple[LabelledReview, Grade]]],
     bugs: Mapping[str, Sequence[str]],
+    rubrics: Mapping[str, Rubric],
     skipped: Sequence[str] = (),
 ) -> list[Evaluation]:
     out = []
     for config, pairs in results.items():
         if not pairs:
             continue
-        ev = score_against_gold(f"{config} · {row} · {tested}", pairs, bugs)
+        ev = score_against_gold(f"{config} · {row} · {tested}", pairs, bugs, rubrics)
         ev.row, ev.config, ev.tested, ev.trained = row, config, tested, trained
         ev.metrics["assessments"] = sorted({item.review.assessment for item, _ in pairs})
         if skipped:
@@ -482,13 +498,18 @@ def report(
     """
     models = models or ModelCache(corpus)
     names = ["grader", *baselines]
+    rubrics = {s: e.assessment.rubric for s, e in corpus.entries.items()}
+    if sealed is not None:
+        rubrics.update({s: e.assessment.rubric for s, e in sealed.entries.items()})
     out: list[Evaluation] = []
     by_language: dict[str, dict[str, list[tuple[LabelledReview, Grade]]]] = {}
     language_bugs: dict[str, list[str]] = {}
     for spec in report_rows(corpus):
         results, bugs, skipped = _grade_row(corpus, spec, models, names, progress)
         tested = f"{spec.tested} reviews, {spec.key} keys"
-        out.extend(_rows_of(spec.row, tested, spec.describe_training(), results, bugs, skipped))
+        out.extend(
+            _rows_of(spec.row, tested, spec.describe_training(), results, bugs, rubrics, skipped)
+        )
         if spec.row == "held-out assessment" and spec.key == FULL_KEY:
             language_bugs.update(bugs)
             for name, pairs in results.items():
@@ -505,6 +526,7 @@ def report(
                 "all registers, other assessments",
                 by_language[language],
                 language_bugs,
+                rubrics,
             )
         )
     if sealed is not None and sealed.assessments():
@@ -532,6 +554,7 @@ def report(
                     "all registers, all assessments",
                     results,
                     bugs,
+                    rubrics,
                 )
             )
     return out

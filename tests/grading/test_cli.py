@@ -249,6 +249,9 @@ def test_evaluate_reports_every_register_key_and_language(tmp_path: Path) -> Non
     assert "cross-register | tested on brief reviews, full keys | trained on prose" in (
         result.stdout
     )
+    # Which dimension is off, and which way: every row says it beneath its totals.
+    assert set(go["metrics"]["dimensions"]["tradeoffs"]) >= {"mae", "bias", "weighted_mae"}
+    assert result.stdout.count("tradeoffs MAE") == len(rows)
 
 
 def test_evaluate_exclude_names_an_unknown_assessment() -> None:
