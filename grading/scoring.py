@@ -43,6 +43,66 @@ ABSTRACTION_RE = re.compile(
     re.I,
 )
 
+# RUBRIC.md's taste at 100 "names unnecessary abstraction where the code has it": reviewers
+# name the construct (a registry, factory, ABC, plugin layer; `AgentRegistry` in code) and say
+# in a few words that it is not needed ("for one provider", "ceremony", "a dict would do",
+# "drop it", "do we need ...?"). Both must sit close together: a registry with a race and a
+# "drop" three sentences later is no taste call.
+CONSTRUCT_RE = re.compile(
+    r"\b(?:registr(?:y|ies)|factor(?:y|ies)|abcs?|abstract (?:base )?class(?:es)?|abstractions?"
+    r"|plugin(?: system| layer)?s?|strategy (?:pattern|class|interface)|supplier map"
+    r"|base class(?:es)?|class hierarch(?:y|ies)|indirection|interfaces? for (?:one|a single))\b",
+    re.I,
+)
+CAMEL_CONSTRUCT_RE = re.compile(r"(?<=[a-z])(?:Registry|Registries|Factory|Factories)\b")
+CONSTRUCT_HINTS = (
+    "regist",
+    "factor",
+    "abc",
+    "abstract",
+    "plugin",
+    "strateg",
+    "supplier",
+    "base class",
+    "hierarch",
+    "indirection",
+    "interface",
+)
+NEEDLESS_RE = re.compile(
+    r"\b(?:for (?:just |only |exactly )?(?:one|a single|single|two|2)\b"
+    r"|(?:one|single|only one)[- ](?:impl\w*|entry|policy|provider|class|strategy|function"
+    r"|backend|agent|option)"
+    r"|ceremony|machinery|overkill|over-?(?:built|engineered|engineering|abstracted)|boilerplate"
+    r"|would do|(?:is|are) (?:enough|plenty)|(?:drop|remove|delete|inline|rip out|get rid of)\b"
+    r"|just (?:a|an|use|take|pass|call|inline|make)\b|plain (?:dict|class|function|if|call|map)"
+    r"|dict literal|doesn'?t earn|not (?:needed|necessary|worth)|(?:do|does) (?:we|this|it|you)"
+    r" (?:really )?need|worth it|needless|unnecessary|yagni|should go)\b",
+    re.I,
+)
+NEEDLESS_REACH = (80, 120)  # characters before and after the construct a judgement may sit
+
+
+def needless_abstraction(text: str) -> tuple[int, int] | None:
+    """Where a text names an abstraction the code does not need, as a (start, end) span."""
+    m = search(ABSTRACTION_RE, text, ABSTRACTION_HINTS)
+    if m is not None:
+        return m.span()
+    lower = text.lower()
+    if not any(h in lower for h in CONSTRUCT_HINTS):
+        return None
+    constructs = [*CONSTRUCT_RE.finditer(text), *CAMEL_CONSTRUCT_RE.finditer(text)]
+    before, after = NEEDLESS_REACH
+    for c in sorted(constructs, key=lambda c: c.start()):
+        left = max(0, c.start() - before)
+        right = min(len(text), c.end() + after)
+        # A paragraph break ends the remark.
+        left = max(left, text.rfind("\n\n", left, c.start()) + 1)
+        cut = text.find("\n\n", c.end(), right)
+        judgement = NEEDLESS_RE.search(text, left, right if cut < 0 else cut)
+        if judgement is not None:
+            return min(c.start(), judgement.start()), max(c.end(), judgement.end())
+    return None
+
 
 ABSTRACTION_HINTS = (
     "engineer",
@@ -152,8 +212,12 @@ class CommentView:
         """Whether the text shows a cue: measure, sequence, taste or tradeoff."""
         found = self.cues.get(name)
         if found is None:
-            pattern, hints = CUES[name]
-            found = self.cues[name] = search(pattern, self.text, hints) is not None
+            if name == "taste":
+                found = needless_abstraction(self.text) is not None
+            else:
+                pattern, hints = CUES[name]
+                found = search(pattern, self.text, hints) is not None
+            self.cues[name] = found
         return found
 
 
@@ -465,6 +529,7 @@ def tool_taste(views: Sequence[CommentView], *, flag_threshold: float = 0.5) -> 
     tasteful = [v for v in views if v.cue("taste")]
     if tasteful:
         v = tasteful[0]
+        span = needless_abstraction(v.text) or (0, 0)
         return DimensionScore(
             100.0,
             [
@@ -472,7 +537,7 @@ def tool_taste(views: Sequence[CommentView], *, flag_threshold: float = 0.5) -> 
                     100.0,
                     "proportionate, and names unnecessary abstraction or dependency",
                     v.comment,
-                    _first_sentence_matching(v.text, ABSTRACTION_RE),
+                    quote(v.text, *span, width=90),
                     "tool_taste",
                 )
             ],

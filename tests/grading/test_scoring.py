@@ -150,6 +150,40 @@ def test_tool_taste_anchor_points() -> None:
     assert scoring.tool_taste(rewrite).score == 0.0
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "nit: AgentFactory/AgentRegistry for two agents is a lot of ceremony, a dict would do",
+        "do we need a provider registry for one provider?",
+        "ABC + registry for a single backoff impl, a function is enough",
+        "Registry with one entry. Inject the policy.",
+        "AgentRegistry/AgentFactory: two agents, two hard-coded kinds. a dict literal is plenty",
+        "the factory/registry layer doesn't earn its keep with two agents",
+    ],
+)
+def test_terse_remarks_naming_a_needless_abstraction_show_taste(text: str) -> None:
+    result = scoring.tool_taste([view(0, text, kind="suggestion")])
+    assert result.score == 100.0
+    quoted = (result.points[0].quote or "").lower()
+    assert any(word in quoted for word in ("regist", "factor", "abc")), quoted
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Really like the registry + factory pattern here, super clean and extensible!",
+        "HashMap in a static registry is not thread safe",
+        "`ProrationPolicies` could be a Spring @Component map so new strategies get registered.",
+        "missing type hints in register_provider",
+        "The result is satisfactory; drop the debug print.",
+        # The construct and the judgement are in different paragraphs: two remarks.
+        "The registry is populated at import time.\n\nSeparately, drop the unused import.",
+    ],
+)
+def test_abstraction_mentioned_without_calling_it_needless_is_no_taste(text: str) -> None:
+    assert scoring.tool_taste([view(0, text, kind="suggestion")]).score == 75.0
+
+
 def test_small_standard_library_is_proportionate() -> None:
     assert scoring.tool_taste([view(0, "Use tenacity for backoff with jitter.")]).score == 75.0
 
