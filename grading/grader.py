@@ -588,15 +588,11 @@ def _urgency_items(
     finds in the order its text mentions them (RUBRIC.md, Severity ranking).
     """
     threshold = settings.match_threshold
-    items = [
-        scoring.Item(
-            i,
-            review.comments[i].severity,
-            _mentioned(a, index, d.found, d.rows_of[i], threshold=threshold),
-        )
-        for i, label in enumerate(d.labels)
-        if label.kind in scoring.PROBLEM_KINDS
-    ]
+    items = []
+    for i, label in enumerate(d.labels):
+        finds = _mentioned(a, index, d.found, d.rows_of[i], threshold=threshold)
+        if scoring.raises_problem(label.kind, finds):
+            items.append(scoring.Item(i, review.comments[i].severity, finds))
     if review.summary.strip():
         summary = _mentioned(a, index, d.found, d.summary_rows, threshold=threshold)
         items.append(scoring.Item(SUMMARY, None, summary))

@@ -71,20 +71,16 @@ def severity(
 
     A comment that finds several bugs mentions them in the order the matches list them; an
     explicit priority stated in the summary, as the engine read it, overrides comment order.
-    A comment whose kind is unknown (None) counts as raising a problem.
+    A comment whose kind is unknown (None), or that finds a bug, counts as raising a problem.
     """
     found: dict[str, int] = {}
     for bug, comment in matches:
         found.setdefault(bug, comment)
-    items = [
-        scoring.Item(
-            i,
-            comment.severity,
-            tuple(dict.fromkeys(b for b, c in matches if c == i)),
-        )
-        for i, comment in enumerate(comments)
-        if (kinds[i] if i < len(kinds) else None) in (None, *scoring.PROBLEM_KINDS)
-    ]
+    items = []
+    for i, said in enumerate(comments):
+        finds = tuple(dict.fromkeys(b for b, c in matches if c == i))
+        if scoring.raises_problem(kinds[i] if i < len(kinds) else None, finds):
+            items.append(scoring.Item(i, said.severity, finds))
     items.append(scoring.Item(SUMMARY, None, tuple(b for b, c in matches if c == SUMMARY)))
     return round(scoring.severity(items, found, answer_key.bugs, summary_priority).score, 1)
 

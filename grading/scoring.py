@@ -252,6 +252,17 @@ def detection(found: Mapping[str, int], bugs: Sequence[SeededBug]) -> DimensionS
     return result
 
 
+def raises_problem(kind: str | None, finds: Sequence[str]) -> bool:
+    """Whether a comment is an item in the candidate's order of urgency (RUBRIC.md, Severity
+    ranking, step 1): it raises a problem, or its kind is unknown.
+
+    A comment that finds a seeded bug says what is wrong, so it raises a problem even when it
+    is phrased as a question ("what happens if two requests hit this at once?") or the
+    classifier reads it as one.
+    """
+    return kind is None or kind in PROBLEM_KINDS or bool(finds)
+
+
 def urgency_order(
     items: Sequence[Item], summary_priority: Sequence[str]
 ) -> tuple[list[Item], list[str]]:

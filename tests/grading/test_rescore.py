@@ -67,6 +67,19 @@ def test_severity_follows_the_candidates_order_and_the_summary_priority() -> Non
     assert severity([("b", 0), ("a", 1)], PLAIN, DEFECTS, KEY, ["a", "b"]) == 100.0
 
 
+def test_a_question_that_finds_a_bug_is_in_the_candidates_order() -> None:
+    # "what happens if two requests hit this at once?" finds bug a; the critical comment below
+    # it finds b. Marked critical, b comes first either way, but a is ranked by its comment,
+    # not appended after every item as a bug no item found.
+    comments = [Comment("x"), Comment("y", severity="critical"), Comment("z")]
+    kinds: list[str | None] = ["question", "defect", "defect"]
+    matches = [("a", 0), ("b", 1), ("c", 2)]
+    # Order b, a, c: the top item misses rank 1 (0), pairs b>a wrong, b<c right, a<c right.
+    assert severity(matches, comments, kinds, KEY) == pytest.approx(50 * 2 / 3, abs=0.1)
+    # A question that finds nothing is still no item: here it would sit above the find.
+    assert severity([("a", 1)], [Comment("x"), Comment("y")], ["question", "defect"], KEY) == 75.0
+
+
 def test_weighted_total_uses_the_assessments_weights() -> None:
     only_detection = {"detection": 100.0, "severity": 0.0, "tradeoffs": 0.0, "tool_taste": 0.0}
     assert weighted_total(only_detection, Rubric()) == 30.0

@@ -99,6 +99,23 @@ def test_summary_priority_overrides_labels_and_order() -> None:
     assert scoring.severity(items, found, BUGS, ["cache", "retry"]).score == 100.0
 
 
+@pytest.mark.parametrize(
+    ("kind", "finds", "expected"),
+    [
+        ("defect", (), True),
+        ("style", (), True),
+        ("question", (), False),
+        ("praise", (), False),
+        ("question", ("cache",), True),  # a question that states the defect is a find
+        (None, (), True),  # a kind nobody decided counts, as RUBRIC's items do
+    ],
+)
+def test_which_comments_are_items_of_urgency(
+    kind: str | None, finds: tuple[str, ...], expected: bool
+) -> None:
+    assert scoring.raises_problem(kind, finds) is expected
+
+
 def test_summary_is_the_last_item() -> None:
     items = [Item(0, None, ("retry",)), Item(-1, None, ("cache",))]
     assert scoring.severity(items, {"retry": 0, "cache": -1}, BUGS).score == 0.0
