@@ -247,7 +247,7 @@ class Grader:
         per_review = [review_units(r, index, memo=memo) for r in reviews]
         units = [u for us in per_review for u in us]
         preds = classify_units(self.classifier, units)
-        features = unit_features(units, index, preds.kind_proba)
+        features = unit_features(units, index, preds.kind_proba, preds.flag_proba)
         proba = (
             self.match_model.predict_proba(features)
             if len(units)

@@ -66,6 +66,9 @@ MAX_PARTS = 6
 # bug's text: a one-word comment whose word the key happens to use ("off by one" against a
 # description that says "one" in passing) has shown little, not everything.
 PRECISION_PRIOR = 1.0
+# The red-flag classifier's probability (rewrite plus framework) from which a comment proposes
+# replacing the code rather than correcting it.
+REPLACE_BAR = 0.5
 
 FEATURES: tuple[str, ...] = (
     "anchored",
@@ -668,13 +671,18 @@ def _range_distance(ranges: Sequence[LineRange], start: np.ndarray, end: np.ndar
 
 
 def unit_features(
-    units: Sequence[Unit], index: AssessmentIndex, kind_proba: np.ndarray
+    units: Sequence[Unit],
+    index: AssessmentIndex,
+    kind_proba: np.ndarray,
+    flag_proba: np.ndarray | None = None,
 ) -> np.ndarray:
     """Signals for every (unit, bug) pair: an array (n_units, n_bugs, len(FEATURES)).
 
     `kind_proba` is the comment classifier's output for the units, one row each, in the
-    column order of `COMMENT_KINDS`. What a unit says is read once per distinct text of the
-    batch; where it points and how the classifier read it, per unit.
+    column order of `COMMENT_KINDS`; `flag_proba` its red-flag output in the order of
+    `FLAG_CLASSES` (none: no comment proposes a rewrite or a framework). What a unit says is
+    read once per distinct text of the batch; where it points and how the classifier read it,
+    per unit.
     """
     n, b = len(units), len(index.bugs)
     if n == 0 or b == 0:
@@ -698,6 +706,12 @@ def unit_features(
         :, None
     ]
     out[:, :, F["pasted"]] = np.array([u.pasted for u in units])[:, None]
+    if flag_proba is not None:
+        # "Should be a Temporal workflow", "use LangChain instead": a comment proposing to
+        # replace the code (a rewrite, a framework) words the replacement, not a correction.
+        replacing = flag_proba[:, 1:].sum(axis=1) >= REPLACE_BAR
+        out[replacing, :, F["states_correction"]] = 0.0
+        out[replacing, :, F["correction_precision"]] = 0.0
     _anchor_features(out, units, index)
     out[:, :, F["key_size"]] = index.key_size[None, :]
     for signal in KEY_SIZE_SIGNALS:

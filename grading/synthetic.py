@@ -180,7 +180,7 @@ def synthetic_examples(
         )
         units = [u for u in review_units(Review("synthetic", assessment.slug, comments), index)]
         preds = classify_units(classifier, units)
-        feats = unit_features(units, index, preds.kind_proba)
+        feats = unit_features(units, index, preds.kind_proba, preds.flag_proba)
         for i, unit in enumerate(units):
             if not unit.part and unit.comment >= 0:
                 xs.append(feats[i, 0])

@@ -389,7 +389,7 @@ def match_examples(
         if not units:
             continue
         preds = classify_units(classifier, units)
-        feats = unit_features(units, index, preds.kind_proba)
+        feats = unit_features(units, index, preds.kind_proba, preds.flag_proba)
         labels = np.zeros((len(units), len(index.bugs)))
         keep = np.full_like(labels, item.gold.complete, dtype=bool)
         gold = dict(item.gold.matches) if item.gold.complete else {}

@@ -312,3 +312,18 @@ def test_a_stated_correction_read_as_style_still_routes(
     assert states_correction(words)
     uncredited = [r for r in g.evidence.review_reasons if "not credited" in r]
     assert g.matches or (uncredited and g.needs_review)
+
+
+def test_a_proposed_replacement_is_no_correction() -> None:
+    """A framework proposal ("should be a Temporal workflow") words a replacement: no correction."""
+    assessment, key = shipped("agent-orchestrator")
+    index = build_index(assessment, key)
+    text = "the fan-out should be a Temporal workflow instead"
+    assert states_correction(text)
+    units = [Unit(0, text)]
+    kinds = np.zeros((1, len(COMMENT_KINDS)))
+    plain = unit_features(units, index, kinds, np.array([[0.9, 0.05, 0.05]]))
+    replacing = unit_features(units, index, kinds, np.array([[0.1, 0.1, 0.8]]))
+    assert (plain[0, :, F["states_correction"]] == 1.0).all()
+    assert (replacing[0, :, F["states_correction"]] == 0.0).all()
+    assert (replacing[0, :, F["correction_precision"]] == 0.0).all()
