@@ -53,6 +53,40 @@ CORRECTION_RE = re.compile(
     r"|\boverflow|\bdeadlock|\bstale\b|\bwhen\b.{0,40}\b(?:is|are)\s+(?:empty|none|null|nil|0)",
     re.I,
 )
+# Unease without a diagnosis: "this lock looks sus", "timeouts here are confusing", "could be
+# more robust", "double-check the time zone handling". The reviewer senses something on the
+# line but says nothing an engineer could act on (RUBRIC.md: a find says what is wrong).
+_VAGUE_ADJECTIVES = (
+    r"sus|suspicious|weird|odd|strange|off(?![- ]by\b)|fishy|sketchy|messy|confusing|tricky"
+    r"|fragile|risky|scary|hacky|complicated|convoluted|dodgy|iffy"
+)
+VAGUE_RE = re.compile(
+    r"\b(?:looks?|seems?|feels?|is|are|gets?)\s+(?:(?:a\s+)?(?:bit|little|kinda|kind\s+of"
+    r"|really|very|quite|pretty|always|a\s+bit)\s+)*(?:" + _VAGUE_ADJECTIVES + r")\b"
+    r"|\b(?:could|can|should|might)\s+be\s+(?:(?:a\s+)?(?:bit|lot|much)\s+)?(?:better|improved"
+    r"|cleaner|simpler|safer|more\s+(?:robust|careful|defensive)|revisited|reconsidered)\b"
+    r"|\bbe\s+careful\b|\bdouble[- ]check\b|\bnot\s+sure\s+(?:about|if)\b"
+    r"|\bsomething\s+(?:goes|could\s+go|might\s+go|may\s+go|can\s+go)\s+wrong\b"
+    r"|\bneeds?\s+(?:some\s+)?(?:work|love|attention|cleanup|another\s+look)\b"
+    r"|\bi\s+don'?t\s+like\b",
+    re.I,
+)
+VAGUE_WORDS_MAX = 20  # beyond this a comment with "looks odd" in it usually says why
+
+
+def only_vague(text: str) -> bool:
+    """Whether a comment voices unease without saying what is wrong.
+
+    It uses a vague phrase, is short, and says nothing concrete besides: once the vague
+    phrases are taken out, no stated defect or correction and no number or operator is left.
+    Naming the place ("error handling in `stream()` is weird") is not a diagnosis.
+    """
+    if len(text.split()) > VAGUE_WORDS_MAX or VAGUE_RE.search(text) is None:
+        return False
+    rest = VAGUE_RE.sub(" ", text)
+    if states_correction(rest):
+        return False
+    return all(t[0].isalpha() or t[0] == "_" for t in code_tokens(rest))
 
 
 def _code_tokens(code: str) -> set[str]:

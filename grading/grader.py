@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
@@ -11,8 +12,10 @@ import numpy as np
 
 from grading import scoring
 from grading.classification import FLAG_CLASSES, CommentClassifier
+from grading.corrections import only_vague
 from grading.matching import (
     FEATURES,
+    REPLACE_BAR,
     SUMMARY,
     AssessmentIndex,
     PairScorer,
@@ -57,6 +60,10 @@ NEAR_MISS_COLUMNS = [
         "line_distance",
     )
 ]
+# A comment its author labels a nit (Conventional Comments: "nit:", "nitpick:") is cosmetic by
+# their own account.
+NIT_RE = re.compile(r"\s*(?:\*\*|_)?nit(?:pick)?\b", re.I)
+SURE_DEFECT = 0.5  # the classifier's confidence from which a comment surely reports a defect
 INDEX_CACHE_SIZE = 64
 CHUNK = 256
 
@@ -485,9 +492,10 @@ class Grader:
         n = len(labels)
         finds: list[list[bool]] = (a.proba[:n] >= self.settings.match_threshold).tolist()
         signals = a.features[:n][:, :, NEAR_MISS_COLUMNS].tolist()
+        replace = a.flag_proba[:n, 1:].sum(axis=1).tolist()
         out: list[NearMiss] = []
         for i, label in enumerate(labels):
-            if not _raises_problem(label, a.units[i]):
+            if not _raises_problem(label, a.units[i], replace[i]):
                 continue
             finds_any = any(finds[i])
             for j, bug in enumerate(index.bugs):
@@ -675,8 +683,9 @@ def routing_reasons(
             reasons.append(f"uncertain match: '{bug.id}' {verdict} with best confidence {best:.2f}")
     threshold = settings.match_threshold
     uncredited: dict[tuple[int, str], str] = {(n.comment, n.bug): n.kind for n in near_misses}
+    replace = a.flag_proba[: len(labels), 1:].sum(axis=1).tolist()
     for i, label in enumerate(labels):
-        if not _raises_problem(label, a.units[i]) or (a.proba[i] >= threshold).any():
+        if not _raises_problem(label, a.units[i], replace[i]) or (a.proba[i] >= threshold).any():
             continue
         for j, bug in enumerate(index.bugs):
             if bug.id in found:
@@ -725,15 +734,26 @@ def _clip(score: float) -> float:
     return min(max(float(score), 0.0), 100.0)
 
 
-def _raises_problem(label: CommentLabel, unit: Unit) -> bool:
+def _raises_problem(label: CommentLabel, unit: Unit, p_replace: float) -> bool:
     """Whether a comment can find a bug or miss one: it reports a defect, or states a defect or
     its correction in the words reviewers use ("should be 16", "typo", "doesn't close").
 
     A naming remark, a style nit or a framework suggestion on a bug's lines diagnoses nothing
-    there: it is neither a near miss nor a find a human must rescue. A comment the classifier
-    misreads as style but that states a correction still counts.
+    there: it is neither a near miss nor a find a human must rescue. Nor is unease that names
+    no cause ("this lock looks sus", "could be more robust"). A comment the classifier
+    misreads as style but that states a correction still counts, unless its author labels it
+    a nit. `p_replace` is the red-flag classifier's probability that the comment proposes
+    replacing the code (a rewrite or a framework): such a comment raises a problem only when
+    the classifier is sure it also reports a defect.
     """
-    return label.kind == "defect" or (label.kind != "praise" and unit.correction)
+    sure_defect = label.kind == "defect" and label.confidence >= SURE_DEFECT
+    if p_replace >= REPLACE_BAR and not sure_defect:
+        return False
+    if label.kind != "defect" and (
+        label.kind == "praise" or not unit.correction or NIT_RE.match(unit.text) is not None
+    ):
+        return False
+    return not only_vague(unit.text)
 
 
 def _learned_level(

@@ -21,7 +21,13 @@ from grading import (
     Grader,
     LineRange,
 )
-from grading.corrections import CORRECTION_RE, code_tokens, line_tokens, states_correction
+from grading.corrections import (
+    CORRECTION_RE,
+    code_tokens,
+    line_tokens,
+    only_vague,
+    states_correction,
+)
 from grading.matching import F, Unit, build_index, unit_features
 from grading.synthetic import examples_of, parse_correction
 from grading.types import COMMENT_KINDS, SUMMARY
@@ -327,3 +333,47 @@ def test_a_proposed_replacement_is_no_correction() -> None:
     assert (plain[0, :, F["states_correction"]] == 1.0).all()
     assert (replacing[0, :, F["states_correction"]] == 0.0).all()
     assert (replacing[0, :, F["correction_precision"]] == 0.0).all()
+
+
+@pytest.mark.parametrize(
+    ("text", "vague"),
+    [
+        ("this lock looks sus", True),
+        ("timeouts here are confusing", True),
+        ("error handling in `stream()` is weird", True),
+        ("accounting should be more robust", True),
+        ("Retry handling could be improved here; retries in payment code are always tricky.", True),
+        ("Double-check the time zone handling here, month boundaries are tricky.", True),
+        ("this is off by one", False),
+        ("looks weird: should be `<=`", False),
+        ("looks odd, the timeout is 0.5s", False),
+        ("dict is not thread-safe, wrap access in a threading.Lock", False),
+        ("this lock is useless, single event loop, nothing runs in parallel", False),
+        (
+            "this looks weird: the lock is held while we await the llm call, so every other "
+            "session on the pod waits for the condense to finish",
+            False,
+        ),
+    ],
+)
+def test_vague_unease_is_told_from_a_diagnosis(text: str, vague: bool) -> None:
+    assert only_vague(text) is vague
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "rate limiting here is weird",
+        "nit: `limit` -> `maxRequests`",
+        "this should be a Redis rate limiter instead, use redis-cell",
+    ],
+)
+def test_unease_a_labelled_nit_or_a_framework_proposal_on_a_bugs_line_needs_no_rescue(
+    grader: Grader, go_assessment: Assessment, go_key: AnswerKey, body: str
+) -> None:
+    """None of them says what is wrong with the line: no near miss, nothing for a human to
+    credit, whatever cue words ("instead", "->") they use."""
+    g = grade(grader, go_assessment, go_key, {"file": "quota.go", "line": LIMIT_LINE, "body": body})
+    assert g.matches == ()
+    assert g.near_misses == ()
+    assert not any("not credited" in r for r in g.evidence.review_reasons)
