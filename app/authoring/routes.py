@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Path, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.assessments import service as assessment_service
@@ -12,7 +13,7 @@ from app.assessments.models import AssessmentVersion, VersionStatus
 from app.audit import service as audit_service
 from app.auth import AuthorUser, Csrf
 from app.authoring import analysis, charts, exports, rescore, service, trial, upload
-from app.db import SessionDep
+from app.db import MAX_INT, SessionDep
 from app.settings import get_settings
 from app.templating import templates
 from grading import Problem
@@ -21,8 +22,12 @@ router = APIRouter(include_in_schema=False)
 
 VERSION_PATH = "/staff/assessments/{slug}/versions/{number}"
 
+# Out of range, a version number is refused (422) before it reaches a query the database
+# would fail on (PostgreSQL's integer column, SQLite's 64 bits).
+VersionNumber = Annotated[int, Path(ge=1, le=MAX_INT, description="A version number.")]
 
-def _version(slug: str, number: int, session: SessionDep) -> AssessmentVersion:
+
+def _version(slug: str, number: VersionNumber, session: SessionDep) -> AssessmentVersion:
     try:
         return service.get_version(session, slug, number)
     except service.VersionNotFound as exc:
@@ -316,27 +321,28 @@ def upload_assessment(
             slug = key.filename[: -len(".yaml")]
             contents = dict(loose)
             key_bytes = key.file.read(limit)
-        if not slug or not slug.replace("-", "").isalnum() or slug != slug.lower():
+        if not re.fullmatch(r"[a-z0-9-]+", slug):
             raise upload.UploadRefused(
                 [Problem("upload", None, "slug", f"'{slug[:100]}' is not a slug ([a-z0-9-]+)")]
             )
     except upload.UploadRefused as exc:
         return _new_page(request, exc.problems, status_code=422)
     settings = get_settings()
-    try:
-        draft = upload.create_draft(
-            session,
-            settings.data_dir,
-            slug=slug,
-            files=contents,
-            key=key_bytes,
-            actor=user,
-            assessments_dir=settings.assessments_dir,
-            bugs_dir=settings.seeded_bugs_dir,
-        )
-    except upload.DraftExists as exc:
-        return _new_page(request, [Problem("upload", None, "slug", str(exc))], status_code=409)
-    session.commit()
+    with upload.slug_lock(settings.data_dir, slug):
+        try:
+            draft = upload.create_draft(
+                session,
+                settings.data_dir,
+                slug=slug,
+                files=contents,
+                key=key_bytes,
+                actor=user,
+                assessments_dir=settings.assessments_dir,
+                bugs_dir=settings.seeded_bugs_dir,
+            )
+        except upload.DraftExists as exc:
+            return _new_page(request, [Problem("upload", None, "slug", str(exc))], status_code=409)
+        session.commit()
     return RedirectResponse(f"/staff/assessments/drafts/{draft.id}", status_code=303)
 
 
@@ -345,18 +351,19 @@ def edit_assessment(slug: str, session: SessionDep, user: AuthorUser, _csrf: Csr
     """Start a draft from the newest version, to change its YAML in the browser; an open
     draft of the assessment is continued instead."""
     settings = get_settings()
-    try:
-        draft = upload.draft_from_version(
-            settings.data_dir,
-            session,
-            slug,
-            actor=user,
-            assessments_dir=settings.assessments_dir,
-            bugs_dir=settings.seeded_bugs_dir,
-        )
-    except upload.DraftExists as exc:
-        return RedirectResponse(exc.url, status_code=303)
-    session.commit()
+    with upload.slug_lock(settings.data_dir, slug):
+        try:
+            draft = upload.draft_from_version(
+                settings.data_dir,
+                session,
+                slug,
+                actor=user,
+                assessments_dir=settings.assessments_dir,
+                bugs_dir=settings.seeded_bugs_dir,
+            )
+        except upload.DraftExists as exc:
+            return RedirectResponse(exc.url, status_code=303)
+        session.commit()
     return RedirectResponse(f"/staff/assessments/drafts/{draft.id}", status_code=303)
 
 
@@ -383,25 +390,23 @@ def check_draft(
     key_yaml: Annotated[str, Form()] = "",
 ) -> Response:
     """Save the edited YAML into the draft and check it again."""
-    draft = _draft(draft_id)
-    try:
-        draft = upload.edit_draft(
-            session,
-            get_settings().data_dir,
-            draft,
-            assessment_yaml=assessment_yaml,
-            key_yaml=key_yaml,
-        )
-    except upload.UploadRefused as exc:
-        return _draft_page(
-            request,
-            session,
-            draft,
-            error=str(exc),
-            texts=(assessment_yaml, key_yaml),
-            status_code=413,
-        )
-    session.commit()
+    data_dir = get_settings().data_dir
+    with upload.slug_lock(data_dir, _draft(draft_id).slug):
+        draft = _draft(draft_id)
+        try:
+            draft = upload.edit_draft(
+                session, data_dir, draft, assessment_yaml=assessment_yaml, key_yaml=key_yaml
+            )
+        except upload.UploadRefused as exc:
+            return _draft_page(
+                request,
+                session,
+                draft,
+                error=str(exc),
+                texts=(assessment_yaml, key_yaml),
+                status_code=413,
+            )
+        session.commit()
     return _draft_page(request, session, draft, status_code=422 if draft.problems else 200)
 
 
@@ -410,32 +415,38 @@ def publish_draft(
     request: Request, session: SessionDep, user: AuthorUser, _csrf: Csrf, draft_id: str
 ) -> Response:
     """Write the draft into the content folders and make it the version candidates take."""
-    draft = _draft(draft_id)
     settings = get_settings()
-    try:
-        version = upload.publish(
-            session,
-            draft,
-            assessments_dir=settings.assessments_dir,
-            bugs_dir=settings.seeded_bugs_dir,
-            actor=user,
-        )
-    except upload.UploadRefused:
-        return _draft_page(
-            request, session, draft, error="Fix every problem before publishing.", status_code=422
-        )
-    except upload.PublishConflict as exc:
-        return _draft_page(request, session, draft, error=str(exc), status_code=409)
-    except OSError as exc:
-        return _draft_page(
-            request,
-            session,
-            draft,
-            error=f"Could not write the content folders ({exc.strerror or exc}); "
-            "nothing was published.",
-            status_code=409,
-        )
-    session.commit()
+    with upload.slug_lock(settings.data_dir, _draft(draft_id).slug):
+        # Read again under the lock: another author may have published or discarded it.
+        draft = _draft(draft_id)
+        try:
+            version = upload.publish(
+                session,
+                draft,
+                assessments_dir=settings.assessments_dir,
+                bugs_dir=settings.seeded_bugs_dir,
+                actor=user,
+            )
+        except upload.UploadRefused:
+            return _draft_page(
+                request,
+                session,
+                draft,
+                error="Fix every problem before publishing.",
+                status_code=422,
+            )
+        except upload.PublishConflict as exc:
+            return _draft_page(request, session, draft, error=str(exc), status_code=409)
+        except OSError as exc:
+            return _draft_page(
+                request,
+                session,
+                draft,
+                error=f"Could not write the content folders ({exc.strerror or exc}); "
+                "nothing was published.",
+                status_code=409,
+            )
+        session.commit()
     return RedirectResponse(
         f"/staff/assessments/{draft.slug}/versions/{version.number}", status_code=303
     )
@@ -444,8 +455,10 @@ def publish_draft(
 @router.post("/staff/assessments/drafts/{draft_id}/discard")
 def discard_draft(session: SessionDep, user: AuthorUser, _csrf: Csrf, draft_id: str) -> Response:
     """Delete a draft and its draft version."""
-    upload.discard(session, _draft(draft_id))
-    session.commit()
+    settings = get_settings()
+    with upload.slug_lock(settings.data_dir, _draft(draft_id).slug):
+        upload.discard(session, _draft(draft_id))
+        session.commit()
     return RedirectResponse("/staff/assessments", status_code=303)
 
 
@@ -506,14 +519,15 @@ def discard_version(
     request: Request, session: SessionDep, user: AuthorUser, _csrf: Csrf, version: Version
 ) -> Response:
     """Delete a draft version (and the browser draft it came from, if any)."""
-    try:
-        if version.draft_id:
-            upload.discard(session, _draft(version.draft_id))
-        else:
-            upload.discard_version(session, version)
-    except assessment_service.VersionStateError as exc:
-        return _key_page(request, version, str(exc), 409)
-    session.commit()
+    with upload.slug_lock(get_settings().data_dir, version.assessment.slug):
+        try:
+            if version.draft_id:
+                upload.discard(session, _draft(version.draft_id))
+            else:
+                upload.discard_version(session, version)
+        except assessment_service.VersionStateError as exc:
+            return _key_page(request, version, str(exc), 409)
+        session.commit()
     return RedirectResponse("/staff/assessments", status_code=303)
 
 

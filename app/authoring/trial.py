@@ -18,6 +18,9 @@ from grading import Comment, Grade, Problem, Review, ReviewFormatError, parse_re
 
 MAX_REVIEWS = 200
 MAX_UPLOAD_BYTES = 2_000_000
+# Problems listed one by one; past this a batch of bad lines is summed up in one more line,
+# so a file of junk gets a readable answer instead of a page with a line per byte.
+MAX_PROBLEMS = 100
 
 
 class TrialInputError(ValueError):
@@ -60,7 +63,9 @@ def parse_reviews(text: str, *, name: str, slug: str) -> ParsedReviews:
         return ParsedReviews([], [Problem(name, None, "", "nothing to grade: the input is empty")])
     try:
         whole = json.loads(stripped)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
+        # Not one JSON document (or nested past what the parser follows): read it line by
+        # line, where each bad line is reported with its number.
         whole = None
     if isinstance(whole, dict):
         first = len(text[: text.index("{")].splitlines()) + 1 if "{" in text else 1
@@ -68,15 +73,31 @@ def parse_reviews(text: str, *, name: str, slug: str) -> ParsedReviews:
         if isinstance(parsed, Problem):
             return ParsedReviews([], [parsed])
         return ParsedReviews([(first, parsed)], [])
-    for number, line in enumerate(text.splitlines(), start=1):
+    lines = text.splitlines()
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
+        if len(problems) >= MAX_PROBLEMS:
+            rest = sum(1 for later in lines[number - 1 :] if later.strip())
+            problems.append(
+                Problem(
+                    name,
+                    number,
+                    "",
+                    f"{MAX_PROBLEMS} problems listed; the {rest:,} non-empty lines from here on "
+                    "were not read: fix these and try again",
+                )
+            )
+            break
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
             problems.append(
                 Problem(name, number, "", f"invalid JSON: {exc.msg} (column {exc.colno})")
             )
+            continue
+        except RecursionError:
+            problems.append(Problem(name, number, "", "invalid JSON: nested too deeply"))
             continue
         parsed = _parse_line(name, number, obj, slug)
         if isinstance(parsed, Problem):

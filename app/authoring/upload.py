@@ -13,13 +13,15 @@ never synced, instead of silently overwriting them.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import io
 import json
 import shutil
 import tarfile
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePosixPath
@@ -115,6 +117,27 @@ def _read(path: Path) -> str:
 def drafts_dir(data_dir: Path) -> Path:
     """Where drafts are kept."""
     return data_dir / "drafts"
+
+
+@contextmanager
+def slug_lock(data_dir: Path, slug: str) -> Iterator[None]:
+    """One upload, edit, publish or discard of an assessment's draft at a time.
+
+    Held by the caller until its transaction is committed, across this machine's worker
+    processes: two authors uploading the same new slug at once would otherwise both find no
+    draft and make two (or fail on the database's unique slug), and two publishing at once
+    would both write the content folders.
+    """
+    folder = drafts_dir(data_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    # Not a draft id (ids are alphanumeric), so list_drafts passes over the lock files.
+    name = ".lock-" + hashlib.sha256(slug.encode()).hexdigest()[:24]
+    with open(folder / name, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def files_digest(assessments_dir: Path, bugs_dir: Path, slug: str) -> str | None:
@@ -218,8 +241,23 @@ def read_archive(name: str, data: bytes) -> dict[str, bytes]:
                         )
                     add(info.filename, lambda info=info: archive.read(info))
         elif lower.endswith((".tar.gz", ".tgz")):
+            declared = 0
             with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-                for tar_info in tar.getmembers():
+                # Member by member, not getmembers(): that would unpack the whole stream
+                # first, and a small .tar.gz can hold millions of headers or gigabytes of
+                # zeros. Each limit is met after reading at most one member past it.
+                for entries, tar_info in enumerate(tar, start=1):
+                    if entries > 2 * MAX_FILES:
+                        raise UploadRefused(
+                            [
+                                Problem(
+                                    name,
+                                    None,
+                                    "",
+                                    f"more than {2 * MAX_FILES} entries (files and folders)",
+                                )
+                            ]
+                        )
                     if tar_info.isdir():
                         continue
                     if not tar_info.isfile():
@@ -236,6 +274,15 @@ def read_archive(name: str, data: bytes) -> dict[str, bytes]:
                     if tar_info.size > MAX_TOTAL_BYTES:
                         raise UploadRefused(
                             [Problem(name, None, tar_info.name[:200], "file too large")]
+                        )
+                    declared += tar_info.size
+                    if declared > MAX_TOTAL_BYTES:
+                        raise UploadRefused(
+                            [
+                                Problem(
+                                    name, None, "", f"more than {MAX_TOTAL_BYTES:,} bytes unpacked"
+                                )
+                            ]
                         )
                     extracted = tar.extractfile(tar_info)
                     add(tar_info.name, extracted.read if extracted else b"")
