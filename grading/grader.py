@@ -12,7 +12,6 @@ import numpy as np
 
 from grading import scoring
 from grading.classification import FLAG_CLASSES, CommentClassifier
-from grading.corrections import only_vague
 from grading.matching import (
     FEATURES,
     REPLACE_BAR,
@@ -260,6 +259,11 @@ class Grader:
             if len(units)
             else np.zeros((0, len(index.bugs)))
         )
+        # RUBRIC.md: a find says what is wrong. Unease that names no cause ("this lock looks
+        # sus") finds nothing, however well it points or shares the key's words.
+        vague = [r for r, unit in enumerate(units) if unit.vague]
+        if vague:
+            proba[vague] = 0.0
         out = []
         start = 0
         for us in per_review:
@@ -753,7 +757,7 @@ def _raises_problem(label: CommentLabel, unit: Unit, p_replace: float) -> bool:
         label.kind == "praise" or not unit.correction or NIT_RE.match(unit.text) is not None
     ):
         return False
-    return not only_vague(unit.text)
+    return not unit.vague
 
 
 def _learned_level(

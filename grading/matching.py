@@ -32,7 +32,7 @@ import scipy.sparse as sp
 from rapidfuzz import fuzz, process
 
 from grading.classification import CommentClassifier, CommentPredictions
-from grading.corrections import code_tokens, line_tokens, states_correction
+from grading.corrections import code_tokens, line_tokens, only_vague, states_correction
 from grading.errors import ModelError
 from grading.text import (
     TextFacts,
@@ -157,17 +157,25 @@ F = {name: i for i, name in enumerate(FEATURES)}
 
 
 class UnitText:
-    """What a unit's text alone decides: its tokens, code tokens and whether it states a
-    correction. Units with the same text in a batch share one (see `review_units`), so a
-    comment pasted into many reviews is read once."""
+    """What a unit's text alone decides: its tokens, code tokens, whether it states a
+    correction and whether it only voices unease. Units with the same text in a batch share
+    one (see `review_units`), so a comment pasted into many reviews is read once."""
 
-    __slots__ = ("_correction", "facts", "text", "tokens")
+    __slots__ = ("_correction", "_vague", "facts", "text", "tokens")
 
     def __init__(self, text: str) -> None:
         self.text = text
         self.facts = TextFacts(text)
         self.tokens = code_tokens(text)
         self._correction: bool | None = None
+        self._vague: bool | None = None
+
+    @property
+    def vague(self) -> bool:
+        """Whether the text voices unease without saying what is wrong (corrections.py)."""
+        if self._vague is None:
+            self._vague = only_vague(self.text)
+        return self._vague
 
     @property
     def correction(self) -> bool:
@@ -236,6 +244,11 @@ class Unit:
         Computed on demand, once per text: the scan costs more than tokenising the unit.
         """
         return self.read.correction
+
+    @property
+    def vague(self) -> bool:
+        """Whether the unit voices unease without saying what is wrong ("looks sus")."""
+        return self.read.vague
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from grading.corrections import (
 from grading.matching import F, Unit, build_index, unit_features
 from grading.synthetic import examples_of, parse_correction
 from grading.types import COMMENT_KINDS, SUMMARY
-from tests.grading.conftest import grade, shipped
+from tests.grading.conftest import grade, review, shipped
 
 LIMIT_LINE = 44  # `return w.count < limit, nil` in the Go fixture
 
@@ -377,3 +377,19 @@ def test_unease_a_labelled_nit_or_a_framework_proposal_on_a_bugs_line_needs_no_r
     assert g.matches == ()
     assert g.near_misses == ()
     assert not any("not credited" in r for r in g.evidence.review_reasons)
+
+
+def test_unease_on_a_bugs_line_finds_nothing(
+    grader: Grader, go_assessment: Assessment, go_key: AnswerKey
+) -> None:
+    """RUBRIC.md: a find says what is wrong; "looks sus" on the right line says nothing."""
+    index = grader.index(go_assessment, go_key)
+    body = "the limit check here looks sus"
+    (analysis,) = grader.analyse(
+        [review({"file": "quota.go", "line": LIMIT_LINE, "body": body})], index
+    )
+    assert analysis.units[0].vague
+    assert (analysis.proba == 0.0).all()
+    g = grade(grader, go_assessment, go_key, {"file": "quota.go", "line": LIMIT_LINE, "body": body})
+    assert g.matches == ()
+    assert not g.needs_review
