@@ -129,7 +129,10 @@ class _Builder:
             )
         self.lines.setdefault(path, line)
         if isinstance(node, yaml.ScalarNode):
-            return self.constructor.construct_object(node)
+            value = self.constructor.construct_object(node)
+            if isinstance(value, str):
+                _check_storable(value, line)
+            return value
         if id(node) in self.open:
             raise _YamlTooLarge(line, "an alias refers to a collection that contains it")
         self.open.add(id(node))
@@ -149,6 +152,17 @@ class _Builder:
             return [self.build(item, (*path, i), alias_line) for i, item in enumerate(node.value)]
         finally:
             self.open.discard(id(node))
+
+
+def _check_storable(value: str, line: int) -> None:
+    """Refuse text no database can hold: YAML's escapes can spell a NUL ("\\0") or a lone
+    surrogate ("\\ud800"), which PostgreSQL refuses and UTF-8 cannot encode."""
+    if "\x00" in value:
+        raise _YamlTooLarge(line, "a NUL character (\\0) cannot be stored; remove it")
+    if any("\ud800" <= char <= "\udfff" for char in value):
+        raise _YamlTooLarge(
+            line, "an unpaired UTF-16 surrogate (\\ud800-\\udfff) is not valid Unicode; remove it"
+        )
 
 
 def _parse_yaml(text: str, file: str) -> _Document:

@@ -232,6 +232,14 @@ HOSTILE_CASES: dict[str, tuple[Mutation, str]] = {
         _write_key("assessment: demo\nbugs: " + "[" * 20_000 + "]" * 20_000 + "\n"),
         "seeded_bugs/demo.yaml:2: refused: nested more than 64 levels deep",
     ),
+    "NUL spelled as a YAML escape": (
+        _write_key(ANSWER_KEY.replace("title: First bug", 'title: "First\\0 bug"')),
+        "seeded_bugs/demo.yaml:6: refused: a NUL character (\\0) cannot be stored",
+    ),
+    "lone surrogate spelled as a YAML escape": (
+        _write_key(ANSWER_KEY.replace("title: Second bug", 'title: "Second\\ud800 bug"')),
+        "seeded_bugs/demo.yaml:13: refused: an unpaired UTF-16 surrogate",
+    ),
     "oversized file": (
         _write_key(ANSWER_KEY + "# " + "x" * (3 * 1024 * 1024) + "\n"),
         "seeded_bugs/demo.yaml: the answer key is larger than 2 MB",

@@ -134,6 +134,37 @@ def test_a_slug_with_letters_outside_a_to_z_is_refused_at_upload(
     )
 
 
+@pytest.mark.parametrize(
+    ("escape", "message"),
+    [
+        ("\\0", "a NUL character (\\0) cannot be stored"),
+        ("\\ud800", "an unpaired UTF-16 surrogate (\\ud800-\\udfff) is not valid Unicode"),
+    ],
+)
+def test_text_no_database_can_store_is_a_problem_at_its_line_not_a_500(
+    client: TestClient, content: Path, author_csrf: str, escape: str, message: str
+) -> None:
+    slug = fresh_slug("esc")
+    files = content_files(slug)
+    yaml_path = f"assessments/{slug}/assessment.yaml"
+    lines = files[yaml_path].decode().splitlines(keepends=True)
+    title = next(i for i, line in enumerate(lines) if line.startswith("title:"))
+    lines[title] = f'title: "Review{escape} the client"\n'
+    files[yaml_path] = "".join(lines).encode()
+    response = _upload(client, author_csrf, "esc.zip", zip_archive(files))
+    assert response.status_code == 303
+    page = client.get(response.headers["location"])
+    assert page.status_code == 200
+    assert f"{yaml_path}:{title + 1}: refused: {message}" in page.text
+    # The draft can still be fixed in the page and discarded.
+    discard = client.post(
+        response.headers["location"] + "/discard",
+        data={"csrf_token": author_csrf},
+        follow_redirects=False,
+    )
+    assert discard.status_code == 303
+
+
 def _try_url() -> str:
     return f"/staff/assessments/{DEFAULT_ASSESSMENT}/versions/1/try"
 
