@@ -479,10 +479,30 @@ def tradeoffs(
     )
 
 
+def disproportionate(frameworks: Sequence[CommentView]) -> int:
+    """How many disproportionate suggestions the comments flagged `framework` make.
+
+    RUBRIC.md prices suggestions, not comments: "Kafka + Celery for the webhook" in one
+    comment is two. A flagged comment counts each heavy tool it names, and once at least; the
+    summary counts only what no comment already suggested, since it mostly repeats them.
+    """
+    count = 0
+    seen: set[str] = set()
+    for v in sorted(frameworks, key=lambda v: v.comment == SUMMARY):
+        tools = {m.group(0).lower() for m in HEAVY_RE.finditer(v.text)}
+        if v.comment == SUMMARY:
+            count += len(tools - seen) if tools else int(count == 0)
+        else:
+            count += max(1, len(tools))
+        seen |= tools
+    return count
+
+
 def tool_taste(views: Sequence[CommentView], *, flag_threshold: float = 0.5) -> DimensionScore:
     """Tool taste on RUBRIC.md's anchors, from framework/rewrite flags, style share and taste."""
     comments = [v for v in views if v.comment != SUMMARY]
     frameworks = [v for v in views if v.flag == "framework" and v.flag_confidence >= flag_threshold]
+    suggestions = disproportionate(frameworks)
     rewrites = [v for v in views if v.flag == "rewrite" and v.flag_confidence >= flag_threshold]
     styles = [v for v in comments if v.kind == "style"]
     problems = [v for v in comments if v.kind in PROBLEM_KINDS]
@@ -506,10 +526,10 @@ def tool_taste(views: Sequence[CommentView], *, flag_threshold: float = 0.5) -> 
                 )
             ],
         )
-    if len(frameworks) >= 2 or (problems and style_share >= 0.75 and len(styles) >= 2):
+    if suggestions >= 2 or (problems and style_share >= 0.75 and len(styles) >= 2):
         why = (
-            f"{len(frameworks)} disproportionate suggestions"
-            if len(frameworks) >= 2
+            f"{suggestions} disproportionate suggestions"
+            if suggestions >= 2
             else f"mostly style: {len(styles)} of {len(problems)} remarks"
         )
         pts = [Point(25.0, why, signal="tool_taste")]
@@ -716,7 +736,11 @@ def taste_features(views: Sequence[CommentView], *, flag_threshold: float = 0.5)
     problems = [v for v in comments if v.kind in PROBLEM_KINDS]
     styles = [v for v in comments if v.kind == "style"]
     return [
-        float(sum(v.flag == "framework" and v.flag_confidence >= flag_threshold for v in views)),
+        float(
+            disproportionate(
+                [v for v in views if v.flag == "framework" and v.flag_confidence >= flag_threshold]
+            )
+        ),
         float(sum(v.flag == "rewrite" and v.flag_confidence >= flag_threshold for v in views)),
         float(len(styles)),
         len(styles) / max(len(problems), 1),

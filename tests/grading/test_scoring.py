@@ -201,6 +201,23 @@ def test_abstraction_mentioned_without_calling_it_needless_is_no_taste(text: str
     assert scoring.tool_taste([view(0, text, kind="suggestion")]).score == 75.0
 
 
+def test_several_heavy_tools_in_one_comment_are_several_suggestions() -> None:
+    both = [view(0, "Put Kafka + Celery in front of the webhook.", flag="framework")]
+    assert scoring.disproportionate(both) == 2
+    assert scoring.tool_taste(both).score == 25.0
+    one = [view(0, "Move this to Temporal.", flag="framework"), view(1, "Fix the key.")]
+    assert scoring.tool_taste(one).score == 50.0
+    # A flagged comment naming no listed tool is one suggestion; a summary repeating a comment's
+    # tool adds nothing, a summary naming a new one adds it.
+    unnamed = view(0, "Run this as its own service behind a queue.", flag="framework")
+    assert scoring.disproportionate([unnamed]) == 1
+    repeat = view(-1, "As said, Kafka would fix this.", flag="framework")
+    kafka = view(0, "Use Kafka here.", flag="framework")
+    assert scoring.disproportionate([kafka, repeat]) == 1
+    assert scoring.disproportionate([kafka, view(-1, "And Celery.", flag="framework")]) == 2
+    assert scoring.disproportionate([view(-1, "Add a service.", flag="framework")]) == 1
+
+
 def test_small_standard_library_is_proportionate() -> None:
     assert scoring.tool_taste([view(0, "Use tenacity for backoff with jitter.")]).score == 75.0
 
