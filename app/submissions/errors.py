@@ -42,6 +42,9 @@ def submission_error_response(request: Request, exc: service.SubmissionError) ->
             {"detail": str(exc), "code": exc.code, "problems": problems}, status_code=status
         )
     closed = isinstance(exc, service.DeadlinePassed | service.AlreadySubmitted)
+    # Raised when a review cannot start: there is no review to go back to, and /take would
+    # only show this page again.
+    unstarted = isinstance(exc, service.InviteClosed | service.AssessmentWithdrawn)
     return templates.TemplateResponse(
         request,
         "candidate/error.html",
@@ -49,7 +52,7 @@ def submission_error_response(request: Request, exc: service.SubmissionError) ->
             "title": TITLES.get(type(exc), "Not saved"),
             "detail": str(exc),
             "problems": problems,
-            "next_url": "/take/receipt" if closed else "/take",
+            "next_url": None if unstarted else "/take/receipt" if closed else "/take",
             "next_label": "See your receipt" if closed else "Back to your review",
         },
         status_code=status,

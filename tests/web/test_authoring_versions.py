@@ -353,3 +353,25 @@ def test_a_clean_draft_without_its_version_gets_one_when_opened(
     page = client.get(f"/staff/assessments/drafts/{draft.id}")
     assert page.status_code == 200 and 'id="draft-version"' in page.text
     assert _statuses(session, slug) == [(1, "draft")]
+
+
+def test_a_candidate_whose_assessment_was_withdrawn_is_not_sent_round_in_a_loop(
+    client: TestClient, session: Session, content: Path, author_csrf: str
+) -> None:
+    slug = fresh_slug("wd")
+    version_url = _published(client, author_csrf, slug)
+    link = invite_service.create_invite(session, assessment=slug, candidate_name="Ed")
+    session.flush()
+    retired = client.post(
+        version_url + "/retire",
+        data={"csrf_token": author_csrf, "confirm": "yes"},
+        follow_redirects=False,
+    )
+    assert retired.status_code == 303
+    page = client.get(f"/i/{link.token}")
+    assert page.status_code == 410
+    assert "This assessment has been withdrawn" in page.text
+    # No review was ever started: a "Back to your review" link would lead to this same page.
+    assert "Back to your review" not in page.text
+    assert 'href="/take"' not in page.text
+    assert "Ask the person who invited you for a new link" in page.text
