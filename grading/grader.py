@@ -92,6 +92,10 @@ class GraderSettings:
     question_unsure
         `no_questions` needs review when some comment or summary sentence is a question with
         at least this probability (the flag may be wrong); below it the flag is sure.
+    question_find
+        A comment credited with a find that the classifier reads as a question with at least
+        this confidence, and that states no defect or correction, only asks: whether it found
+        the bug is for a human to say.
     """
 
     # `uncertain`, `boundary_margin`, `flag_sure` and `question_unsure` were calibrated on
@@ -105,8 +109,9 @@ class GraderSettings:
     tradeoff_threshold: float = 0.5
     flag_threshold: float = 0.5
     priority_threshold: float = 0.25
-    flag_sure: float = 0.7
+    flag_sure: float = 0.6
     question_unsure: float = 0.35
+    question_find: float = 0.9
 
 
 @dataclass
@@ -686,6 +691,19 @@ def routing_reasons(
             verdict = "found" if bug.id in found else "missed"
             reasons.append(f"uncertain match: '{bug.id}' {verdict} with best confidence {best:.2f}")
     threshold = settings.match_threshold
+    for bug_id, i in sorted(found.items(), key=lambda item: item[1]):
+        if i == SUMMARY:
+            continue
+        label = labels[i]
+        if (
+            label.kind == "question"
+            and label.confidence >= settings.question_find
+            and not a.units[i].correction
+        ):
+            reasons.append(
+                f"{comment_label(i)} finds '{bug_id}' only by asking: whether the question "
+                "states the defect is for a human to say"
+            )
     uncredited: dict[tuple[int, str], str] = {(n.comment, n.bug): n.kind for n in near_misses}
     replace = a.flag_proba[: len(labels), 1:].sum(axis=1).tolist()
     for i, label in enumerate(labels):

@@ -28,9 +28,11 @@ from grading.corrections import (
     only_vague,
     states_correction,
 )
+from grading.grader import routing_reasons
 from grading.matching import F, Unit, build_index, unit_features
+from grading.scoring import CommentView
 from grading.synthetic import examples_of, parse_correction
-from grading.types import COMMENT_KINDS, SUMMARY
+from grading.types import COMMENT_KINDS, SUMMARY, RedFlag
 from tests.grading.conftest import grade, review, shipped
 
 LIMIT_LINE = 44  # `return w.count < limit, nil` in the Go fixture
@@ -393,3 +395,47 @@ def test_unease_on_a_bugs_line_finds_nothing(
     g = grade(grader, go_assessment, go_key, {"file": "quota.go", "line": LIMIT_LINE, "body": body})
     assert g.matches == ()
     assert not g.needs_review
+
+
+def test_a_find_that_only_asks_needs_review(
+    grader: Grader, go_assessment: Assessment, go_key: AnswerKey
+) -> None:
+    """A pure question credited with a find may or may not state the defect: a human says."""
+    body = "Is the comparison with `limit` meant to let the last allowed request through?"
+    g = grade(grader, go_assessment, go_key, {"file": "quota.go", "line": LIMIT_LINE, "body": body})
+    assert "off-by-one-limit" in {m.bug for m in g.matches}
+    assert g.comments[0].kind == "question"
+    assert g.needs_review
+    assert any("only by asking" in r for r in g.evidence.review_reasons)
+    stated = grade(
+        grader,
+        go_assessment,
+        go_key,
+        {"file": "quota.go", "line": LIMIT_LINE, "body": "`<` should be `<=`"},
+    )
+    assert not any("only by asking" in r for r in stated.evidence.review_reasons)
+
+
+@pytest.mark.parametrize(("confidence", "routes"), [(0.55, True), (0.65, False)])
+def test_a_framework_flag_routes_only_under_the_calibrated_confidence(
+    grader: Grader, go_assessment: Assessment, go_key: AnswerKey, confidence: float, routes: bool
+) -> None:
+    """Held-out framework and rewrite flags raised at 0.6 or more were right: shown, not routed."""
+    index = grader.index(go_assessment, go_key)
+    empty = review(assessment=go_assessment.slug)
+    (analysis,) = grader.analyse([empty], index)
+    text = "move this to Kong"
+    view = CommentView(0, text, "suggestion", 0.0, "framework", confidence)
+    reasons = routing_reasons(
+        empty,
+        analysis,
+        index,
+        grader.settings,
+        found={},
+        labels=[],
+        flags=[RedFlag("framework", 0, text)],
+        views=[view],
+        near_misses=[],
+        total=20.0,
+    )
+    assert any(r.startswith("red flag 'framework'") for r in reasons) is routes
