@@ -158,9 +158,18 @@ def create_app() -> FastAPI:
             422: "Invalid input",
         }
         detail = exc.detail if isinstance(exc.detail, str) else "The request was refused."
-        response = error_response(
-            request, exc.status_code, titles.get(exc.status_code, "Error"), detail
-        )
+        status_code = exc.status_code
+        if status_code == 400 and detail.startswith(
+            ("Part exceeded maximum size", "Field exceeded maximum size")
+        ):
+            # The form parser's own words name neither the limit's unit nor a way out.
+            status_code = 413
+            detail = (
+                "A text box held more than 1 MB (1,048,576 bytes), more than one form field "
+                "takes, so nothing was sent on. Go back to keep your text, and upload it as a "
+                "file instead: Try the grader takes a .jsonl file, an assessment its files."
+            )
+        response = error_response(request, status_code, titles.get(status_code, "Error"), detail)
         for name, value in (exc.headers or {}).items():
             response.headers[name] = value
         return response

@@ -333,3 +333,19 @@ def test_editing_a_draft_while_another_author_publishes_it_is_a_404_not_a_500(
             ]
         )
         assert all(r.status_code < 500 for r in responses), [r.status_code for r in responses]
+
+
+def test_a_pasted_text_past_the_form_field_limit_says_how_to_send_it(
+    client: TestClient, author_csrf: str
+) -> None:
+    big = json.dumps({"id": "r", "assessment": DEFAULT_ASSESSMENT, "summary": "x" * 1_100_000})
+    response = client.post(
+        _try_url(),
+        data={"csrf_token": author_csrf},
+        files={"reviews": (None, big)},  # a plain field of a multipart form, as a browser sends
+    )
+    assert response.status_code == 413
+    assert "A text box held more than 1 MB" in response.text
+    assert "upload it as a file instead" in response.text
+    page = client.get(_try_url()).text
+    assert "JSON Lines (up to 1 MB)" in page
