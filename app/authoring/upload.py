@@ -645,8 +645,9 @@ def _check_disk(session: Session, draft: Draft, *, assessments_dir: Path, bugs_d
     if newest != draft.base_version:
         made = f"version {draft.base_version}" if draft.base_version else "no version"
         raise PublishConflict(
-            f"This draft was made when {slug} had {made}; it now has version {newest}. "
-            "Start a new draft from the newest version so no change is lost."
+            f"This draft was made when {slug} had {made}; it now has version {newest}, "
+            "which publishing it would undo. Copy out what you changed, discard this draft, "
+            f"then Edit as a draft to start from version {newest} and make the change again."
         )
     where = f"{assessments_dir.name}/{slug}/ and {bugs_dir.name}/{slug}.yaml"
     on_disk_present = (assessments_dir / slug).exists() or (bugs_dir / f"{slug}.yaml").exists()
@@ -718,10 +719,20 @@ def publish_synced_draft(
     Refused when the files no longer hold the draft's content: publishing it would make the
     database and the files disagree.
     """
-    if version.status != VersionStatus.draft or version.draft_id:
+    name = f"Version {version.number} of {version.assessment.slug}"
+    if version.status == VersionStatus.published:
         raise assessment_service.VersionStateError(
-            f"Version {version.number} of {version.assessment.slug} is not a draft synced from "
-            "the content folders."
+            f"{name} is already published: it is the version new candidates take."
+        )
+    if version.status == VersionStatus.retired:
+        raise assessment_service.VersionStateError(
+            f"{name} is retired, and a retired version is not published again (its "
+            "submissions keep it as it was). To serve its content again, make a draft of it "
+            "(Edit as a draft on the assessments page, or upload its files) and publish that."
+        )
+    if version.draft_id:
+        raise assessment_service.VersionStateError(
+            f"{name} is a draft made in the browser: publish it from its draft page."
         )
     slug = version.assessment.slug
     disk = _disk_entry(assessments_dir, bugs_dir, slug)

@@ -375,3 +375,21 @@ def test_a_candidate_whose_assessment_was_withdrawn_is_not_sent_round_in_a_loop(
     assert "Back to your review" not in page.text
     assert 'href="/take"' not in page.text
     assert "Ask the person who invited you for a new link" in page.text
+
+
+def test_publishing_a_published_or_retired_version_says_what_it_is_and_what_to_do(
+    client: TestClient, session: Session, content: Path, author_csrf: str
+) -> None:
+    slug = fresh_slug("again")
+    version_url = _published(client, author_csrf, slug)
+    again = client.post(version_url + "/publish", data={"csrf_token": author_csrf})
+    assert again.status_code == 409
+    assert f"Version 1 of {slug} is already published" in again.text
+    client.post(version_url + "/retire", data={"csrf_token": author_csrf, "confirm": "yes"})
+    retired = client.post(version_url + "/publish", data={"csrf_token": author_csrf})
+    assert retired.status_code == 409
+    assert f"Version 1 of {slug} is retired, and a retired version is not published again" in (
+        html.unescape(retired.text)
+    )
+    assert "Edit as a draft" in retired.text
+    assert _statuses(session, slug) == [(1, "retired")]
