@@ -65,6 +65,8 @@ NIT_RE = re.compile(r"\s*(?:\*\*|_)?nit(?:pick)?\b", re.I)
 SURE_DEFECT = 0.5  # the classifier's confidence from which a comment surely reports a defect
 INDEX_CACHE_SIZE = 64
 CHUNK = 256
+# Distinct texts a batch remembers across its chunks (see `TextMemo`), some 5 KB each.
+MEMO_TEXTS = 4096
 
 
 @dataclass(frozen=True)
@@ -228,8 +230,11 @@ class Grader:
     ) -> list[Grade]:
         """Grade a batch of reviews of one assessment; vectorised across the batch."""
         grades: list[Grade] = []
+        memo: TextMemo = {}
         for start in range(0, len(reviews), chunk):
-            grades.extend(self._grade_chunk(reviews[start : start + chunk], assessment, answer_key))
+            memo = _room(memo)
+            batch = reviews[start : start + chunk]
+            grades.extend(self._grade_chunk(batch, assessment, answer_key, memo))
         return grades
 
     def iter_grade(
@@ -242,19 +247,26 @@ class Grader:
     ) -> Iterable[Grade]:
         """Grade a stream of reviews chunk by chunk, yielding grades in order."""
         batch: list[Review] = []
+        memo: TextMemo = {}
         for review in reviews:
             batch.append(review)
             if len(batch) >= chunk:
-                yield from self._grade_chunk(batch, assessment, answer_key)
+                memo = _room(memo)
+                yield from self._grade_chunk(batch, assessment, answer_key, memo)
                 batch = []
         if batch:
-            yield from self._grade_chunk(batch, assessment, answer_key)
+            yield from self._grade_chunk(batch, assessment, answer_key, _room(memo))
 
     # -- pipeline --------------------------------------------------------------------------
 
-    def analyse(self, reviews: Sequence[Review], index: AssessmentIndex) -> list[_Analysis]:
-        """Run the classifier and the matcher over a batch; one analysis per review."""
-        memo: TextMemo = {}
+    def analyse(
+        self, reviews: Sequence[Review], index: AssessmentIndex, memo: TextMemo | None = None
+    ) -> list[_Analysis]:
+        """Run the classifier and the matcher over a batch; one analysis per review.
+
+        A text met again, in this batch or an earlier one sharing `memo`, is read once.
+        """
+        memo = {} if memo is None else memo
         per_review = [review_units(r, index, memo=memo) for r in reviews]
         units = [u for us in per_review for u in us]
         preds = classify_units(self.classifier, units)
@@ -287,10 +299,14 @@ class Grader:
         return out
 
     def _grade_chunk(
-        self, reviews: Sequence[Review], assessment: Assessment, answer_key: AnswerKey
+        self,
+        reviews: Sequence[Review],
+        assessment: Assessment,
+        answer_key: AnswerKey,
+        memo: TextMemo,
     ) -> list[Grade]:
         index = self.index(assessment, answer_key)
-        analyses = self.analyse(reviews, index)
+        analyses = self.analyse(reviews, index, memo)
         return [self._score(r, a, index) for r, a in zip(reviews, analyses, strict=True)]
 
     def decide_matches(self, analysis: _Analysis, index: AssessmentIndex) -> dict[str, int]:
@@ -476,6 +492,7 @@ class Grader:
                 FLAG_CLASSES[flags[i]],
                 flag_proba[i][flags[i]],
                 review.comments[i].severity,
+                cues=a.units[i].read.cues,  # a cue depends on the text alone
             )
             for i, label in enumerate(labels)
         ]
@@ -751,6 +768,11 @@ def routing_reasons(
     return reasons
 
 
+def _room(memo: TextMemo) -> TextMemo:
+    """`memo`, or a new one once it holds MEMO_TEXTS texts: memory stays bounded."""
+    return memo if len(memo) < MEMO_TEXTS else {}
+
+
 def _clip(score: float) -> float:
     """A score held to [0, 100]; NaN stays NaN, as with `np.clip`."""
     return min(max(float(score), 0.0), 100.0)
@@ -816,6 +838,9 @@ def _names(f: np.ndarray, p: float, bar: float) -> bool:
 def _mention_positions(unit: Unit, index: AssessmentIndex) -> list[int]:
     """Where in a unit each bug is first mentioned: the first of its title's words the unit
     uses, else the first of its description's, else the end of the unit."""
+    known = unit.read.positions
+    if known is not None and known[0] is index:
+        return known[1]
     stems = unit.facts.stems
     title: dict[int, int] = {}
     desc: dict[int, int] = {}
@@ -827,7 +852,9 @@ def _mention_positions(unit: Unit, index: AssessmentIndex) -> list[int]:
             for j in found[1]:
                 desc.setdefault(j, position)
     end = len(stems)
-    return [title.get(j, desc.get(j, end)) for j in range(len(index.bugs))]
+    positions = [title.get(j, desc.get(j, end)) for j in range(len(index.bugs))]
+    unit.read.positions = (index, positions)
+    return positions
 
 
 def _shared_words(unit: Unit, index: AssessmentIndex, j: int, *, limit: int = 6) -> list[str]:

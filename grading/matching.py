@@ -158,10 +158,21 @@ F = {name: i for i, name in enumerate(FEATURES)}
 
 class UnitText:
     """What a unit's text alone decides: its tokens, code tokens, whether it states a
-    correction and whether it only voices unease. Units with the same text in a batch share
+    correction and whether it only voices unease, and once read, how the classifier reads it
+    and its text signals against an index's bugs. Units with the same text in a batch share
     one (see `review_units`), so a comment pasted into many reviews is read once."""
 
-    __slots__ = ("_correction", "_vague", "facts", "text", "tokens")
+    __slots__ = (
+        "_correction",
+        "_vague",
+        "classes",
+        "cues",
+        "facts",
+        "positions",
+        "said",
+        "text",
+        "tokens",
+    )
 
     def __init__(self, text: str) -> None:
         self.text = text
@@ -169,6 +180,13 @@ class UnitText:
         self.tokens = code_tokens(text)
         self._correction: bool | None = None
         self._vague: bool | None = None
+        # Filled on first use, each with the model or index it was computed for: the
+        # classifier's (kind, tradeoff, flag) reading, the text columns of `unit_features`,
+        # where each bug is first mentioned, and scoring's cue lookups.
+        self.classes: tuple[CommentClassifier, np.ndarray, float, np.ndarray] | None = None
+        self.said: tuple[AssessmentIndex, np.ndarray] | None = None
+        self.positions: tuple[AssessmentIndex, list[int]] | None = None
+        self.cues: dict[str, bool] = {}
 
     @property
     def vague(self) -> bool:
@@ -630,33 +648,34 @@ def classify_units(classifier: CommentClassifier, units: Sequence[Unit]) -> Comm
 
     Parts exist to localise a diagnosis for matching; what kind of comment it is belongs to
     the comment as a whole, so parts are not classified again. The classifier reads the text
-    alone, so each distinct text of the batch is classified once.
+    alone, so a text shared by units (see `TextMemo`) is classified once.
     """
     rows: list[int] = []
-    main: dict[str, int] = {}  # text -> its row in the classifier's batch
-    facts: list[TextFacts] = []
+    main: list[UnitText] = []
     where: dict[int, int] = {}  # comment index -> row of its main unit, within one review
     for unit in units:
         if unit.part:
             rows.append(where[unit.comment])
             continue
-        row = main.get(unit.text)
-        if row is None:
-            row = main[unit.text] = len(facts)
-            facts.append(unit.facts)
         if unit.comment != SUMMARY and unit.comment == 0:
             where = {}  # a new review starts with its comment 0
         if unit.comment != SUMMARY:
-            where[unit.comment] = row
-        rows.append(row)
-    preds = classifier.predict_facts(facts)
-    if rows == list(range(len(units))):
+            where[unit.comment] = len(main)
+        rows.append(len(main))
+        main.append(unit.read)
+    fresh = list(
+        {id(t): t for t in main if t.classes is None or t.classes[0] is not classifier}.values()
+    )
+    preds = classifier.predict_facts([t.facts for t in fresh])
+    for i, t in enumerate(fresh):
+        t.classes = (classifier, preds.kind_proba[i], preds.tradeoff_proba[i], preds.flag_proba[i])
+    if len(fresh) == len(main) == len(units):
         return preds
-    index = np.array(rows, dtype=np.int64)
+    read = [main[r].classes for r in rows]
     return CommentPredictions(
-        preds.kind_proba[index],
-        preds.tradeoff_proba[index],
-        preds.flag_proba[index],
+        np.array([c[1] for c in read]).reshape(len(rows), -1),  # type: ignore[index]
+        np.array([c[2] for c in read], dtype=np.float64),  # type: ignore[index]
+        np.array([c[3] for c in read]).reshape(len(rows), -1),  # type: ignore[index]
         preds.defect_threshold,
     )
 
@@ -694,23 +713,22 @@ def unit_features(
     `kind_proba` is the comment classifier's output for the units, one row each, in the
     column order of `COMMENT_KINDS`; `flag_proba` its red-flag output in the order of
     `FLAG_CLASSES` (none: no comment proposes a rewrite or a framework). What a unit says is
-    read once per distinct text of the batch; where it points and how the classifier read it,
-    per unit.
+    read once per text (units of a `TextMemo` share their texts); where it points and how the
+    classifier read it, per unit.
     """
     n, b = len(units), len(index.bugs)
     if n == 0 or b == 0:
         return np.zeros((n, b, len(FEATURES)))
-    rows_of: dict[str, int] = {}
-    distinct: list[Unit] = []
-    inverse: list[int] = []
-    for unit in units:
-        row = rows_of.get(unit.text)
-        if row is None:
-            row = rows_of[unit.text] = len(distinct)
-            distinct.append(unit)
-        inverse.append(row)
-    said = _text_features(distinct, index)
-    out = said if len(distinct) == n else said[inverse]
+    fresh = list(
+        {
+            id(u.read): u.read for u in units if u.read.said is None or u.read.said[0] is not index
+        }.values()
+    )
+    said = _text_features(fresh, index)
+    for i, t in enumerate(fresh):
+        t.said = (index, said[i])
+    # Every unit its own text, in order: the rows are the units'; else gather them.
+    out = said.copy() if len(fresh) == n else np.stack([u.read.said[1] for u in units])  # type: ignore[index]
     out[:, :, F["p_defect"]] = kind_proba[:, 0:1]
     out[:, :, F["p_style"]] = kind_proba[:, 1:2]
     out[:, :, F["p_question"]] = kind_proba[:, 2:3]
@@ -734,7 +752,7 @@ def unit_features(
     return out
 
 
-def _text_features(units: Sequence[Unit], index: AssessmentIndex) -> np.ndarray:
+def _text_features(units: Sequence[UnitText], index: AssessmentIndex) -> np.ndarray:
     """The columns of `unit_features` that a unit's text alone decides, one row per unit."""
     n, b = len(units), len(index.bugs)
     out = np.zeros((n, b, len(FEATURES)))
@@ -834,7 +852,9 @@ def _text_features(units: Sequence[Unit], index: AssessmentIndex) -> np.ndarray:
     return out
 
 
-def _correction_features(out: np.ndarray, units: Sequence[Unit], index: AssessmentIndex) -> None:
+def _correction_features(
+    out: np.ndarray, units: Sequence[UnitText], index: AssessmentIndex
+) -> None:
     """Fill the correction columns: the share of the comment's code tokens that the key names,
     and whether it names one the key has and the bug's lines lack (the corrected value)."""
     n = out.shape[0]
@@ -903,7 +923,9 @@ def _anchor_features(out: np.ndarray, units: Sequence[Unit], index: AssessmentIn
             col[:, F["line_distance"]] = np.where(wrong, 1.0, 0.5)
 
 
-def _prose_line_features(out: np.ndarray, units: Sequence[Unit], index: AssessmentIndex) -> None:
+def _prose_line_features(
+    out: np.ndarray, units: Sequence[UnitText], index: AssessmentIndex
+) -> None:
     """Line numbers named in prose ("line 44") point too, in whichever file."""
     for i, unit in enumerate(units):
         if not DIGIT_RE.search(unit.text):
