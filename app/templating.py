@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 
 import nh3
@@ -84,8 +84,16 @@ def markdown_marked(text: str | None, terms: Sequence[str] = ()) -> Markup:
     return Markup("".join(parts))
 
 
-def format_time(value: datetime | None) -> str:
-    """A timestamp as UTC text for people."""
+def format_time(value: datetime | str | None) -> str:
+    """A timestamp as UTC text for people; an ISO 8601 string (as the model registry keeps
+    them) is read first, and any other text is shown as it is."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC)
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else "—"
 
 

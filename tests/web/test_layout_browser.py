@@ -8,6 +8,7 @@ from playwright.sync_api import Page, expect
 
 from app.db import get_sessionmaker
 from app.users.models import Role
+from tests.web.browser import sign_in_staff
 from tests.web.factories import (
     DEFAULT_ASSESSMENT,
     TEST_PASSWORD,
@@ -126,3 +127,17 @@ def test_rubric_table_headers_stay_on_one_line_beside_a_long_override_reason(
     )
     assert lines_per_header == [[name, 1] for name, _ in lines_per_header]
     assert page.evaluate(NO_SIDEWAYS_SCROLL)
+
+
+def test_a_checkbox_sits_before_its_words(page: Page, live_server: str) -> None:
+    with get_sessionmaker().begin() as session:
+        email = make_user(session, role=Role.admin).email
+    sign_in_staff(page, live_server, email)
+    page.goto(f"{live_server}/staff/models")
+    box = page.locator("#retrain input[name=force]").bounding_box()
+    label = page.locator("#retrain label.inline").bounding_box()
+    assert box and label
+    # Not stretched to the width of the form, centred on a line above its words.
+    assert box["width"] < 40, box
+    assert box["y"] >= label["y"] and box["y"] + box["height"] <= label["y"] + label["height"]
+    assert box["x"] - label["x"] < 10

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -308,3 +309,18 @@ def test_a_retrain_form_without_its_csrf_token_is_refused(
     sign_in(client, session, make_user(session, role=Role.admin))
     assert client.post("/staff/models/retrain", data={}).status_code == 403
     assert json.dumps(active.registry().history(), default=str) == "[]"
+
+
+def test_the_models_page_gives_times_as_the_other_pages_do(
+    session: Session, client: TestClient, models_home: Path, small_models: Models
+) -> None:
+    registry = active.registry()
+    version = _register(registry, small_models)
+    registry.activate(version)
+    sign_in(client, session, make_user(session, role=Role.admin))
+    with registry.retrain_lock(label="someone else"):
+        page = client.get("/staff/models").text
+    assert f"Active model <code>{version}</code>, trained 2026-12-07 00:00 UTC" in page
+    assert "T00:00:00+00:00" not in page
+    started = re.search(r"A retrain is running, started ([^.]*?) by someone else", page)
+    assert started and re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", started.group(1))
