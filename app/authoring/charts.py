@@ -44,6 +44,14 @@ def _svg(figure: Any) -> bytes:
     return buffer.getvalue()
 
 
+def _whole_counts(axes: Any) -> None:
+    """Ticks at whole numbers on a count axis: with a handful of submissions matplotlib
+    would otherwise mark 0.2, 0.4, ... submissions."""
+    from matplotlib.ticker import MaxNLocator
+
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+
+
 def _empty(axes: Any, message: str) -> None:
     axes.axis("off")
     axes.text(0.5, 0.5, message, ha="center", va="center", wrap=True)
@@ -94,6 +102,7 @@ def draw(name: str, analysis: Analysis) -> bytes:
                 axes.bar([b for b, _ in analysis.histogram], [c for _, c in analysis.histogram])
                 axes.set_xlabel("total score")
                 axes.set_ylabel("submissions")
+                _whole_counts(axes)
                 axes.tick_params(axis="x", labelrotation=45)
             else:
                 _empty(axes, "The distribution of total scores, once reviews are graded.")
@@ -115,6 +124,7 @@ def draw(name: str, analysis: Analysis) -> bytes:
                 axes.axvline(analysis.time_limit, linestyle="--", linewidth=1)
             axes.set_xlabel("minutes from start to submission")
             axes.set_ylabel("submissions")
+            _whole_counts(axes)
         else:
             _empty(axes, "Time from start to submission, once candidates submit.")
         return _svg(figure)

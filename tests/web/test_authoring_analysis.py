@@ -184,3 +184,18 @@ def test_page_charts_and_csv_downloads(
     assert (totals["30-40"], totals["50-60"], totals["70-80"]) == ("1", "1", "1")
     download = client.get(f"{base}/agreement.csv")
     assert "attachment" in download.headers["content-disposition"]
+
+
+def test_count_axes_are_marked_in_whole_submissions(
+    client: TestClient, session: Session, version: AssessmentVersion
+) -> None:
+    sign_in(client, session, make_user(session, role=Role.author))
+    for total, minutes in ((20.0, 25), (45.0, 40), (70.0, 55)):
+        make_graded_submission(session, version, total=total, bugs=[], minutes=minutes)
+    base = f"/staff/assessments/{version.assessment.slug}/versions/1/analysis"
+    for chart in ("totals", "time"):
+        svg = client.get(f"{base}/{chart}.svg").text
+        # Tick labels are text in the SVG; one submission per bar is no reason for 0.2 of one.
+        ticks = re.findall(r">(\d+\.\d+)</text>", svg)
+        assert ticks == [], (chart, ticks)
+        assert ">1</text>" in svg
