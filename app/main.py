@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import quote
 
@@ -25,6 +26,7 @@ from app.limits.service import RateLimited
 from app.reviews import routes as reviews_routes
 from app.reviews.service import SubmissionNotFound
 from app.scoring import routes as scoring_routes
+from app.scoring.service import UnreadableScore
 from app.settings import PROJECT_ROOT
 from app.submissions import api as candidate_api
 from app.submissions import errors as candidate_errors
@@ -34,6 +36,8 @@ from app.submissions.schemas import ErrorBody
 from app.submissions.service import SubmissionError
 from app.users import routes as users_routes
 from app.users.service import UserNotFound
+
+logger = logging.getLogger(__name__)
 
 STATIC_DIR = PROJECT_ROOT / "app" / "static"
 
@@ -143,6 +147,21 @@ def create_app() -> FastAPI:
     @app.exception_handler(SubmissionError)
     def _submission_error(request: Request, exc: SubmissionError) -> Response:
         return candidate_errors.submission_error_response(request, exc)
+
+    @app.exception_handler(UnreadableScore)
+    def _unreadable_score(request: Request, exc: UnreadableScore) -> Response:
+        # A row another release wrote, or one changed by hand: say which, and the way out.
+        logger.error("a stored auto-score cannot be read: %s", exc)
+        number = exc.submission_id
+        return error_response(
+            request,
+            500,
+            "A stored score cannot be read",
+            f"The auto-score of submission {number} does not read back as a grade ({exc}); "
+            "it was stored by another release or changed by hand. An admin can grade it "
+            f"again with `redline submissions grade {exc.public_id}`, which stores a new "
+            "score in its place, and this page will load.",
+        )
 
     @app.exception_handler(StarletteHTTPException)
     def _http_error(request: Request, exc: StarletteHTTPException) -> Response:

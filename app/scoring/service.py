@@ -22,6 +22,7 @@ from app.assessments import service as assessment_service
 from app.audit import service as audit_service
 from app.scoring import active
 from app.scoring.models import AutoScore, ScoreFlag, ScoreMatch
+from grading.errors import GradeFormatError
 
 if TYPE_CHECKING:
     from app.submissions.models import Submission
@@ -148,18 +149,33 @@ def store_grade(
     return score
 
 
+class UnreadableScore(GradeFormatError):
+    """A stored auto-score does not read back as a grade; `submission_id` and `public_id`
+    (what `redline submissions grade` takes) say whose it is."""
+
+    def __init__(self, field: str, message: str, submission_id: int, public_id: str) -> None:
+        self.submission_id = submission_id
+        self.public_id = public_id
+        super().__init__(field, message)
+
+
 def stored_grade(auto: AutoScore) -> Grade:
     """The grade an auto-score keeps, read back typed, with its evidence.
 
     A stored score that does not read back is a corrupt row: the error names the row and the
     field, rather than a page failing later on a missing key.
     """
-    from grading import Grade, GradeFormatError
+    from grading import Grade
 
     try:
         return Grade.from_dict({**auto.result, "evidence": auto.evidence or {}})
     except GradeFormatError as exc:
-        raise GradeFormatError(f"auto_score {auto.id}: {exc.field}", exc.message) from exc
+        raise UnreadableScore(
+            f"auto_score {auto.id}: {exc.field}",
+            exc.message,
+            auto.submission_id,
+            auto.submission.public_id,
+        ) from exc
 
 
 def score_submission_safely(session: Session, submission: Submission) -> AutoScore | None:

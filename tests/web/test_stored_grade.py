@@ -54,3 +54,22 @@ def test_a_corrupt_stored_score_names_its_row_and_field(session: Session) -> Non
     with pytest.raises(GradeFormatError) as caught:
         stored_grade(auto)
     assert str(caught.value) == f"auto_score {auto.id}: comments: required field is missing"
+
+
+def test_a_corrupt_stored_score_says_which_submission_and_how_to_grade_it_again(
+    session: Session, client: TestClient
+) -> None:
+    submission = make_submission(session, comments=COMMENTS)
+    auto = make_auto_score(session, submission, OLD_RESULT)
+    auto.result = {**OLD_RESULT, "total": "NaN"}
+    session.flush()
+    sign_in(client, session, make_user(session, role=Role.admin))
+    for url in ("/staff/queue", f"/staff/submissions/{submission.id}", "/staff/export.csv"):
+        page = client.get(url)
+        assert page.status_code == 500
+        assert f"The auto-score of submission {submission.id} does not read back" in page.text
+        assert f"auto_score {auto.id}: total: must be a number" in page.text
+        assert f"redline submissions grade {submission.public_id}" in page.text
+    api = client.get(f"/api/staff/submissions/{submission.id}")
+    assert api.status_code == 500
+    assert f"redline submissions grade {submission.public_id}" in api.json()["detail"]
