@@ -64,6 +64,7 @@ NEAR_MISS_COLUMNS = [
 NIT_RE = re.compile(r"\s*(?:\*\*|_)?nit(?:pick)?\b", re.I)
 SURE_DEFECT = 0.5  # the classifier's confidence from which a comment surely reports a defect
 INDEX_CACHE_SIZE = 64
+SUMMARY_LAST = 1 << 30  # where the summary sits among a review's comments: after them all
 CHUNK = 256
 # Distinct texts a batch remembers across its chunks (see `TextMemo`), some 5 KB each.
 MEMO_TEXTS = 4096
@@ -126,6 +127,11 @@ class _Analysis:
     kind_proba: np.ndarray  # (n_units, n_kinds)
     tradeoff: np.ndarray  # (n_units,)
     flag_proba: np.ndarray  # (n_units, n_flags)
+    # Decided over the whole batch at once when the grader analysed it: each unit's kind
+    # index (`CommentClassifier.decide`) and, per bug, the first comment finding it (see
+    # `Grader.decide_matches`).
+    kinds: list[int] | None = None
+    first: list[int] | None = None
 
 
 @dataclass
@@ -180,6 +186,9 @@ class Grader:
         self.taste_model = taste_model
         self._indexes: OrderedDict[tuple[Assessment, AnswerKey], AssessmentIndex] = OrderedDict()
         self._index_lock = threading.Lock()
+        # (model, signals, rule score) -> the learned level and its explanation: many reviews
+        # of a batch give a level model the same signals.
+        self._levels: dict[tuple[object, ...], tuple[float, str]] = {}
 
     @property
     def version(self) -> str:
@@ -281,6 +290,8 @@ class Grader:
         vague = [r for r, unit in enumerate(units) if unit.vague]
         if vague:
             proba[vague] = 0.0
+        kinds = self.classifier.decide(preds.kind_proba).tolist()
+        firsts = iter(self._first_finders(per_review, proba))
         out = []
         start = 0
         for us in per_review:
@@ -293,10 +304,32 @@ class Grader:
                     preds.kind_proba[start:stop],
                     preds.tradeoff_proba[start:stop],
                     preds.flag_proba[start:stop],
+                    kinds[start:stop],
+                    next(firsts) if us else [],
                 )
             )
             start = stop
         return out
+
+    def _first_finders(
+        self, per_review: Sequence[list[Unit]], proba: np.ndarray
+    ) -> list[list[int]]:
+        """For each review with units, per bug the position of the first comment finding it
+        (SUMMARY_LAST for the summary, more when none does): one reduction over the batch."""
+        if not per_review:
+            return []
+        starts = np.cumsum([0] + [len(us) for us in per_review[:-1]])
+        starts = starts[[bool(us) for us in per_review]]
+        if not len(starts):
+            return []
+        order = np.array(
+            [u.comment if u.comment != SUMMARY else SUMMARY_LAST for us in per_review for u in us],
+            dtype=np.int64,
+        )
+        passing = proba >= self.settings.match_threshold
+        candidates = np.where(passing, order[:, None], SUMMARY_LAST + 1)
+        firsts: list[list[int]] = np.minimum.reduceat(candidates, starts, axis=0).tolist()
+        return firsts
 
     def _grade_chunk(
         self,
@@ -313,12 +346,15 @@ class Grader:
         """Bug id -> the first comment (or -1, the summary) whose probability passes."""
         if not analysis.units:
             return {}
-        last = 1 << 30  # the summary comes after every comment
-        order = np.array(
-            [u.comment if u.comment != SUMMARY else last for u in analysis.units], dtype=np.int64
-        )
-        passing = analysis.proba >= self.settings.match_threshold
-        first = np.where(passing, order[:, None], last + 1).min(axis=0).tolist()
+        last = SUMMARY_LAST
+        first = analysis.first
+        if first is None:
+            order = np.array(
+                [u.comment if u.comment != SUMMARY else last for u in analysis.units],
+                dtype=np.int64,
+            )
+            passing = analysis.proba >= self.settings.match_threshold
+            first = np.where(passing, order[:, None], last + 1).min(axis=0).tolist()
         return {
             bug.id: SUMMARY if first[j] == last else first[j]
             for j, bug in enumerate(index.bugs)
@@ -386,7 +422,11 @@ class Grader:
     def _labels(self, review: Review, a: _Analysis) -> list[CommentLabel]:
         """Each comment's kind and tradeoff reading, from its own unit (the first units)."""
         n_comments = len(review.comments)
-        kinds = self.classifier.decide(a.kind_proba[:n_comments]).tolist()
+        kinds = (
+            a.kinds[:n_comments]
+            if a.kinds is not None
+            else self.classifier.decide(a.kind_proba[:n_comments]).tolist()
+        )
         proba = a.kind_proba[:n_comments].tolist()
         tradeoff = a.tradeoff[:n_comments].tolist()
         bar = self.settings.tradeoff_threshold
@@ -434,10 +474,14 @@ class Grader:
         taste = scoring.tool_taste(views, flag_threshold=settings.flag_threshold)
         if self.tradeoff_model is not None and not rewrite:
             signals = scoring.tradeoff_features(views, threshold=settings.tradeoff_threshold)
-            tra = _learned_level(tra, self.tradeoff_model, signals, scoring.TRADEOFF_FEATURES)
+            tra = _learned_level(
+                tra, self.tradeoff_model, signals, scoring.TRADEOFF_FEATURES, self._levels
+            )
         if self.taste_model is not None and taste.score > 0.0:
             signals = scoring.taste_features(views, flag_threshold=settings.flag_threshold)
-            taste = _learned_level(taste, self.taste_model, signals, scoring.TASTE_FEATURES)
+            taste = _learned_level(
+                taste, self.taste_model, signals, scoring.TASTE_FEATURES, self._levels
+            )
         return {"detection": det, "severity": sev, "tradeoffs": tra, "tool_taste": taste}
 
     def _red_flags(
@@ -664,6 +708,8 @@ def _mentioned(
     where: dict[int, list[int]] = {}
     bugs = index.bugs
     for k, (r, proba) in enumerate(zip(rows, a.proba[rows].tolist(), strict=True)):
+        if naming is None and max(proba, default=0.0) < threshold:
+            continue  # finds nothing
         # Parts of a comment are ordered by where they sit in the whole comment; summary
         # sentences by their order.
         in_summary = a.units[r].comment == SUMMARY
@@ -805,19 +851,26 @@ def _learned_level(
     model: scoring.LevelModel,
     signals: Sequence[float],
     names: Sequence[str],
+    memo: dict[tuple[object, ...], tuple[float, str]] | None = None,
 ) -> scoring.DimensionScore:
     """Replace a rule-of-thumb level by the learned one, keeping the per-comment reasons."""
-    level = model.predict(signals)
-    kept = [Point(0.0, p.reason, p.comment, p.quote, p.signal) for p in rule.points]
-    kept.append(
-        Point(
-            level,
+    key = (model, tuple(signals), tuple(names), rule.score)
+    known = memo.get(key) if memo is not None else None
+    if known is None:
+        level = model.predict(signals)
+        why = (
             f"level {level:g}, picked by a model trained on graders' scores from what the "
             f"review does: {scoring.describe_signals(names, signals)} (the fixed rules alone "
-            f"give {rule.score:g})",
-            signal="level_model",
+            f"give {rule.score:g})"
         )
-    )
+        if memo is not None:
+            if len(memo) >= MEMO_TEXTS:
+                memo.clear()
+            memo[key] = (level, why)
+    else:
+        level, why = known
+    kept = [Point(0.0, p.reason, p.comment, p.quote, p.signal) for p in rule.points]
+    kept.append(Point(level, why, signal="level_model"))
     return scoring.DimensionScore(level, kept)
 
 
