@@ -5,7 +5,17 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Path, Request, UploadFile
+from fastapi import (
+    APIRouter,
+    Depends,
+    File,
+    Form,
+    HTTPException,
+    Path,
+    Query,
+    Request,
+    UploadFile,
+)
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.assessments import service as assessment_service
@@ -542,7 +552,7 @@ def rescore_page(
     user: AuthorUser,
     version: Version,
     sort: str = "change",
-    applied: int | None = None,
+    applied: Annotated[int | None, Query(ge=0, le=MAX_INT)] = None,
 ) -> Response:
     """Which past submissions this version's key would score differently, and by how much."""
     return templates.TemplateResponse(

@@ -67,6 +67,10 @@ def test_a_version_number_out_of_range_is_refused_on_every_version_route(
             if response.status_code not in (404, 422):
                 failures.append(("POST", number, suffix, response.status_code))
     assert failures == []
+    for applied in ("-1", "2147483648"):
+        response = client.get(base + f"1/rescore?applied={applied}")
+        assert response.status_code == 422, applied
+        assert "Re-scored" not in response.text
     response = client.get(base + "2147483648")
     assert response.status_code == 422
     assert "number: Input should be less than or equal to 2147483647" in response.text
