@@ -22,7 +22,7 @@ from app.assessments import service as assessment_service
 from app.audit import service as audit_service
 from app.scoring import active
 from app.scoring.models import AutoScore, ScoreFlag, ScoreMatch
-from grading.errors import GradeFormatError
+from grading import GradeFormatError
 
 if TYPE_CHECKING:
     from app.submissions.models import Submission
