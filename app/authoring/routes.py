@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Annotated
 
@@ -50,8 +51,22 @@ Version = Annotated[AssessmentVersion, Depends(_version)]
 @router.get("/staff/assessments", response_class=HTMLResponse)
 def assessments_page(request: Request, session: SessionDep, user: AuthorUser) -> Response:
     """The author's home: every assessment with its versions and how they are used."""
-    rows = service.list_assessment_rows(session)
     drafts = upload.list_drafts(get_settings().data_dir)
+    present = {d.id for d in drafts}
+    # A version whose browser draft folder is gone is offered as a plain draft (publish is
+    # then refused with the reason, discard works) rather than as a link to a missing page.
+    rows = [
+        dataclasses.replace(
+            row,
+            versions=[
+                v
+                if not v.draft_id or v.draft_id in present
+                else dataclasses.replace(v, draft_id=None)
+                for v in row.versions
+            ],
+        )
+        for row in service.list_assessment_rows(session)
+    ]
     stored = {v.draft_id for a in rows for v in a.versions if v.draft_id}
     return templates.TemplateResponse(
         request,
@@ -84,6 +99,10 @@ def _key_page(
             "files": service.snippet_files(version, with_key=True),
             "entries": service.key_entries(version),
             "error": error,
+            # Linked only while its folder exists; a lost one is discarded from this page.
+            "draft_id": None
+            if upload.draft_folder_lost(get_settings().data_dir, version)
+            else version.draft_id,
         },
         status_code=code,
     )
@@ -477,6 +496,15 @@ def publish_version(
     request: Request, session: SessionDep, user: AuthorUser, _csrf: Csrf, version: Version
 ) -> Response:
     """Publish a draft version synced from the content folders."""
+    if upload.draft_folder_lost(get_settings().data_dir, version):
+        return _key_page(
+            request,
+            version,
+            "The files of the browser draft this version was checked from are no longer in "
+            "the data directory, so there is nothing to publish: discard this version and "
+            "start a new draft.",
+            409,
+        )
     if version.draft_id:
         # A browser draft is published from its draft page, which writes its files to disk.
         return RedirectResponse(f"/staff/assessments/drafts/{version.draft_id}", status_code=303)
@@ -531,7 +559,7 @@ def discard_version(
     """Delete a draft version (and the browser draft it came from, if any)."""
     with upload.slug_lock(get_settings().data_dir, version.assessment.slug):
         try:
-            if version.draft_id:
+            if version.draft_id and not upload.draft_folder_lost(get_settings().data_dir, version):
                 upload.discard(session, _draft(version.draft_id))
             else:
                 upload.discard_version(session, version)

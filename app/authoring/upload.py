@@ -437,6 +437,12 @@ def edit_draft(
     return checked
 
 
+def draft_folder_lost(data_dir: Path, version: AssessmentVersion) -> bool:
+    """A version stored from a browser draft whose folder is no longer in the data directory
+    (removed by hand, or a data directory restored without it): it can only be discarded."""
+    return bool(version.draft_id) and not (drafts_dir(data_dir) / str(version.draft_id)).is_dir()
+
+
 def draft_url(version: AssessmentVersion) -> str:
     """Where an open draft version is continued: its browser draft, else its own page."""
     if version.draft_id:
@@ -449,7 +455,9 @@ def check_no_open_draft(session: Session, data_dir: Path, slug: str) -> None:
     assessment = session.scalars(select(Assessment).where(Assessment.slug == slug)).first()
     version = assessment_service.draft_version(session, assessment) if assessment else None
     if version is not None:
-        raise DraftExists(slug, draft_url(version))
+        lost = draft_folder_lost(data_dir, version)
+        url = f"/staff/assessments/{slug}/versions/{version.number}" if lost else draft_url(version)
+        raise DraftExists(slug, url)
     for draft in list_drafts(data_dir):
         if draft.slug == slug:
             raise DraftExists(slug, f"/staff/assessments/drafts/{draft.id}")

@@ -279,6 +279,11 @@ def test_authors_uploading_one_new_slug_at_once_make_one_draft(
                 .where(Assessment.slug == slug, AssessmentVersion.status == VersionStatus.draft)
             ).all()
             assert len(drafts) == 1
+        # The live server committed it: discard it, so no later test finds a stray draft.
+        made = next(r for r in responses if r.status_code == 303)
+        client, csrf = authors[0]
+        discarded = client.post(made.headers["location"] + "/discard", data={"csrf_token": csrf})
+        assert discarded.status_code == 303
 
 
 def test_authors_publishing_one_draft_at_once_publish_it_once(

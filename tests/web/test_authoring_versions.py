@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -393,3 +394,34 @@ def test_publishing_a_published_or_retired_version_says_what_it_is_and_what_to_d
     )
     assert "Edit as a draft" in retired.text
     assert _statuses(session, slug) == [(1, "retired")]
+
+
+def test_a_draft_version_whose_browser_draft_folder_is_gone_can_be_discarded(
+    client: TestClient, session: Session, content: Path, author_csrf: str
+) -> None:
+    slug = fresh_slug("lost")
+    draft_url = _upload(client, author_csrf, content_files(slug))
+    draft_id = draft_url.rsplit("/", 1)[1]
+    shutil.rmtree(upload.drafts_dir(get_settings().data_dir) / draft_id)
+    # No page an author is shown links to the missing draft.
+    home = client.get("/staff/assessments").text
+    assert draft_id not in home
+    version_url = f"/staff/assessments/{slug}/versions/1"
+    page = client.get(version_url)
+    assert page.status_code == 200 and draft_id not in page.text
+    assert "gone from the data directory" in page.text
+    again = client.post(
+        f"/staff/assessments/{slug}/edit", data={"csrf_token": author_csrf}, follow_redirects=False
+    )
+    assert again.headers["location"] == version_url
+    publish = client.post(version_url + "/publish", data={"csrf_token": author_csrf})
+    assert publish.status_code == 409 and "nothing to publish" in publish.text
+    discard = client.post(
+        version_url + "/discard", data={"csrf_token": author_csrf}, follow_redirects=False
+    )
+    assert discard.status_code == 303
+    with pytest.raises(assessment_service.AssessmentNotFound):
+        assessment_service.get_assessment(session, slug)
+    assert _upload(client, author_csrf, content_files(slug)).startswith(
+        "/staff/assessments/drafts/"
+    )
