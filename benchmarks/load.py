@@ -54,11 +54,16 @@ class Stats:
     failures: list[str] = field(default_factory=list)
     in_fault_window: Counter[str] = field(default_factory=Counter)
     fault_window: tuple[float, float] | None = None
+    # (endpoint, seconds since the rush began when sent, latency, status), for --trace.
+    trace: list[tuple[str, float, float, int]] = field(default_factory=list)
+    began: float = field(default_factory=time.perf_counter)
 
     def record(self, name: str, started: float, status: int) -> None:
         """One request's outcome (status 0: no answer)."""
-        self.latencies[name].append(time.perf_counter() - started)
+        latency = time.perf_counter() - started
+        self.latencies[name].append(latency)
         self.statuses[(name, status)] += 1
+        self.trace.append((name, started - self.began, latency, status))
 
 
 @dataclass
@@ -322,6 +327,27 @@ def kill_server(process: subprocess.Popen[bytes]) -> None:
     process.wait()
 
 
+def group_cpu_seconds(pgid: int) -> float | None:
+    """CPU time (user + system) used so far by the live processes of a process group: the
+    server and its workers. None where /proc is not there to read it."""
+    total = 0
+    try:
+        entries = list(Path("/proc").iterdir())
+    except OSError:
+        return None
+    for entry in entries:
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # gone meanwhile
+        # After the command name: state, ppid, pgrp, ..., utime (12th), stime (13th).
+        if int(fields[2]) == pgid:
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def stop_server(process: subprocess.Popen[bytes]) -> None:
     """Stop the server politely, then firmly."""
     try:
@@ -538,6 +564,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
+        "--trace",
+        type=Path,
+        default=None,
+        help="write every request as CSV: endpoint, sent at (s), latency (ms), status",
+    )
+    parser.add_argument(
         "--cold",
         action="store_true",
         help="do not train the grader first: the server trains it while the rush runs",
@@ -570,15 +602,29 @@ def main(argv: list[str] | None = None) -> int:
             stats.fault_window = (began, time.monotonic() + 1)
             print(f"restarted after {time.monotonic() - began:.1f} s")
 
+        cpu_before = group_cpu_seconds(server["process"].pid)
         try:
             stats, candidates, elapsed = asyncio.run(
                 rush(args, f"http://127.0.0.1:{port}", tokens, emails, kill_then_restart)
             )
+            cpu_after = group_cpu_seconds(server["process"].pid)
         finally:
             stop_server(server["process"])
         log_text = log.read_text(errors="replace")
         leaked = [t for t in tokens if t in log_text]
         report(stats, elapsed)
+        requests = sum(stats.statuses.values())
+        if cpu_before is not None and cpu_after is not None and args.kill_at is None:
+            used = cpu_after - cpu_before
+            print(
+                f"server CPU during the rush: {used:.1f} s "
+                f"({1000 * used / max(1, requests):.1f} ms per request)"
+            )
+        if args.trace:
+            with args.trace.open("w") as out:
+                out.write("endpoint,sent_s,latency_ms,status\n")
+                for name, sent, latency, status in sorted(stats.trace, key=lambda r: r[1]):
+                    out.write(f"{name},{sent:.3f},{1000 * latency:.1f},{status}\n")
         problems = verify(env, candidates)
         acked = sum(1 for c in candidates if c.acked)
         submitted = sum(1 for c in candidates if c.receipt_digest)
