@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from app import passwords
 from app.audit import service as audit
 from app.audit.models import AuditEvent
 from app.db import utcnow
@@ -19,11 +18,6 @@ from app.users.models import Role, User, UserSession
 
 MIN_PASSWORD_LENGTH = 12
 LOGIN_ACTOR = "sign-in form"
-
-_hasher = PasswordHasher()
-# Verified against when the e-mail is unknown, so that a failed login takes as long whether
-# or not the account exists.
-_DUMMY_HASH = _hasher.hash("not-a-real-password-" + new_token())
 
 
 class UserError(ValueError):
@@ -51,7 +45,7 @@ def hash_password(password: str) -> str:
     """An argon2id hash of `password`, or WeakPassword."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise WeakPassword(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
-    return _hasher.hash(password)
+    return passwords.hash_password(password)
 
 
 def create_user(
@@ -167,11 +161,8 @@ def check_password(user: User | None, password: str) -> bool:
 
     An unknown account is checked against a dummy hash, so a miss takes as long either way.
     """
-    try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
-    except (VerificationError, InvalidHashError):
-        return False
-    return user is not None and user.is_active
+    matches = passwords.verify(user.password_hash if user else passwords.dummy_hash(), password)
+    return matches and user is not None and user.is_active
 
 
 def record_failed_sign_in(session: Session, user: User | None) -> None:
@@ -193,8 +184,8 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
 
 def rehash_if_needed(user: User, password: str) -> None:
     """Re-hash a correct password whose hash uses older argon2 parameters."""
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
+    if passwords.needs_rehash(user.password_hash):
+        user.password_hash = passwords.hash_password(password)
 
 
 def start_session(session: Session, user: User) -> str:
