@@ -531,6 +531,7 @@ async def rush(
         for t in tokens
     ]
     start = time.monotonic()
+    stats.began = time.perf_counter()
     end_at = start + args.arrival + args.duration
     tasks = [
         run_candidate(stats, c, start + random.uniform(0, args.arrival), end_at, args.save_every)
