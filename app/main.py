@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import quote
 
@@ -12,7 +14,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app import docs, health, logs, pages, sweep
+from app import docs, health, logs, pages, sweep, warm
 from app.assessments.service import AssessmentNotFound
 from app.auth import LoginRequired
 from app.authoring import routes as authoring_routes
@@ -60,6 +62,13 @@ def _validation_problems(exc: RequestValidationError) -> list[str]:
     return problems
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    warm.prepare(app)
+    async with sweep.lifespan(app):
+        yield
+
+
 def create_app() -> FastAPI:
     """Build the application."""
     app = FastAPI(
@@ -72,7 +81,7 @@ def create_app() -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
-        lifespan=sweep.lifespan,
+        lifespan=_lifespan,
     )
     app.add_middleware(Guard)
     # Added last, so it is outermost: the guard's refusals get the headers too.

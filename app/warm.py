@@ -1,0 +1,55 @@
+"""Make a worker ready before it takes its first request.
+
+A fresh worker pays once for things every later request reuses: SQLAlchemy configures its
+mappers at the first query, FastAPI builds each included router's routes at the first request
+that reaches it, Jinja compiles each template the first time it renders, and the grader is
+loaded from the data directory. Paid lazily, that is a second or more of CPU per worker spent
+inside the first requests, and in a deadline rush those are hundreds of candidates arriving
+together, whose requests then wait behind it. Paid here, at start-up, before the worker
+accepts connections, nobody waits for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy.orm import configure_mappers
+
+from app import passwords
+from app.scoring import service as scoring_service
+from app.templating import templates
+
+logger = logging.getLogger(__name__)
+
+
+def _routes(routes: list[Any]) -> int:
+    # FastAPI resolves an included router's routes (their parameters, bodies and responses)
+    # when a request first reaches it; asking for them now does that work. Duck-typed, so a
+    # FastAPI without this lazy step simply has nothing to do here.
+    built = 0
+    for route in routes:
+        for name in ("effective_candidates", "effective_low_priority_routes"):
+            resolve = getattr(route, name, None)
+            if callable(resolve):
+                children = resolve()
+                built += len(children)
+                built += _routes([c for c in children if hasattr(c, "effective_candidates")])
+    return built
+
+
+def prepare(app: FastAPI) -> None:
+    """Do the once-per-worker work now; a failure is logged and left to the first request."""
+    try:
+        configure_mappers()
+        _routes(list(app.router.routes))
+        for name in templates.env.list_templates(extensions=["html"]):
+            templates.env.get_template(name)
+    except Exception:
+        logger.exception("preparing the worker failed; its first requests will do it instead")
+    # Both run in the background: the grader can take minutes to train on a cold data
+    # directory, and the dummy password hash runs on the low-priority hashing thread.
+    scoring_service.warm_up()
+    threading.Thread(target=passwords.dummy_hash, name="dummy-hash", daemon=True).start()
