@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -12,6 +12,7 @@ from fastapi import Depends, Path
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+from starlette.concurrency import run_in_threadpool
 
 from app.settings import get_settings
 
@@ -129,10 +130,19 @@ def get_sessionmaker() -> sessionmaker[Session]:
     return sessionmaker(bind=get_engine(), expire_on_commit=False)
 
 
-def get_session() -> Iterator[Session]:
-    """One session per request; closing it discards anything uncommitted."""
-    with get_sessionmaker()() as session:
+async def get_session() -> AsyncIterator[Session]:
+    """One session per request; closing it discards anything uncommitted.
+
+    Made in the event loop, which is free (no connection is taken until the first query, on
+    the route's thread), and closed on a pool thread, since closing returns the connection
+    with a rollback. A sync dependency would cost two trips to a pool thread and back per
+    request, each waiting for the interpreter lock while the worker is busy.
+    """
+    session = get_sessionmaker()()
+    try:
         yield session
+    finally:
+        await run_in_threadpool(session.close)
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
