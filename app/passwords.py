@@ -19,6 +19,7 @@ makes the service slower.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import hmac
@@ -26,7 +27,6 @@ import os
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from functools import lru_cache
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError
@@ -176,6 +176,11 @@ def verify(stored: str, password: str) -> bool:
     return _hashing_thread().submit(_check, stored, password).result()
 
 
+async def verify_waiting(stored: str, password: str) -> bool:
+    """`verify` for a coroutine: waits for the hashing thread without holding a pool thread."""
+    return await asyncio.wrap_future(_hashing_thread().submit(_check, stored, password))
+
+
 def needs_rehash(stored: str) -> bool:
     """Whether a hash was made with other parameters than today's (checked without hashing)."""
     try:
@@ -184,8 +189,25 @@ def needs_rehash(stored: str) -> bool:
         return True
 
 
-@lru_cache(maxsize=1)
+_dummy: str | None = None
+
+
+def _random_password() -> str:
+    return base64.b64encode(os.urandom(24)).decode()
+
+
 def dummy_hash() -> str:
     """A hash of a random password, checked when the e-mail is unknown, so that a failed
-    sign-in takes as long whether or not the account exists."""
-    return hash_password(base64.b64encode(os.urandom(24)).decode())
+    sign-in takes as long whether or not the account exists. Made once per process."""
+    global _dummy
+    if _dummy is None:
+        _dummy = hash_password(_random_password())
+    return _dummy
+
+
+async def dummy_hash_waiting() -> str:
+    """`dummy_hash` for a coroutine."""
+    global _dummy
+    if _dummy is None:
+        _dummy = await asyncio.wrap_future(_hashing_thread().submit(_make, _random_password()))
+    return _dummy

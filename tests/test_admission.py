@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 
+from app import guard
 from app.guard import Admission, general_slots, is_autosave
 
 
-def test_a_quarter_of_the_slots_is_kept_for_autosaves() -> None:
-    assert general_slots(16) == 12
-    assert general_slots(4) == 3
+def test_pages_may_hold_a_quarter_of_the_slots_and_the_rest_are_kept_for_autosaves() -> None:
+    assert general_slots(16) == 4
+    assert general_slots(4) == 1
+    assert general_slots(3) == 1
     assert general_slots(1) == 1  # too few to keep any: saves still go first
 
 
@@ -23,19 +25,20 @@ def test_only_the_autosave_is_in_the_fast_lane() -> None:
 
 def test_pages_cannot_take_the_autosave_slots() -> None:
     async def scenario() -> tuple[int, bool]:
-        admission = Admission(4, general_slots(4))
-        for _ in range(3):
+        admission = Admission(16, general_slots(16))
+        for _ in range(4):
             await admission.acquire(fast=False)
         page = asyncio.create_task(admission.acquire(fast=False))
         await asyncio.sleep(0)
         queued = not page.done()
-        await asyncio.wait_for(admission.acquire(fast=True), timeout=1)
+        for _ in range(12):
+            await asyncio.wait_for(admission.acquire(fast=True), timeout=1)
         page.cancel()
         return admission.in_flight, queued
 
     in_flight, page_queued = asyncio.run(scenario())
     assert page_queued
-    assert in_flight == 4
+    assert in_flight == 16
 
 
 def test_a_freed_slot_goes_to_a_waiting_autosave_before_earlier_pages() -> None:
@@ -78,3 +81,37 @@ def test_a_client_that_leaves_while_waiting_gives_up_its_place() -> None:
         return admission.in_flight, admission.general_in_flight
 
     assert asyncio.run(scenario()) == (1, 1)
+
+
+def test_a_request_waiting_aside_lets_another_have_its_slot_and_then_queues_again() -> None:
+    async def scenario() -> tuple[bool, bool, bool, bool, int]:
+        admission = Admission(1, 1)
+        slot = guard._Slot(admission, fast=False)
+        await slot.take()
+        guard._slot.set(slot)
+        other = asyncio.create_task(admission.acquire(fast=False))
+        await asyncio.sleep(0)
+        blocked_before = not other.done()
+
+        async def other_request_finishes() -> None:
+            await other
+            await asyncio.sleep(0.01)
+            admission.release(fast=False)
+
+        finishing = asyncio.create_task(other_request_finishes())
+        async with guard.stepped_aside():
+            await asyncio.sleep(0)
+            admitted_meanwhile = other.done()
+        # Back only once the other request gave the slot up.
+        returned_after_it = finishing.done()
+        return blocked_before, admitted_meanwhile, returned_after_it, slot.held, admission.in_flight
+
+    assert asyncio.run(scenario()) == (True, True, True, True, 1)
+
+
+def test_stepping_aside_outside_a_request_does_nothing() -> None:
+    async def scenario() -> bool:
+        async with guard.stepped_aside():
+            return True
+
+    assert asyncio.run(scenario())

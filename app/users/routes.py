@@ -7,7 +7,10 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Header, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
+from app import guard
 from app.audit import service as audit
 from app.auth import (
     PRESESSION_COOKIE,
@@ -27,7 +30,7 @@ from app.security import csrf_token_for, csrf_token_is_valid
 from app.settings import get_settings
 from app.templating import templates
 from app.users import service
-from app.users.models import Role
+from app.users.models import Role, User
 
 router = APIRouter()
 
@@ -78,7 +81,7 @@ def client_address(request: Request) -> str:
 
 
 @router.post("/login", include_in_schema=False)
-def login(
+async def login(
     request: Request,
     session: SessionDep,
     _csrf: Csrf,
@@ -86,8 +89,30 @@ def login(
     password: Annotated[str, Form(max_length=1000)],
     next: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
-    """Check the credentials and open a fresh session (the old one, if any, ends)."""
+    """Check the credentials and open a fresh session (the old one, if any, ends).
+
+    The database work runs on pool threads; the password check, slow on purpose and run at
+    low priority (`app.passwords`), is awaited with the request's admission slot given to
+    others, so sign-ins waiting for spare CPU never hold back the pages and saves in flight.
+    """
     address = client_address(request)
+    counted = await run_in_threadpool(_count_attempt, request, session, address, email, next)
+    if isinstance(counted, Response):
+        return counted
+    async with guard.stepped_aside():
+        correct = await service.check_password_waiting(counted, password)
+    if not correct:
+        return await run_in_threadpool(_refused, request, session, counted, email, next)
+    assert counted is not None
+    return await run_in_threadpool(
+        _signed_in, request, session, counted, address, email, password, next
+    )
+
+
+def _count_attempt(
+    request: Request, session: Session, address: str, email: str, next: str
+) -> User | Response | None:
+    """Count the attempt; the account (or None), or the answer when a limit is reached."""
     try:
         # Counted and committed before the password is checked: parallel guesses cannot all
         # slip under the limit, and a guess that then ends in an error still counts.
@@ -104,17 +129,32 @@ def login(
     # End the transaction before the deliberately slow password check, so it holds neither
     # SQLite's write lock nor a pooled connection meanwhile.
     session.commit()
-    if not service.check_password(user, password):
-        service.record_failed_sign_in(session, user)
-        session.commit()
-        return _login_form(
-            request,
-            next_path=_safe_next(next),
-            email=email,
-            status_code=401,
-            error="That e-mail and password do not match an active account.",
-        )
-    assert user is not None
+    return user
+
+
+def _refused(
+    request: Request, session: Session, user: User | None, email: str, next: str
+) -> Response:
+    service.record_failed_sign_in(session, user)
+    session.commit()
+    return _login_form(
+        request,
+        next_path=_safe_next(next),
+        email=email,
+        status_code=401,
+        error="That e-mail and password do not match an active account.",
+    )
+
+
+def _signed_in(
+    request: Request,
+    session: Session,
+    user: User,
+    address: str,
+    email: str,
+    password: str,
+    next: str,
+) -> Response:
     service.rehash_if_needed(user, password)
     limits.reset(session, limits.SIGN_IN_PAIR, address, service.normalize_email(email))
     limits.sweep(session)

@@ -165,6 +165,13 @@ def check_password(user: User | None, password: str) -> bool:
     return matches and user is not None and user.is_active
 
 
+async def check_password_waiting(user: User | None, password: str) -> bool:
+    """`check_password` for a coroutine, which waits for the hash holding no pool thread."""
+    stored = user.password_hash if user else await passwords.dummy_hash_waiting()
+    matches = await passwords.verify_waiting(stored, password)
+    return matches and user is not None and user.is_active
+
+
 def record_failed_sign_in(session: Session, user: User | None) -> None:
     """Keep a failed sign-in on a real account in its audit trail."""
     if user is not None:
