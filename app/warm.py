@@ -24,6 +24,10 @@ from app.templating import templates
 
 logger = logging.getLogger(__name__)
 
+# Tests build an app for nearly every test and touch a route or two of it; they switch this
+# off, and test `prepare` itself.
+ENABLED = True
+
 
 def _routes(routes: list[Any]) -> int:
     # FastAPI resolves an included router's routes (their parameters, bodies and responses)
@@ -42,6 +46,8 @@ def _routes(routes: list[Any]) -> int:
 
 def prepare(app: FastAPI) -> None:
     """Do the once-per-worker work now; a failure is logged and left to the first request."""
+    if not ENABLED:
+        return
     try:
         configure_mappers()
         _routes(list(app.router.routes))

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, MetaData, text
 from sqlalchemy.orm import Session
 
-from app import migrate, sweep
+from app import migrate, sweep, warm
 from app.authoring import upload
 from app.db import get_engine, get_session
 from app.main import create_app
@@ -33,6 +33,8 @@ from tests.web.factories import FakeGrader, make_user, sign_in
 scoring_service.BACKGROUND_GRADING = False
 scoring_service.WARM_UP_ENABLED = False
 sweep.ENABLED = False
+# Nor does each test's app get ready for a rush it will not see (`tests/web/test_warm.py`).
+warm.ENABLED = False
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
