@@ -11,12 +11,12 @@ threads than that (see `app.db.pool_size`), so an admitted request never waits f
 Autosaves have a lane of their own (`Admission`). In a deadline rush hundreds of invite opens,
 Starts and page loads arrive together; in one queue, a save that arrives behind them waits
 for all of them, and once admitted shares the worker's one interpreter lock with every page
-being built: with twelve pages in flight a save gets a thirteenth of the interpreter. So
-other requests may hold only a quarter of the slots (`general_slots`), the rest are kept for
-saves, and a freed slot goes to a waiting save first. Fewer pages built at once does not
-slow the pages down in total: they are limited by CPU, not by how many run together (a page
-waits for the database for a fraction of the time it computes), while a save then shares
-the interpreter with a handful of them rather than a dozen.
+being built. So other requests may hold only some of the slots (`general_slots`), the rest
+are kept for saves, and a freed slot goes to a waiting save first. Fewer pages built at once
+does not slow the pages down in total: on a few cores they are limited by CPU, not by how
+many run together, while a save then waits for a handful of them rather than for all. (Not
+much fewer: a thread training or loading the grader in the background competes for the same
+interpreter, and it gets the larger share the fewer requests run beside it.)
 
 The interpreter lock also changes hands only every `SWITCH_INTERVAL`. A request crosses
 between the event loop and a pool thread several times, and gives up the lock at each
@@ -172,9 +172,9 @@ def check_body(content_type: str, body: bytes) -> None:
 
 
 def general_slots(slots: int) -> int:
-    """How many of a worker's `slots` requests other than autosaves may hold at once: a
-    quarter, at least one; the rest are kept for autosaves."""
-    return max(1, slots // 4)
+    """How many of a worker's `slots` requests other than autosaves may hold at once: all but
+    a quarter, which are kept for autosaves (with fewer than 4 slots, saves only go first)."""
+    return max(1, slots - slots // 4)
 
 
 def is_autosave(scope: Scope) -> bool:

@@ -2,11 +2,14 @@
 
 A fresh worker pays once for things every later request reuses: SQLAlchemy configures its
 mappers at the first query, FastAPI builds each included router's routes at the first request
-that reaches it, Jinja compiles each template the first time it renders, and the grader is
-loaded from the data directory. Paid lazily, that is a second or more of CPU per worker spent
-inside the first requests, and in a deadline rush those are hundreds of candidates arriving
-together, whose requests then wait behind it. Paid here, at start-up, before the worker
-accepts connections, nobody waits for it.
+that reaches it, and Jinja compiles each template the first time it renders. Paid lazily,
+that is most of a second of CPU per worker spent inside the first requests, and in a deadline
+rush those are hundreds of candidates arriving together, whose requests then wait behind it.
+Paid here, at start-up, before the worker accepts connections, nobody waits for it.
+
+The grader is not loaded here: on a data directory without trained models that means minutes
+of training, which would then compete with the first requests for the interpreter; the first
+Start begins it (`app.scoring.service.warm_up`).
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ from fastapi import FastAPI
 from sqlalchemy.orm import configure_mappers
 
 from app import passwords
-from app.scoring import service as scoring_service
 from app.templating import templates
 
 logger = logging.getLogger(__name__)
@@ -55,7 +57,5 @@ def prepare(app: FastAPI) -> None:
             templates.env.get_template(name)
     except Exception:
         logger.exception("preparing the worker failed; its first requests will do it instead")
-    # Both run in the background: the grader can take minutes to train on a cold data
-    # directory, and the dummy password hash runs on the low-priority hashing thread.
-    scoring_service.warm_up()
+    # On the low-priority hashing thread, in the background.
     threading.Thread(target=passwords.dummy_hash, name="dummy-hash", daemon=True).start()

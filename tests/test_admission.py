@@ -9,10 +9,9 @@ from app import guard
 from app.guard import Admission, general_slots, is_autosave
 
 
-def test_pages_may_hold_a_quarter_of_the_slots_and_the_rest_are_kept_for_autosaves() -> None:
-    assert general_slots(16) == 4
-    assert general_slots(4) == 1
-    assert general_slots(3) == 1
+def test_a_quarter_of_the_slots_is_kept_for_autosaves() -> None:
+    assert general_slots(16) == 12
+    assert general_slots(4) == 3
     assert general_slots(1) == 1  # too few to keep any: saves still go first
 
 
@@ -25,20 +24,19 @@ def test_only_the_autosave_is_in_the_fast_lane() -> None:
 
 def test_pages_cannot_take_the_autosave_slots() -> None:
     async def scenario() -> tuple[int, bool]:
-        admission = Admission(16, general_slots(16))
-        for _ in range(4):
+        admission = Admission(4, general_slots(4))
+        for _ in range(3):
             await admission.acquire(fast=False)
         page = asyncio.create_task(admission.acquire(fast=False))
         await asyncio.sleep(0)
         queued = not page.done()
-        for _ in range(12):
-            await asyncio.wait_for(admission.acquire(fast=True), timeout=1)
+        await asyncio.wait_for(admission.acquire(fast=True), timeout=1)
         page.cancel()
         return admission.in_flight, queued
 
     in_flight, page_queued = asyncio.run(scenario())
     assert page_queued
-    assert in_flight == 16
+    assert in_flight == 4
 
 
 def test_a_freed_slot_goes_to_a_waiting_autosave_before_earlier_pages() -> None:
