@@ -91,6 +91,10 @@ def cmd_grade(args: argparse.Namespace) -> int:
         return 2
     grader = default_grader(args.root, cache_dir=_cache_dir(args))
     gc.freeze()  # the models are long-lived: keep the collector from rescanning them
+    # Grading frees nearly all it allocates by reference counting: at the default pace (a
+    # collection every 700 allocations) the cycle collector took some 6% of a 10,000-review
+    # batch and found nothing to free.
+    gc.set_threshold(100_000, 10, 10)
     bad = 0
 
     def good_reviews() -> Iterator[Review]:
