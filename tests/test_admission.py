@@ -4,6 +4,9 @@ rush of invite opens and Starts cannot make a candidate's save wait behind them.
 from __future__ import annotations
 
 import asyncio
+import time
+
+from starlette.types import Message, Receive, Scope, Send
 
 from app import guard
 from app.guard import Admission, general_slots, is_autosave
@@ -113,3 +116,53 @@ def test_stepping_aside_outside_a_request_does_nothing() -> None:
             return True
 
     assert asyncio.run(scenario())
+
+
+def test_background_work_waits_for_a_lull_in_requests_but_not_forever() -> None:
+    """A request in flight holds back grading in the background until it ends."""
+
+    async def scenario() -> tuple[float, float, float]:
+        release = asyncio.Event()
+
+        async def slow_page(scope: Scope, receive: Receive, send: Send) -> None:
+            await release.wait()
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"ok"})
+
+        async def receive() -> Message:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: Message) -> None:
+            pass
+
+        scope: Scope = {
+            "type": "http",
+            "method": "GET",
+            "path": "/staff/queue",
+            "raw_path": b"/staff/queue",
+            "query_string": b"",
+            "headers": [],
+            "client": ("127.0.0.1", 5000),
+        }
+        request = asyncio.create_task(guard.Guard(slow_page)(scope, receive, send))
+        await asyncio.sleep(0.05)
+        started = time.monotonic()
+        patient = asyncio.create_task(asyncio.to_thread(guard.wait_for_a_lull, 10.0))
+        impatient = asyncio.create_task(asyncio.to_thread(guard.wait_for_a_lull, 0.2))
+        await impatient
+        gave_up = time.monotonic() - started
+        await asyncio.sleep(0.3)
+        still_waiting = not patient.done()
+        release.set()
+        await request
+        await patient
+        waited = time.monotonic() - started
+        assert still_waiting
+        return gave_up, waited, time.monotonic() - started
+
+    gave_up, waited, _ = asyncio.run(scenario())
+    assert 0.2 <= gave_up < 1.0  # under load that never pauses, the patience bounds the wait
+    assert 0.5 <= waited < 2.0  # and it goes ahead as soon as the request is answered
+    started = time.monotonic()
+    guard.wait_for_a_lull(10.0)
+    assert time.monotonic() - started < 0.1  # nothing in flight: no wait at all

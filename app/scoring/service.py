@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app import guard
 from app.assessments import service as assessment_service
 from app.audit import service as audit_service
 from app.scoring import active
@@ -252,6 +253,7 @@ def _grade_queued() -> None:
 
     while True:
         submission_id = _grading_queue.get()
+        guard.wait_for_a_lull()
         try:
             with get_sessionmaker()() as session:
                 submission = session.get(Submission, submission_id)
