@@ -373,6 +373,16 @@ def content_files(slug: str, source: str = DEFAULT_ASSESSMENT) -> dict[str, byte
     return out
 
 
+def upload_archive(client: TestClient, csrf: str, name: str, data: bytes) -> Any:
+    """Post an assessment archive to the upload form, as an author's browser does."""
+    return client.post(
+        "/staff/assessments/new",
+        data={"csrf_token": csrf},
+        files={"archive": (name, data, "application/octet-stream")},
+        follow_redirects=False,
+    )
+
+
 def zip_archive(files: Mapping[str, bytes]) -> bytes:
     """A .zip holding `files` by path."""
     buffer = io.BytesIO()

@@ -30,6 +30,7 @@ from tests.web.factories import (
     content_files,
     fresh_slug,
     make_user,
+    upload_archive,
     zip_archive,
 )
 
@@ -37,15 +38,6 @@ VERSION_PAGES = ("", "/preview", "/try", "/lint", "/analysis", "/rescore")
 VERSION_FILES = ("/analysis/totals.svg", "/analysis/bugs.csv")
 VERSION_POSTS = ("/publish", "/retire", "/discard", "/rescore", "/try")
 OUT_OF_RANGE = ("0", "-1", "2147483648", "9223372036854775808", "1" + "0" * 30)
-
-
-def _upload(client: TestClient, csrf: str, name: str, data: bytes):  # type: ignore[no-untyped-def]
-    return client.post(
-        "/staff/assessments/new",
-        data={"csrf_token": csrf},
-        files={"archive": (name, data, "application/octet-stream")},
-        follow_redirects=False,
-    )
 
 
 def test_a_version_number_out_of_range_is_refused_on_every_version_route(
@@ -98,7 +90,7 @@ def test_a_tar_with_too_many_members_is_refused_before_the_rest_is_unpacked(
     # What follows the members is junk: only a reader that unpacks the whole archive before
     # counting meets it (a small .tar.gz can hold millions of headers).
     data = _tar_then_junk(members)
-    response = _upload(client, author_csrf, "many.tar.gz", data)
+    response = upload_archive(client, author_csrf, "many.tar.gz", data)
     assert response.status_code == 422
     assert f"many.tar.gz: more than {upload.MAX_FILES} files" in response.text
 
@@ -118,19 +110,19 @@ def test_a_tar_whose_members_add_up_past_the_limit_is_refused_by_their_declared_
         archive.addfile(first, io.BytesIO(b"x" * half))
     body = raw.getvalue().rstrip(b"\0")
     body += b"\0" * (-len(body) % 512) + second.tobuf()
-    response = _upload(client, author_csrf, "big.tar.gz", gzip.compress(body))
+    response = upload_archive(client, author_csrf, "big.tar.gz", gzip.compress(body))
     assert response.status_code == 422
     assert f"more than {upload.MAX_TOTAL_BYTES:,} bytes unpacked" in response.text
 
 
-def test_a_slug_with_letters_outside_a_to_z_is_refused_at_upload(
+def test_a_slug_with_letters_outside_a_to_z_is_refused_atupload_archive(
     client: TestClient, content: Path, author_csrf: str
 ) -> None:
     files = {
         path.replace("uni", "qä"): data.replace(b"uni", "qä".encode())
         for path, data in content_files("uni").items()
     }
-    response = _upload(client, author_csrf, "u.zip", zip_archive(files))
+    response = upload_archive(client, author_csrf, "u.zip", zip_archive(files))
     assert response.status_code == 422
     assert "slug: &#39;qä&#39; is not a slug ([a-z0-9-]+)" in response.text
     assert upload.list_drafts(get_settings().data_dir) == [] or all(
@@ -155,7 +147,7 @@ def test_text_no_database_can_store_is_a_problem_at_its_line_not_a_500(
     title = next(i for i, line in enumerate(lines) if line.startswith("title:"))
     lines[title] = f'title: "Review{escape} the client"\n'
     files[yaml_path] = "".join(lines).encode()
-    response = _upload(client, author_csrf, "esc.zip", zip_archive(files))
+    response = upload_archive(client, author_csrf, "esc.zip", zip_archive(files))
     assert response.status_code == 303
     page = client.get(response.headers["location"])
     assert page.status_code == 200

@@ -13,16 +13,13 @@ from app.assessments import service as assessment_service
 from app.audit.models import AuditEvent
 from app.authoring import upload
 from app.settings import get_settings
-from tests.web.factories import content_files, fresh_slug, tar_archive, zip_archive
-
-
-def _upload(client: TestClient, csrf: str, name: str, data: bytes):  # type: ignore[no-untyped-def]
-    return client.post(
-        "/staff/assessments/new",
-        data={"csrf_token": csrf},
-        files={"archive": (name, data, "application/octet-stream")},
-        follow_redirects=False,
-    )
+from tests.web.factories import (
+    content_files,
+    fresh_slug,
+    tar_archive,
+    upload_archive,
+    zip_archive,
+)
 
 
 def test_upload_check_fix_publish_then_content_sync_finds_nothing_new(
@@ -35,7 +32,7 @@ def test_upload_check_fix_publish_then_content_sync_finds_nothing_new(
     files = content_files(slug)
     broken_key = files[f"seeded_bugs/{slug}.yaml"].replace(b"rank: 1\n", b"rank: first\n", 1)
     files[f"seeded_bugs/{slug}.yaml"] = broken_key
-    response = _upload(client, author_csrf, "mine.zip", zip_archive(files))
+    response = upload_archive(client, author_csrf, "mine.zip", zip_archive(files))
     assert response.status_code == 303
     draft_url = response.headers["location"]
     page = client.get(draft_url).text
@@ -85,7 +82,7 @@ def test_edit_as_a_draft_changes_make_a_new_version_and_disk_edits_are_not_overw
     author_csrf: str,
 ) -> None:
     slug = fresh_slug("ed")
-    first = _upload(client, author_csrf, "a.tar.gz", tar_archive(content_files(slug)))
+    first = upload_archive(client, author_csrf, "a.tar.gz", tar_archive(content_files(slug)))
     client.post(first.headers["location"] + "/publish", data={"csrf_token": author_csrf})
     edit = client.post(
         f"/staff/assessments/{slug}/edit", data={"csrf_token": author_csrf}, follow_redirects=False
@@ -200,7 +197,7 @@ def test_upload_limits_are_refused_with_the_reason(
     message: str,  # type: ignore[no-untyped-def],
     author_csrf: str,
 ) -> None:
-    response = _upload(client, author_csrf, name, build(content_files("s")))
+    response = upload_archive(client, author_csrf, name, build(content_files("s")))
     assert response.status_code == 422
     assert message in response.text
     assert list((content / "assessments").iterdir()) == []
