@@ -35,6 +35,7 @@ from grading.training import Gold, LabelledReview
 from grading.types import (
     COMMENT_KINDS,
     DIMENSIONS,
+    SEVERITIES,
     SUMMARY,
     AnswerKey,
     Assessment,
@@ -60,6 +61,7 @@ from grading.types import (
 __all__ = [
     "COMMENT_KINDS",
     "DIMENSIONS",
+    "SEVERITIES",
     "SUMMARY",
     "AnswerKey",
     "Assessment",

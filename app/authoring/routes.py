@@ -27,7 +27,7 @@ from app.authoring import analysis, charts, exports, rescore, service, trial, up
 from app.db import MAX_INT, SessionDep
 from app.settings import get_settings
 from app.templating import templates
-from grading import Problem
+from grading import SEVERITIES, Problem
 
 router = APIRouter(include_in_schema=False)
 
@@ -129,8 +129,12 @@ def _trial_page(
     graded: list[trial.GradedReview] | None = None,
     problems: list[Problem] | None = None,
     text: str = "",
+    rows: list[trial.FormRow] | None = None,
+    summary: str = "",
     status_code: int = 200,
 ) -> Response:
+    rows = list(rows or [])
+    rows += [trial.FormRow()] * max(0, trial.FORM_ROWS - len(rows))
     return templates.TemplateResponse(
         request,
         "authoring/trial.html",
@@ -140,6 +144,10 @@ def _trial_page(
             "graded": graded,
             "problems": problems or [],
             "text": text,
+            "rows": rows,
+            "summary": summary,
+            "file_names": [f.name for f in service.snippet_files(version, with_key=False)],
+            "severities": SEVERITIES,
             "bugs": {b.key: b for b in version.bugs},
             "limits": {"reviews": trial.MAX_REVIEWS, "bytes": trial.MAX_UPLOAD_BYTES},
         },
@@ -188,6 +196,34 @@ def trial_run(
         problems=parsed.problems,
         text=reviews,
         status_code=422 if parsed.problems and not graded else 200,
+    )
+
+
+@router.post(VERSION_PATH + "/try/form", response_class=HTMLResponse)
+def trial_form_run(
+    request: Request,
+    user: AuthorUser,
+    _csrf: Csrf,
+    version: Version,
+    file: Annotated[list[str], Form()] = [],  # noqa: B006 - FastAPI copies form defaults
+    line: Annotated[list[str], Form()] = [],  # noqa: B006
+    severity: Annotated[list[str], Form()] = [],  # noqa: B006
+    body: Annotated[list[str], Form()] = [],  # noqa: B006
+    summary: Annotated[str, Form()] = "",
+) -> Response:
+    """Grade a review typed into rows as a candidate writes one, most urgent first."""
+    rows = trial.form_rows(file, line, severity, body)
+    review, problems = trial.form_review(version.assessment.slug, rows, summary)
+    # Line 0: typed, not read from a line of pasted text.
+    graded = trial.grade_reviews(version, [(0, review)]) if review is not None else []
+    return _trial_page(
+        request,
+        version,
+        graded=graded,
+        problems=problems,
+        rows=rows,
+        summary=summary,
+        status_code=422 if problems else 200,
     )
 
 

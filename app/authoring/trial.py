@@ -21,6 +21,9 @@ MAX_UPLOAD_BYTES = 2_000_000
 # Problems listed one by one; past this a batch of bad lines is summed up in one more line,
 # so a file of junk gets a readable answer instead of a page with a line per byte.
 MAX_PROBLEMS = 100
+# Empty comment rows the candidate-like form offers, and the most it reads back.
+FORM_ROWS = 5
+MAX_FORM_ROWS = 50
 
 
 class TrialInputError(ValueError):
@@ -114,11 +117,52 @@ def parse_reviews(text: str, *, name: str, slug: str) -> ParsedReviews:
     return ParsedReviews(reviews, problems)
 
 
+@dataclass(frozen=True)
+class FormRow:
+    """One comment typed into the candidate-like form, as typed."""
+
+    file: str = ""
+    line: str = ""
+    severity: str = ""
+    body: str = ""
+
+    def as_comment(self) -> dict[str, Any]:
+        """The comment as FORMATS.md writes it; a line that is not a number is left for the
+        review checks to name."""
+        line: Any = self.line.strip()
+        if line.isascii() and line.isdigit():
+            line = int(line)
+        return {
+            "file": self.file,
+            "line": line or None,
+            "severity": self.severity or None,
+            "body": self.body,
+        }
+
+
+def form_rows(
+    files: Sequence[str], lines: Sequence[str], severities: Sequence[str], bodies: Sequence[str]
+) -> list[FormRow]:
+    """The form's rows that hold a comment, in the order typed (the order of urgency)."""
+    rows = []
+    for index, body in enumerate(bodies[:MAX_FORM_ROWS]):
+        row = FormRow(
+            files[index] if index < len(files) else "",
+            lines[index] if index < len(lines) else "",
+            severities[index] if index < len(severities) else "",
+            body,
+        )
+        if row.body.strip() or row.line.strip():
+            rows.append(row)
+    return rows
+
+
 def form_review(
-    slug: str, comments: Sequence[dict[str, Any]], summary: str
+    slug: str, rows: Sequence[FormRow], summary: str
 ) -> tuple[Review | None, list[Problem]]:
     """A review typed into the candidate-like form, checked as the JSON would be."""
-    obj = {"id": "form", "assessment": slug, "comments": list(comments), "summary": summary}
+    comments = [row.as_comment() for row in rows]
+    obj = {"id": "typed review", "assessment": slug, "comments": comments, "summary": summary}
     parsed = _parse_line("form", 1, obj, slug)
     if isinstance(parsed, Problem):
         return None, [parsed]

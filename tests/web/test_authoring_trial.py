@@ -181,3 +181,51 @@ def test_the_tradeoffs_explanation_is_in_words_not_model_signal_names(
         if "_" in name:
             assert name not in page.text
     assert "p=0." not in reasons
+
+
+def test_a_review_typed_into_rows_is_graded_in_the_order_typed(
+    client: TestClient, session: Session, author_csrf: str
+) -> None:
+    version = assessment_version(session)
+    page = client.get(_url(version, "try")).text
+    assert 'id="trial-form-rows"' in page and 'name="body"' in page
+    rows = {
+        "csrf_token": author_csrf,
+        "file": ["client.py", "client.py", "client.py"],
+        "line": ["72", "", ""],
+        "severity": ["critical", "", ""],
+        "body": [GOOD_COMMENT["body"], "", ""],
+        "summary": "Cache first.",
+    }
+    response = client.post(_url(version, "try/form"), data=rows)
+    assert response.status_code == 200, response.text
+    assert "1 review graded" in response.text
+    assert "cache-key-ignores-params" in response.text
+    # What was typed stays in the rows to edit and try again.
+    assert "Cache first." in response.text and 'value="72"' in response.text
+
+
+def test_a_typed_row_with_a_bad_line_is_named_and_kept(
+    client: TestClient, session: Session, author_csrf: str
+) -> None:
+    version = assessment_version(session)
+    rows = {
+        "csrf_token": author_csrf,
+        "file": ["client.py", "client.py"],
+        "line": ["72", "seventy"],
+        "severity": ["", "bogus"],
+        "body": ["The cache key ignores the model.", "And this."],
+    }
+    response = client.post(_url(version, "try/form"), data=rows)
+    assert response.status_code == 422
+    assert "comments[1]" in response.text
+    assert "seventy" in response.text and "The cache key ignores the model." in response.text
+    assert "review graded" not in response.text or "0 reviews graded" in response.text
+
+
+def test_form_rows_skip_empty_rows_and_keep_the_typed_order() -> None:
+    rows = trial.form_rows(
+        ["a.py", "a.py", "b.py"], ["3", "", "9"], ["major", "", ""], ["first", "", "second"]
+    )
+    assert [r.body for r in rows] == ["first", "second"]
+    assert rows[1].as_comment() == {"file": "b.py", "line": 9, "severity": None, "body": "second"}

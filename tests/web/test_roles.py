@@ -108,6 +108,7 @@ EXPECTED_ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/staff/assessments/{slug}/versions/{number}/preview"): AUTHORS,
     ("GET", "/staff/assessments/{slug}/versions/{number}/try"): AUTHORS,
     ("POST", "/staff/assessments/{slug}/versions/{number}/try"): AUTHORS,
+    ("POST", "/staff/assessments/{slug}/versions/{number}/try/form"): AUTHORS,
     ("GET", "/staff/assessments/{slug}/versions/{number}/lint"): AUTHORS,
     ("GET", "/staff/assessments/{slug}/versions/{number}/analysis"): AUTHORS,
     ("GET", "/staff/assessments/{slug}/versions/{number}/analysis/{chart}.svg"): AUTHORS,
