@@ -109,7 +109,7 @@ def test_author_loop(page: Page, live_server: str, tmp_path: Path, content: Path
     ]
     batch.write_text("\n".join(json.dumps(r) for r in reviews) + "\n")
     page.set_input_files("#trial-batch", str(batch))
-    page.get_by_role("button", name="Grade").click()
+    page.get_by_role("button", name="Grade", exact=True).click()
     expect(page.locator("#trial-problems")).to_contain_text("samples.jsonl:2: comments[0].severity")
     expect(page.locator("#trial-results")).to_contain_text("1 review graded")
     expect(page.locator("#review-1")).to_contain_text("cache-key-ignores-params")
@@ -166,11 +166,20 @@ def test_grading_a_pasted_review_opens_the_page_at_what_it_found(
         "comments": [{"file": "client.py", "line": 73, "body": "The cache key ignores model."}],
     }
     page.locator("#trial-reviews").fill(json.dumps(review, indent=2))
-    page.get_by_role("button", name="Grade").click()
+    page.get_by_role("button", name="Grade", exact=True).click()
     # Below the form at 1280x800: unless the answer opens there, it looks as if nothing ran.
     expect(page.locator("#trial-results h2")).to_be_in_viewport()
 
     page.locator("#trial-reviews").fill("{not json")
-    page.get_by_role("button", name="Grade").click()
+    page.get_by_role("button", name="Grade", exact=True).click()
     expect(page.locator("#trial-problems")).to_be_in_viewport()
     expect(page.locator("#trial-problems")).to_contain_text("pasted:1: invalid JSON")
+
+    # The same review typed into rows as a candidate would write it.
+    page.goto(live_server + version)
+    page.get_by_label("Line of comment 1").fill("73")
+    page.get_by_label("Comment 1", exact=True).fill("The cache key ignores model.")
+    page.get_by_role("button", name="Grade this review").click()
+    expect(page.locator("#trial-results h2")).to_be_in_viewport()
+    expect(page.locator("#trial-results h2")).to_have_text("1 review graded")
+    expect(page.get_by_label("Comment 1", exact=True)).to_have_value("The cache key ignores model.")
