@@ -6,7 +6,7 @@ All are frozen dataclasses so they can be shared between threads and cached safe
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, cast
 
@@ -515,7 +515,7 @@ class Grade:
         def get(item: Mapping[str, object], where: str, key: str) -> tuple[object, str]:
             return _field(item, key, where), _path(where, key)
 
-        return cls(
+        grade = cls(
             id=_text(*get(obj, "", "id")),
             total=_number(*get(obj, "", "total"), 0.0, 100.0),
             dimensions=tuple(
@@ -569,6 +569,27 @@ class Grade:
             if "evidence" in obj
             else Evidence(),
         )
+        grade._check_comment_indices()
+        return grade
+
+    def _check_comment_indices(self) -> None:
+        """`comments` has one entry per review comment, so every other list's comment index
+        must be one of them (or the summary): a grade that names comment 7 of three is corrupt,
+        and would fail later, far from here, when a grader re-scores it."""
+        listed = len(self.comments)
+        items: tuple[tuple[str, Sequence[Match | RedFlag | NearMiss | FalseAlarm]], ...] = (
+            ("matches", self.matches),
+            ("red_flags", self.red_flags),
+            ("near_misses", self.near_misses),
+            ("false_alarms", self.false_alarms),
+        )
+        for key, entries in items:
+            for i, entry in enumerate(entries):
+                if entry.comment >= listed:
+                    raise GradeFormatError(
+                        _path(_path(key, i), "comment"),
+                        f"names comment {entry.comment}, but the grade lists {listed} comment(s)",
+                    )
 
     def to_dict(self, *, explain: bool = False) -> dict[str, object]:
         """The score as FORMATS.md section 4; `explain=True` adds an `evidence` field.

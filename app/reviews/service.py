@@ -17,10 +17,10 @@ from app.reviews.models import (
     MatchVerdict,
 )
 from app.scoring.models import AutoScore
-from app.scoring.service import stored_grade, to_review
+from app.scoring.service import UnreadableScore, stored_grade, to_review
 from app.submissions.models import Submission, SubmissionStatus
 from app.users.models import User
-from grading import SUMMARY, Grade, Rescore, Rubric, rescore
+from grading import SUMMARY, DecisionError, Grade, Rescore, Rubric, rescore
 
 # Totals this close to the line are where a human changes outcomes, so they rise in the queue.
 # The near-duplicate check compares at most this much of each review: enough to catch a
@@ -163,18 +163,29 @@ def recompute(
     """The grade as it stands with the decisions taken so far."""
     _, answer_key = to_grading(submission.version)
     grade = stored_grade(auto) if auto else None
-    return rescore(
-        answer_key,
-        _rubric(submission.version),
-        comments=to_review(submission).comments,
-        kinds=_kinds(submission, grade),
-        auto=auto.dimensions if auto else {},
-        auto_total=auto.total if auto else None,
-        auto_matches=auto_matches(auto),
-        matches=effective_matches(auto, decision),
-        overrides={o.dimension: o.value for o in (decision.overrides if decision else [])},
-        summary_priority=grade.evidence.summary_priority if grade else (),
-    )
+    comments = to_review(submission).comments
+    try:
+        return rescore(
+            answer_key,
+            _rubric(submission.version),
+            comments=comments,
+            kinds=_kinds(submission, grade),
+            auto=auto.dimensions if auto else {},
+            auto_total=auto.total if auto else None,
+            auto_matches=auto_matches(auto),
+            matches=effective_matches(auto, decision),
+            overrides={o.dimension: o.value for o in (decision.overrides if decision else [])},
+            summary_priority=grade.evidence.summary_priority if grade else (),
+        )
+    except DecisionError as exc:
+        if auto is None:
+            raise
+        # Decisions are checked when saved, so a match naming a comment the review lacks
+        # comes from the stored score: name it, with the way out, rather than answer a 500
+        # that says nothing.
+        raise UnreadableScore(
+            f"auto_score {auto.id}: matches", str(exc), submission.id, submission.public_id
+        ) from exc
 
 
 def _rubric(version: AssessmentVersion) -> Rubric:

@@ -157,6 +157,14 @@ FULL = {**OLD_RESULT, "evidence": OLD_EVIDENCE}
         (_with(OLD_RESULT, "loud", "red_flags", 0, "kind"), "red_flags[0].kind: must be one of"),
         (_with(OLD_RESULT, "no", "comments", 1, "tradeoff"), "comments[1].tradeoff: must be true"),
         (_with(OLD_RESULT, "close", "near_misses", 0, "kind"), "near_misses[0].kind: must be one"),
+        (
+            _with(OLD_RESULT, 2, "matches", 0, "comment"),
+            "matches[0].comment: names comment 2, but the grade lists 2 comment(s)",
+        ),
+        (
+            _with(OLD_RESULT, [{"decoy": "retry", "comment": 5}], "false_alarms"),
+            "false_alarms[0].comment: names comment 5, but the grade lists 2 comment(s)",
+        ),
         (_with(OLD_RESULT, {}, "false_alarms"), "false_alarms: must be a list, got dict"),
         (_with(OLD_RESULT, ["x"], "false_alarms"), "false_alarms[0]: must be an object"),
         (_without(FULL, "evidence", "matches", 0, "words"), "evidence.matches[0].words: required"),

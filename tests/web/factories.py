@@ -28,7 +28,7 @@ from app.submissions import service as submission_service
 from app.submissions.models import ReviewComment, Submission, SubmissionStatus
 from app.users import service as users_service
 from app.users.models import Role, User
-from grading import DIMENSIONS, Grade, Match, RedFlag, Review
+from grading import DIMENSIONS, CommentLabel, Grade, Match, RedFlag, Review
 
 TEST_PASSWORD = "correct horse battery staple"
 DEFAULT_ASSESSMENT = "llm-gateway-client"
@@ -346,7 +346,14 @@ class FakeGrader:
             dimensions=tuple((d, 42.0) for d in DIMENSIONS),
             matches=found,
             red_flags=(RedFlag(kind="no_questions", comment=-1, evidence=""),),
+            comments=tuple(
+                CommentLabel(kind="defect", confidence=0.9, tradeoff=False) for _ in review.comments
+            ),
         )
+
+    def grade_many(self, reviews: Sequence[Review], assessment: Any, key: Any) -> list[Grade]:
+        """The grade of each review, in order, as the engine's batch call returns them."""
+        return [self.grade(review, assessment, key) for review in reviews]
 
 
 # -- assessments as content files and as versions ---------------------------------------------

@@ -3,6 +3,9 @@ every page that reads it, and a corrupt one is named by row and field."""
 
 from __future__ import annotations
 
+import html
+from typing import Any
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
@@ -12,6 +15,12 @@ from app.users.models import Role
 from grading import GradeFormatError
 from tests.grading.test_grade_format import OLD_EVIDENCE, OLD_RESULT
 from tests.web.factories import make_auto_score, make_submission, make_user, sign_in
+
+
+def _with_match_on(comment: int) -> dict[str, Any]:
+    match = {**OLD_RESULT["matches"][0], "comment": comment}
+    return {**OLD_RESULT, "matches": [match]}
+
 
 COMMENTS = [
     {"body": "The cache key only hashes the messages, not the model.", "line": 73},
@@ -73,3 +82,33 @@ def test_a_corrupt_stored_score_says_which_submission_and_how_to_grade_it_again(
     api = client.get(f"/api/staff/submissions/{submission.id}")
     assert api.status_code == 500
     assert f"redline submissions grade {submission.public_id}" in api.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("result", "problem"),
+    [
+        (
+            _with_match_on(7),
+            "matches[0].comment: names comment 7, but the grade lists 2 comment(s)",
+        ),
+        (
+            {**_with_match_on(3), "comments": OLD_RESULT["comments"] * 2},
+            "matches: match ('cache-key-ignores-params', 3): the review has 2 comment(s)",
+        ),
+    ],
+)
+def test_a_stored_score_naming_comments_the_review_lacks_says_so_and_how_to_fix_it(
+    session: Session, client: TestClient, result: dict[str, Any], problem: str
+) -> None:
+    submission = make_submission(session, comments=COMMENTS)
+    auto = make_auto_score(session, submission, OLD_RESULT)
+    auto.result = result
+    session.flush()
+    sign_in(client, session, make_user(session, role=Role.grader))
+    api = client.get(f"/api/staff/submissions/{submission.id}")
+    assert api.status_code == 500
+    detail = api.json()["detail"]
+    assert f"auto_score {auto.id}: {problem}" in detail
+    assert f"redline submissions grade {submission.public_id}" in detail
+    page = client.get(f"/staff/submissions/{submission.id}")
+    assert f"auto_score {auto.id}: {problem}" in html.unescape(page.text)
