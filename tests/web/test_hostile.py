@@ -211,6 +211,7 @@ def test_an_id_past_the_integer_range_is_refused(
     ]
 
 
+@pytest.mark.server_error
 def test_a_server_error_keeps_the_connection_open(engine: object) -> None:
     app = create_app()
 
