@@ -53,6 +53,18 @@ CORRECTION_RE = re.compile(
     r"|\boverflow|\bdeadlock|\bstale\b|\bwhen\b.{0,40}\b(?:is|are)\s+(?:empty|none|null|nil|0)",
     re.I,
 )
+# A defect or its correction put as a question, as terse reviewers often write one: the
+# correction asked ("should this be `zone`?", "shouldn't `t` be now?") or a claim held up for
+# agreement ("the second clear() wipes the first one's results, no?"). An open question ("what
+# happens to `pending` after the budget?", "is 408 retryable?", "retry here or no?") states
+# neither.
+ASKED_CORRECTION_RE = re.compile(
+    r"\bshould(?:n't| not)?\s+(?:this|that|it|these|those|`[^`\n]+`"
+    r"|(?:the|this|that)\s+\w+(?:\s+\w+)?)\s+(?:not\s+)?(?:be|say|read|use|include|return|pass"
+    r"|check|compare|call|take|hold|close|cancel)\b[^?]*\?"
+    r"|\b(?!or\b)\w+[`)\]'\"]?,?\s+(?:no|right|correct|isn't\s+it|doesn't\s+it)\s*\?",
+    re.I,
+)
 # Unease without a diagnosis: "this lock looks sus", "timeouts here are confusing", "could be
 # more robust", "double-check the time zone handling". The reviewer senses something on the
 # line but says nothing an engineer could act on (RUBRIC.md: a find says what is wrong).
@@ -168,3 +180,9 @@ def states_correction(text: str) -> bool:
         hint in lower and alternative.search(text) is not None
         for hint, alternative in _CORRECTION_ALTERNATIVES
     )
+
+
+def asks_correction(text: str) -> bool:
+    """Whether a question states a defect or its correction for the reader to confirm
+    (`ASKED_CORRECTION_RE`), rather than only asking."""
+    return ASKED_CORRECTION_RE.search(text) is not None

@@ -12,6 +12,7 @@ import numpy as np
 
 from grading import scoring
 from grading.classification import FLAG_CLASSES, CommentClassifier
+from grading.corrections import asks_correction
 from grading.matching import (
     FEATURES,
     REPLACE_BAR,
@@ -740,20 +741,24 @@ def routing_reasons(
 ) -> list[str]:
     """Why a human should look before the score is used; empty when nobody needs to.
 
-    A review goes to a human when the score may be wrong: a bug whose best match is uncertain;
-    a comment on a missed bug's lines that raises a problem but is not credited (a terse find
+    A review goes to a human when the score may be wrong: a bug whose best match is uncertain
+    (unless its finder writes the key's own fix on the bug's lines: `_writes_keys_fix`); a
+    comment on a missed bug's lines that raises a problem but is not credited (a terse find
     the matcher misread, or a near miss), shown with the candidate's words beside the key; a
-    red flag the classifier is unsure of; a total near a decision boundary. A sure red flag is
-    shown for confirmation but does not route the review: it changes no score.
+    find resting on a question that states no defect or correction, outright or as a question;
+    a red flag the classifier is unsure of; a total near a decision boundary. A sure red flag
+    is shown for confirmation but does not route the review: it changes no score.
     """
     reasons: list[str] = []
     low, high = settings.uncertain
+    threshold = settings.match_threshold
     for j, bug in enumerate(index.bugs):
         best = float(a.proba[:, j].max()) if len(a.units) else 0.0
         if low <= best < high:
+            if bug.id in found and _writes_keys_fix(a, found[bug.id], j, threshold):
+                continue
             verdict = "found" if bug.id in found else "missed"
             reasons.append(f"uncertain match: '{bug.id}' {verdict} with best confidence {best:.2f}")
-    threshold = settings.match_threshold
     for bug_id, i in sorted(found.items(), key=lambda item: item[1]):
         if i == SUMMARY:
             continue
@@ -762,6 +767,7 @@ def routing_reasons(
             label.kind == "question"
             and label.confidence >= settings.question_find
             and not a.units[i].correction
+            and not asks_correction(a.units[i].text)
         ):
             reasons.append(
                 f"{comment_label(i)} finds '{bug_id}' only by asking: whether the question "
@@ -812,6 +818,29 @@ def routing_reasons(
                 f"decision boundary {boundary:g}"
             )
     return reasons
+
+
+def _writes_keys_fix(a: _Analysis, comment: int, j: int, threshold: float) -> bool:
+    """Whether a comment finds bug `j` by writing the key's own fix on the bug's lines.
+
+    A one-line correction ("`> 500` -> `>= 500`", "should this be `zone` too?") shares few
+    words with a key, so the matcher's confidence in it stays middling; but when it states a
+    correction, sits on (or beside) the bug's lines and names the value the key's fix brings
+    in, which those lines lack, it says what the key says (RUBRIC.md: it names the defect and
+    points at the code). A comment proposing to replace the code states no correction.
+    """
+    if comment == SUMMARY:
+        return False
+    for r, unit in enumerate(a.units):
+        if unit.comment != comment or a.proba[r, j] < threshold:
+            continue
+        f = a.features[r, j]
+        anchored = f[F["in_range"]] > 0 or f[F["near_range"]] > 0
+        replacing = float(a.flag_proba[r, 1:].sum()) >= REPLACE_BAR
+        stated = f[F["states_correction"]] > 0 or (not replacing and asks_correction(unit.text))
+        if anchored and stated and f[F["token_new_value"]] > 0:
+            return True
+    return False
 
 
 def _room(memo: TextMemo) -> TextMemo:

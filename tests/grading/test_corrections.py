@@ -23,6 +23,7 @@ from grading import (
 )
 from grading.corrections import (
     CORRECTION_RE,
+    asks_correction,
     code_tokens,
     line_tokens,
     only_vague,
@@ -32,7 +33,7 @@ from grading.grader import routing_reasons
 from grading.matching import F, Unit, build_index, unit_features
 from grading.scoring import CommentView
 from grading.synthetic import examples_of, parse_correction
-from grading.types import COMMENT_KINDS, SUMMARY, RedFlag
+from grading.types import COMMENT_KINDS, SUMMARY, CommentLabel, RedFlag
 from tests.grading.conftest import grade, review, shipped
 
 LIMIT_LINE = 44  # `return w.count < limit, nil` in the Go fixture
@@ -439,3 +440,104 @@ def test_a_framework_flag_routes_only_under_the_calibrated_confidence(
         total=20.0,
     )
     assert any(r.startswith("red flag 'framework'") for r in reasons) is routes
+
+
+@pytest.mark.parametrize(
+    ("text", "asks"),
+    [
+        ("should this be `zone` too?", True),
+        ("shouldn't `t` be now? retries past 5 min fail verification", True),
+        ("should the cache key include the model? otherwise gw-small and gw-large collide", True),
+        ("the second clear() deletes the first request's results, no?", True),
+        ("there's one Orchestrator per process right? so concurrent runs share it", True),
+        ("what's the intent of carrying `current[-1:]`? overlap?", False),
+        ("is 408 really retryable for partners or just for us?", False),
+        ("is it intended that the key is just the messages?", False),
+        ("What happens to the tasks in `pending` after the budget runs out?", False),
+        ("should we retry here?", False),
+        ("do we retry a 408 or no?", False),
+        ("the key should be `zone`", False),  # no question: states_correction's business
+    ],
+)
+def test_a_correction_put_as_a_question_is_told_from_an_open_question(
+    text: str, asks: bool
+) -> None:
+    assert asks_correction(text) is asks
+
+
+def _question_find_reasons(
+    grader: Grader, go_assessment: Assessment, go_key: AnswerKey, body: str
+) -> list[str]:
+    """Routing reasons when the one comment, a sure question, is credited with the off-by-one."""
+    index = grader.index(go_assessment, go_key)
+    one = review({"file": "quota.go", "line": LIMIT_LINE, "body": body})
+    (analysis,) = grader.analyse([one], index)
+    return routing_reasons(
+        one,
+        analysis,
+        index,
+        grader.settings,
+        found={"off-by-one-limit": 0},
+        labels=[CommentLabel("question", 0.95, False)],
+        flags=[],
+        views=[],
+        near_misses=[],
+        total=20.0,
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "only_asks"),
+    [
+        ("should this be `<=`?", False),
+        ("the 60th request in a minute gets rejected here, no?", False),
+        ("Is the comparison with `limit` meant to let the last allowed request through?", True),
+    ],
+)
+def test_a_question_that_states_the_correction_does_not_find_only_by_asking(
+    grader: Grader, go_assessment: Assessment, go_key: AnswerKey, body: str, only_asks: bool
+) -> None:
+    """Terse reviewers put a correction as a question; an open question still goes to a human."""
+    reasons = _question_find_reasons(grader, go_assessment, go_key, body)
+    assert any("only by asking" in r for r in reasons) is only_asks, reasons
+
+
+@pytest.mark.parametrize(
+    ("comment", "uncertain"),
+    [
+        # On the line, a stated correction naming the key's new value (`<=`): the key's fix.
+        ({"file": "quota.go", "line": LIMIT_LINE, "body": "`<` should be `<=`"}, False),
+        ({"file": "quota.go", "line": LIMIT_LINE, "body": "should this be `<=`?"}, False),
+        # The value alone states no correction; a correction elsewhere is about other code.
+        ({"file": "quota.go", "line": LIMIT_LINE, "body": "`<=`"}, True),
+        ({"file": "quota.go", "line": 10, "body": "`<` should be `<=`"}, True),
+        ({"file": "quota.go", "line": LIMIT_LINE, "body": "off by one, one too many"}, True),
+    ],
+)
+def test_a_middling_find_that_writes_the_keys_fix_on_its_line_is_not_uncertain(
+    grader: Grader,
+    go_assessment: Assessment,
+    go_key: AnswerKey,
+    comment: dict[str, object],
+    uncertain: bool,
+) -> None:
+    """Whatever the matcher's confidence in it, a one-line find that writes the key's own fix
+    on the bug's lines is not in doubt; any other find in the uncertain band still is."""
+    index = grader.index(go_assessment, go_key)
+    one = review(comment)
+    (analysis,) = grader.analyse([one], index)
+    j = [b.id for b in index.bugs].index("off-by-one-limit")
+    analysis.proba[:, j] = 0.6  # a find, inside the uncertain band
+    reasons = routing_reasons(
+        one,
+        analysis,
+        index,
+        grader.settings,
+        found={"off-by-one-limit": 0},
+        labels=[CommentLabel("defect", 0.9, False)],
+        flags=[],
+        views=[],
+        near_misses=[],
+        total=20.0,
+    )
+    assert any(r.startswith("uncertain match: 'off-by-one-limit'") for r in reasons) is uncertain
