@@ -12,7 +12,7 @@ import numpy as np
 
 from grading import scoring
 from grading.classification import FLAG_CLASSES, CommentClassifier
-from grading.corrections import asks_correction
+from grading.corrections import asks_correction, line_tokens
 from grading.matching import (
     FEATURES,
     REPLACE_BAR,
@@ -27,7 +27,7 @@ from grading.matching import (
     unit_features,
 )
 from grading.models import model_digest
-from grading.text import join_words, normalise_space
+from grading.text import code_spans, join_words, normalise_space
 from grading.types import (
     COMMENT_KINDS,
     DIMENSIONS,
@@ -755,7 +755,7 @@ def routing_reasons(
     for j, bug in enumerate(index.bugs):
         best = float(a.proba[:, j].max()) if len(a.units) else 0.0
         if low <= best < high:
-            if bug.id in found and _writes_keys_fix(a, found[bug.id], j, threshold):
+            if bug.id in found and _writes_keys_fix(a, index, found[bug.id], j, threshold):
                 continue
             verdict = "found" if bug.id in found else "missed"
             reasons.append(f"uncertain match: '{bug.id}' {verdict} with best confidence {best:.2f}")
@@ -820,16 +820,23 @@ def routing_reasons(
     return reasons
 
 
-def _writes_keys_fix(a: _Analysis, comment: int, j: int, threshold: float) -> bool:
+def _writes_keys_fix(
+    a: _Analysis, index: AssessmentIndex, comment: int, j: int, threshold: float
+) -> bool:
     """Whether a comment finds bug `j` by writing the key's own fix on the bug's lines.
 
     A one-line correction ("`> 500` -> `>= 500`", "should this be `zone` too?") shares few
     words with a key, so the matcher's confidence in it stays middling; but when it states a
-    correction, sits on (or beside) the bug's lines and names the value the key's fix brings
-    in, which those lines lack, it says what the key says (RUBRIC.md: it names the defect and
-    points at the code). A comment proposing to replace the code states no correction.
+    correction, sits on (or beside) the bug's lines and names code the key writes (in
+    backticks) and those lines lack, it says what the key says (RUBRIC.md: it names the
+    defect and points at the code). Only the key's code counts: a long key's prose names
+    incidental numbers ("1,000 records") that a wrong correction can name too. A comment
+    proposing to replace the code states no correction.
     """
     if comment == SUMMARY:
+        return False
+    fix = _keys_fix_tokens(index, j)
+    if not fix:
         return False
     for r, unit in enumerate(a.units):
         if unit.comment != comment or a.proba[r, j] < threshold:
@@ -838,9 +845,22 @@ def _writes_keys_fix(a: _Analysis, comment: int, j: int, threshold: float) -> bo
         anchored = f[F["in_range"]] > 0 or f[F["near_range"]] > 0
         replacing = float(a.flag_proba[r, 1:].sum()) >= REPLACE_BAR
         stated = f[F["states_correction"]] > 0 or (not replacing and asks_correction(unit.text))
-        if anchored and stated and f[F["token_new_value"]] > 0:
+        if anchored and stated and not fix.isdisjoint(unit.tokens):
             return True
     return False
+
+
+def _keys_fix_tokens(index: AssessmentIndex, j: int) -> frozenset[str]:
+    """The code tokens bug `j`'s key writes in backticks and its lines lack: its fix."""
+    bug = index.bugs[j]
+    written = "\n".join((bug.title, bug.description, *bug.phrases))
+    out = set()
+    for span in code_spans(written):
+        for token in line_tokens(span):
+            t = index.token_vocab.get(token)
+            if t is not None and index.new_tok[t, j] > 0:
+                out.add(token)
+    return frozenset(out)
 
 
 def _room(memo: TextMemo) -> TextMemo:

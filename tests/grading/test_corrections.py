@@ -541,3 +541,30 @@ def test_a_middling_find_that_writes_the_keys_fix_on_its_line_is_not_uncertain(
         total=20.0,
     )
     assert any(r.startswith("uncertain match: 'off-by-one-limit'") for r in reasons) is uncertain
+
+
+def test_a_wrong_correction_naming_a_number_of_the_keys_prose_stays_uncertain(
+    grader: Grader,
+) -> None:
+    """The key's prose says "1,000 records"; a wrong fix naming `1` writes nothing of its code."""
+    assessment, key = shipped("billing-proration")
+    index = grader.index(assessment, key)
+    body = "off by one: `page.get(page.size() - 1)` should be `page.get(page.size())`"
+    one = review({"file": "InvoiceRun.java", "line": 108, "body": body}, assessment=assessment.slug)
+    (analysis,) = grader.analyse([one], index)
+    j = [b.id for b in index.bugs].index("pagination-stops-after-first-page")
+    analysis.proba[:, j] = 0.6
+    reasons = routing_reasons(
+        one,
+        analysis,
+        index,
+        grader.settings,
+        found={"pagination-stops-after-first-page": 0},
+        labels=[CommentLabel("defect", 0.9, False)],
+        flags=[],
+        views=[],
+        near_misses=[],
+        total=20.0,
+    )
+    uncertain = "uncertain match: 'pagination-stops-after-first-page'"
+    assert any(r.startswith(uncertain) for r in reasons), reasons
