@@ -2,7 +2,8 @@
 
 The repository keeps migrations, the shipped assessments, their answer keys and the training
 corpora at its top level, where authors and Alembic expect them. A wheel has no such top
-level, so they are copied into the packages at build time: `app/migrations/` and
+level, so they are copied into the packages at build time: `app/migrations/`,
+`app/reference/` (the rubric and the formats the staff pages show) and
 `grading/data/{assessments,seeded_bugs,corpora}/`. `app.resources` and
 `grading.training.default_root` look there when no checkout is around them. An editable
 install reads the checkout itself, so nothing is copied for it.
@@ -22,6 +23,7 @@ BUNDLED = {
     "assessments": Path("grading") / "data" / "assessments",
     "seeded_bugs": Path("grading") / "data" / "seeded_bugs",
     "corpora": Path("grading") / "data" / "corpora",
+    "docs/reference": Path("app") / "reference",
 }
 
 

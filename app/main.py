@@ -14,7 +14,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app import docs, health, logs, pages, sweep, warm
+from app import docs, health, logs, pages, reference, sweep, warm
 from app.assessments.service import AssessmentNotFound
 from app.auth import LoginRequired
 from app.authoring import routes as authoring_routes
@@ -90,6 +90,7 @@ def create_app() -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.include_router(health.router)
     app.include_router(docs.router)
+    app.include_router(reference.router)
     app.include_router(pages.router)
     app.include_router(invite_routes.router)
     app.include_router(invite_staff.router)

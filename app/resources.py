@@ -23,3 +23,8 @@ def shipped_content() -> tuple[Path, Path]:
     """The shipped example assessments and their answer keys: (assessments, seeded_bugs)."""
     root = _packaged("grading", "data") or PROJECT_ROOT
     return root / "assessments", root / "seeded_bugs"
+
+
+def reference_dir() -> Path:
+    """The rubric and the file formats, as Markdown, that the staff reference pages show."""
+    return _packaged("app", "reference") or PROJECT_ROOT / "docs" / "reference"

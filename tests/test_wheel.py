@@ -71,6 +71,13 @@ def test_wheel_installs_and_runs_anywhere(tmp_path: Path) -> None:
         env=env,
     )
     assert all(line.startswith(str(packages)) for line in where.split()), where
+    reference = _run(
+        [str(python), "-c", "from app.resources import reference_dir; print(reference_dir())"],
+        cwd=tmp_path,
+        env=env,
+    ).strip()
+    assert reference.startswith(str(packages)), reference
+    assert sorted(p.name for p in Path(reference).iterdir()) == ["formats.md", "rubric.md"]
 
     redline = str(venv / "bin" / "redline")
     site_dir = tmp_path / "site"

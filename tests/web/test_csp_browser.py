@@ -121,6 +121,8 @@ def test_every_page_runs_under_the_policy(page: Any, live_server: str) -> None:
         f"{version}/try",
         "/staff/bugs",
         f"/staff/bugs/{SLUG}/{first_bug()}",
+        "/staff/reference/rubric",
+        "/staff/reference/formats",
     ):
         # An error page is policy-clean too, so the status is what shows the page worked.
         response = page.goto(f"{live_server}{path}")

@@ -43,6 +43,7 @@ EXPECTED_ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/openapi.json"): STAFF,
     ("GET", "/docs"): STAFF,
+    ("GET", "/staff/reference/{name}"): STAFF,
     ("MOUNT", "/static"): PUBLIC,
     # Signing in and out.
     ("GET", "/login"): PUBLIC,
@@ -213,6 +214,7 @@ class Actors:
             "slug": DEFAULT_ASSESSMENT,
             "chart": "totals",
             "table": "bugs",
+            "name": "rubric",
         }
         if path.endswith("/erase"):
             values["invite_id"] = str(self.erasable_invite_id)
