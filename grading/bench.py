@@ -2,7 +2,10 @@
 
 The batch is built from the labelled reviews of one assessment: comments are drawn at random
 (seeded), re-anchored a few lines off now and then, and shuffled, so every review is new text
-the caches have not seen as a whole.
+the caches have not seen as a whole. Its comments, though, repeat: a few hundred corpus
+comments recombined, so what the grader remembers per distinct text does most of the work.
+With `unique=True` every comment and summary is made new text (numbers changed, a few words
+swapped for others of the corpus, see `vary_text`), as in a real batch of candidates' reviews.
 
 What is measured, in this order:
 
@@ -22,6 +25,7 @@ import difflib
 import json
 import os
 import random
+import re
 import resource
 import statistics
 import subprocess
@@ -74,6 +78,44 @@ def synthetic_reviews(
                 "summary": rng.choice(summaries) if summaries and rng.random() < 0.8 else "",
             }
         )
+    return out
+
+
+WORD_RE = re.compile(r"[A-Za-z][A-Za-z_]{3,}")
+NUMBER_RE = re.compile(r"\d+")
+
+
+def vary_text(text: str, rng: random.Random, vocabulary: Sequence[str], seen: set[str]) -> str:
+    """`text` with its numbers changed and a few of its words swapped for corpus words, unlike
+    any text in `seen` (which it joins): a comment the grader has never read."""
+    if not text:
+        return text
+    for swaps in range(2, 64):
+        varied = NUMBER_RE.sub(lambda m: str(rng.randint(1, 10 ** len(m.group()))), text)
+        words = list(WORD_RE.finditer(varied))
+        for m in sorted(rng.sample(words, k=min(swaps, len(words))), key=lambda m: -m.start()):
+            varied = varied[: m.start()] + rng.choice(vocabulary) + varied[m.end() :]
+        if varied not in seen:
+            break
+    else:
+        varied = f"{text} ({len(seen)})"  # a text with no words or numbers to vary
+    seen.add(varied)
+    return varied
+
+
+def unique_reviews(objects: Sequence[dict[str, Any]], *, seed: int = 0) -> list[dict[str, Any]]:
+    """The same reviews with every comment and summary made text no other one has."""
+    rng = random.Random(seed)
+    texts = [c["body"] for o in objects for c in o["comments"]] + [o["summary"] for o in objects]
+    vocabulary = sorted({w for t in texts for w in WORD_RE.findall(t)})
+    seen: set[str] = set()
+    out = []
+    for o in objects:
+        comments = [
+            {**c, "body": vary_text(c["body"], rng, vocabulary, seen)} for c in o["comments"]
+        ]
+        summary = vary_text(o["summary"], rng, vocabulary, seen)
+        out.append({**o, "comments": comments, "summary": summary})
     return out
 
 
@@ -151,6 +193,7 @@ def run_bench(
     slug: str | None = None,
     singles: int = 100,
     cache_dir: Path | None = None,
+    unique: bool = False,
     out: Callable[[str], None] = print,
 ) -> None:
     """Run the benchmark, writing what it will measure first and each figure as it comes."""
@@ -164,11 +207,16 @@ def run_bench(
         )
     entry = corpus.entries[slug]
     objects = synthetic_reviews([item.review for item in corpus.reviews[slug]], n)
+    if unique:
+        objects = unique_reviews(objects)
+    distinct = len({c["body"] for o in objects for c in o["comments"]})
     n_comments = sum(len(o["comments"]) for o in objects) / max(len(objects), 1)
     singles = min(singles, n)
     out(
-        f"bench: {n} synthetic reviews of {slug} ({n_comments:.1f} comments each on average), "
-        f"one core. Measuring (1) `python -m grading grade` on all {n} end to end in a fresh "
+        f"bench: {n} synthetic reviews of {slug} ({n_comments:.1f} comments each on average, "
+        f"{distinct:,} distinct comment texts"
+        + (", every one new text" if unique else ", recombined: caches of texts help")
+        + f"), one core. Measuring (1) `python -m grading grade` on all {n} end to end in a fresh "
         f"process (start, imports, model load, JSON in and out), (2) {singles} reviews graded "
         f"one at a time in this process, (3) a difflib baseline on the same {singles}."
         + ("" if cache_dir is not None else " No model cache: the process trains first.")

@@ -359,6 +359,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         slug=args.assessment,
         singles=args.singles,
         cache_dir=_cache_dir(args),
+        unique=args.unique,
         out=lambda line: print(line, flush=True),
     )
     return 0
@@ -465,6 +466,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--root", default=None, help="project folder (default: this checkout)")
     bench.add_argument("--cache-dir", default=None, help="model cache (default: var/cache)")
     bench.add_argument("--no-cache", action="store_true", help="train in memory only")
+    bench.add_argument(
+        "--unique",
+        action="store_true",
+        help="make every comment and summary new text, as in a real batch (no text repeats)",
+    )
     bench.set_defaults(func=cmd_bench)
     return parser
 

@@ -178,6 +178,32 @@ def test_bench_says_what_it_measures_then_reports_end_to_end_and_latency(
     assert "difflib baseline" in result.stdout and "p99" in result.stdout
 
 
+def test_bench_unique_makes_every_comment_new_text(cache_dir: Path) -> None:
+    result = run(
+        "bench", "--n", "200", "--singles", "10", "--unique", "--cache-dir", str(cache_dir)
+    )
+    assert result.returncode == 0, result.stderr
+    first = result.stdout.splitlines()[0]
+    assert "every one new text" in first
+    assert "end to end (grade command)" in result.stdout
+
+
+def test_unique_reviews_repeat_no_text_and_keep_everything_else() -> None:
+    from grading.bench import unique_reviews
+
+    comment = {"body": "retry 3 times on timeout before giving up", "file": "a.py", "line": 4}
+    objects = [
+        {"id": f"r{i}", "assessment": "a", "comments": [comment, comment], "summary": "ok"}
+        for i in range(50)
+    ]
+    varied = unique_reviews(objects)
+    bodies = [c["body"] for o in varied for c in o["comments"]]
+    assert len(set(bodies)) == len(bodies) == 100
+    assert all(c["file"] == "a.py" and c["line"] == 4 for o in varied for c in o["comments"])
+    assert [o["id"] for o in varied] == [o["id"] for o in objects]
+    assert len({o["summary"] for o in varied}) == 50
+
+
 def test_bench_names_an_unknown_assessment(cache_dir: Path) -> None:
     result = run("bench", "--n", "10", "--assessment", "no-such", "--cache-dir", str(cache_dir))
     assert result.returncode == 2
