@@ -25,15 +25,24 @@ _OPERATORS = (
     r"|[<>+\-*/%!&|^~=]"
 )
 CODE_TOKEN_RE = re.compile(rf"[A-Za-z_][A-Za-z0-9_]*|{_NUMBER}|{_OPERATORS}")
-PROSE_NUMBER_RE = re.compile(rf"(?<![\w.]){_NUMBER}(?!\d|\.\d)")  # "30s", "5%" keep 30 and 5
+# A number not glued to a word or a dot ("30s", "5%" keep 30 and 5). Each of these two
+# patterns starts with a character, not a look-behind, so the regex engine skips ahead to the
+# characters that can start a match instead of trying every position.
+PROSE_NUMBER_RE = re.compile(r"\d(?<![\w.]\d)\d*(?:\.\d+)?(?!\d|\.\d)")
 PROSE_OPERATOR_RE = re.compile(
-    r"<<=|>>=|===|!==|<=|>=|==|!=|&&|\|\||\+=|-=|\*=|/=|%=|(?<=\s)[<>](?=\s)"
+    r"<<=|>>=|===|!==|<=|>=|==|!=|&&|\|\||\+=|-=|\*=|/=|%=|[<>](?<=\s[<>])(?=\s)"
 )
 PROSE_IDENT_RE = re.compile(
+    # First, without backtracking, what every alternative below needs at a word's start: a
+    # lower-case run before a capital, an underscore after the first character, or a word
+    # followed by `(` or `.`. Most words of prose have none, and fail here in one pass
+    # instead of in four.
+    r"\b(?=[a-z]++[A-Z]|[A-Za-z_][^\W_]*+_|[A-Za-z_]\w*+[(.])(?:"
     r"\b[A-Za-z_]\w*_\w*\b"  # snake_case, SCREAMING_CASE, _private
     r"|\b[a-z]+[A-Z]\w*\b"  # camelCase
     r"|\b[A-Za-z_]\w*(?=\()"  # call(
     r"|\b[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+\b"  # obj.attr
+    r")"
 )
 # Markers of a stated correction or defect, whatever the bug: "should be", "instead of",
 # "X -> Y", a GitHub suggestion block, "typo", "off by one", "doesn't ...".
@@ -128,14 +137,10 @@ def line_tokens(code: str) -> frozenset[str]:
     return frozenset(_code_tokens(code))
 
 
-def _alternatives(pattern: re.Pattern[str]) -> list[tuple[str, re.Pattern[str]]]:
-    """Each top-level alternative of `pattern` with the literal every match of it starts with.
-
-    The literal is the alternative's leading run of plain characters (after a `\\b`),
-    lower-cased; empty when it starts with a group or a class.
-    """
+def _top_level(source: str) -> list[str]:
+    """The alternatives of a regular expression's source, split at its top-level `|`."""
     parts: list[str] = []
-    depth, start, i, source = 0, 0, 0, pattern.pattern
+    depth, start, i = 0, 0, 0
     while i < len(source):
         char = source[i]
         if char == "\\":
@@ -150,15 +155,51 @@ def _alternatives(pattern: re.Pattern[str]) -> list[tuple[str, re.Pattern[str]]]
             start = i + 1
         i += 1
     parts.append(source[start:])
+    return parts
+
+
+def _leading_literal(body: str) -> str:
+    """The run of plain characters a pattern's every match starts with, lower-cased."""
+    n = 0
+    while n < len(body) and body[n] not in "\\()[]{}|.^$*+?":
+        n += 1
+    if n < len(body) and body[n] in "?*{":
+        n -= 1  # the last character is optional
+    return body[: max(n, 0)].lower()
+
+
+def _group_literals(body: str) -> list[str]:
+    """For a pattern starting with a group of plain alternatives, `(?:needs?|has|must)...`,
+    each one's leading literal; empty when some alternative has none."""
+    if not body.startswith("(?:"):
+        return []
+    depth, end = 0, 0
+    while end < len(body):
+        depth += (body[end] == "(") - (body[end] == ")")
+        if depth == 0:
+            break
+        end += 1
+    literals = [_leading_literal(p) for p in _top_level(body[3:end])]
+    return literals if all(literals) else []
+
+
+def _alternatives(pattern: re.Pattern[str]) -> list[tuple[str, re.Pattern[str]]]:
+    """Each top-level alternative of `pattern` with a literal every match of it starts with.
+
+    The literal is the alternative's leading run of plain characters (after a `\\b`),
+    lower-cased; an alternative starting with a group of plain alternatives is listed once
+    per alternative of the group; the literal is empty when none can be told. The patterns
+    are compiled to run on lower-cased text (see `states_correction`).
+    """
     out = []
-    for part in parts:
+    flags = pattern.flags & ~re.I
+    for part in _top_level(pattern.pattern):
+        if re.sub(r"\\.", "", part) != re.sub(r"\\.", "", part).lower():
+            raise ValueError(f"an upper-case letter in {part!r} would not match lower-cased text")
         body = part.removeprefix("\\b")
-        n = 0
-        while n < len(body) and body[n] not in "\\()[]{}|.^$*+?":
-            n += 1
-        if n < len(body) and body[n] in "?*{":
-            n -= 1  # the last character is optional
-        out.append((body[: max(n, 0)].lower(), re.compile(part, pattern.flags)))
+        compiled = re.compile(part, flags)
+        for literal in _group_literals(body) or [_leading_literal(body)]:
+            out.append((literal, compiled))
     return out
 
 
@@ -170,16 +211,17 @@ def states_correction(text: str) -> bool:
 
     The same answer as `CORRECTION_RE.search(text)`, found faster: one case-insensitive scan
     for some fifty alternatives costs more than tokenising the text, while a substring test
-    of each alternative's leading word leaves only the few that can match to scan for.
+    of each alternative's leading word leaves only the few that can match to scan for, and
+    those scan the lower-cased text without folding case.
     """
     if not text.isascii():
         # Lower-casing and the regex engine's case folding may disagree outside ASCII.
         return CORRECTION_RE.search(text) is not None
     lower = text.lower()
-    return any(
-        hint in lower and alternative.search(text) is not None
-        for hint, alternative in _CORRECTION_ALTERNATIVES
-    )
+    for hint, alternative in _CORRECTION_ALTERNATIVES:
+        if hint in lower and alternative.search(lower) is not None:
+            return True
+    return False
 
 
 def asks_correction(text: str) -> bool:
