@@ -13,7 +13,7 @@ import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import pairwise
+from itertools import chain, pairwise, repeat
 
 import numpy as np
 import scipy.sparse as sp
@@ -355,22 +355,25 @@ class NgramTfidf:
 
     def transform(self, docs: Sequence[list[str]]) -> sp.csr_matrix:
         """Rows of l2-normalised tf-idf weights."""
-        vocab = self.vocabulary_
-        indptr = [0]
-        indices: list[int] = []
-        counts: list[float] = []
-        for doc in docs:
-            row: dict[int, int] = {}
-            for g in doc:
-                j = vocab.get(g)
-                if j is not None:
-                    row[j] = row.get(j, 0) + 1
-            indices.extend(row)
-            counts.extend(row.values())
-            indptr.append(len(indices))
-        cols = np.array(indices, dtype=np.int64)
-        data = (1.0 + np.log(np.array(counts, dtype=np.float64))) * self.idf_[cols]
-        x = sp.csr_matrix((data, cols, np.array(indptr)), shape=(len(docs), len(vocab)))
+        n_terms = len(self.vocabulary_)
+        flat = list(chain.from_iterable(docs))
+        ids = np.fromiter(
+            map(self.vocabulary_.get, flat, repeat(-1)), dtype=np.int64, count=len(flat)
+        )
+        doc_of = np.repeat(np.arange(len(docs), dtype=np.int64), [len(d) for d in docs])
+        known = ids >= 0
+        # One key per (document, term); counted in one sort over the whole batch instead of a
+        # dictionary per document. Each row keeps its terms in the order they first occur, as
+        # the dictionaries did, so every sum over a row adds in the same order.
+        pairs, first, counts = np.unique(
+            doc_of[known] * n_terms + ids[known], return_index=True, return_counts=True
+        )
+        order = np.argsort(first, kind="stable")
+        pairs, counts = pairs[order], counts[order]
+        cols = pairs % n_terms if n_terms else pairs
+        indptr = np.searchsorted(pairs // max(n_terms, 1), np.arange(len(docs) + 1))
+        data = (1.0 + np.log(counts.astype(np.float64))) * self.idf_[cols]
+        x = sp.csr_matrix((data, cols, indptr), shape=(len(docs), n_terms))
         norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
         return sp.diags(1.0 / np.where(norms > 0, norms, 1.0)) @ x
 
