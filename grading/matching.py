@@ -25,6 +25,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Protocol
 
 import numpy as np
@@ -314,6 +315,10 @@ class AssessmentIndex:
     key_size: np.ndarray  # (B,) log of the distinct stems of each bug's key text, scaled
     # stem -> (bugs whose title or phrases use it, bugs whose whole text does), ascending
     stem_bugs: dict[str, tuple[tuple[int, ...], tuple[int, ...]]]
+    # The vocabulary's rows by bare stem and by bare identifier, without the "s:"/"i:" prefix
+    # a comment's words would need spelled out one by one.
+    stem_rows: dict[str, int]
+    identifier_rows: dict[str, int]
 
     def resolve_file(self, name: str | None) -> int:
         """Index of a snippet file from a candidate's spelling, NO_FILE or UNKNOWN_FILE."""
@@ -417,6 +422,8 @@ def build_index(
             for token, v in vocab.items()
             if token.startswith("s:")
         },
+        stem_rows={t[2:]: v for t, v in vocab.items() if t.startswith("s:")},
+        identifier_rows={t[2:]: v for t, v in vocab.items() if t.startswith("i:")},
     )
 
 
@@ -762,16 +769,17 @@ def _text_features(units: Sequence[UnitText], index: AssessmentIndex) -> np.ndar
     n_stems = np.zeros(n)
     mass = np.zeros(n)  # background-weighted count of the unit's stems
     general = index.background
+    stem_rows, identifier_rows = index.stem_rows, index.identifier_rows
     stem_strings = []
     for i, unit in enumerate(units):
         facts = unit.facts
         stems = set(facts.stems)
-        seen = {vocab[t] for t in ("s:" + s for s in stems) if t in vocab}
-        seen.update(vocab[t] for t in ("i:" + x for x in facts.identifiers) if t in vocab)
+        seen = {stem_rows[s] for s in stems if s in stem_rows}
+        seen.update(identifier_rows[x] for x in facts.identifiers if x in identifier_rows)
         rows.extend([i] * len(seen))
         cols.extend(seen)
         n_stems[i] = len(stems)
-        mass[i] = sum(general.get(s, 1.0) for s in stems)
+        mass[i] = sum(map(general.get, stems, repeat(1.0)))
         stem_strings.append(" ".join(sorted(stems)))
     u = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, len(vocab)))
 
