@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from grading.classification import HEAVY_RE, REWRITE_RE, TRADEOFF_RE, find, search
+from grading.classification import HEAVY_RE, REWRITE_RE, TRADEOFF_RE, contains_any, find, search
 from grading.text import normalise_space, quote, sentences
 from grading.types import SEVERITIES, SUMMARY, Point, RedFlag, SeededBug, comment_label
 
@@ -88,7 +88,7 @@ def needless_abstraction(text: str) -> tuple[int, int] | None:
     if m is not None:
         return m.span()
     lower = text.lower()
-    if not any(h in lower for h in CONSTRUCT_HINTS):
+    if not contains_any(lower, CONSTRUCT_HINTS):
         return None
     constructs = [*CONSTRUCT_RE.finditer(text), *CAMEL_CONSTRUCT_RE.finditer(text)]
     before, after = NEEDLESS_REACH
