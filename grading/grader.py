@@ -667,9 +667,16 @@ def _urgency_items(
     finds in the order its text mentions them (RUBRIC.md, Severity ranking).
     """
     threshold = settings.match_threshold
+    # Most comments find nothing: they mention no bug, and need no look at where they do.
+    finding: list[bool] = np.asarray((a.proba >= threshold).any(axis=1)).tolist()
     items = []
     for i, label in enumerate(d.labels):
-        finds = _mentioned(a, index, d.found, d.rows_of[i], threshold=threshold)
+        rows = d.rows_of[i]
+        finds = (
+            _mentioned(a, index, d.found, rows, threshold=threshold)
+            if any(finding[r] for r in rows)
+            else ()
+        )
         if scoring.raises_problem(label.kind, finds):
             items.append(scoring.Item(i, review.comments[i].severity, finds))
     if review.summary.strip():
