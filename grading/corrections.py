@@ -86,7 +86,8 @@ VAGUE_RE = re.compile(
     r"|really|very|quite|pretty|always|a\s+bit)\s+)*(?:" + _VAGUE_ADJECTIVES + r")\b"
     r"|\b(?:could|can|should|might)\s+be\s+(?:(?:a\s+)?(?:bit|lot|much)\s+)?(?:better|improved"
     r"|cleaner|simpler|safer|more\s+(?:robust|careful|defensive)|revisited|reconsidered)\b"
-    r"|\bbe\s+careful\b|\bdouble[- ]check\b|\bnot\s+sure\s+(?:about|if)\b"
+    r"|\bbe\s+careful\b|\bdouble[- ]check(?:s|ed|ing)?\b"
+    r"|\bnot\s+(?:(?:100\s?%|entirely|totally|completely|quite)\s+)?sure\s+(?:about|if)\b"
     r"|\bsomething\s+(?:goes|could\s+go|might\s+go|may\s+go|can\s+go)\s+wrong\b"
     r"|\bneeds?\s+(?:some\s+)?(?:work|love|attention|cleanup|another\s+look)\b"
     r"|\bi\s+don'?t\s+like\b",

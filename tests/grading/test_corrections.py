@@ -347,6 +347,14 @@ def test_a_proposed_replacement_is_no_correction() -> None:
         ("accounting should be more robust", True),
         ("Retry handling could be improved here; retries in payment code are always tricky.", True),
         ("Double-check the time zone handling here, month boundaries are tricky.", True),
+        (
+            "I'm not 100% sure about the retry logic here, it might be worth double-checking "
+            "which statuses we retry.",
+            True,
+        ),
+        ("not entirely sure about the locking here", True),
+        ("double-checked: `status > 500` skips a plain 500, should be `>=`", False),
+        ("not sure about 408 here: it is a client error, it should not be retried", False),
         ("this is off by one", False),
         ("looks weird: should be `<=`", False),
         ("looks odd, the timeout is 0.5s", False),
