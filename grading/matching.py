@@ -86,6 +86,12 @@ FEATURES: tuple[str, ...] = (
     "phrase_cover",
     "description_cover",
     "description_precision",
+    # Share of the title's cause words that the comment says: the title's words that are not
+    # the code's own ("cancelled" in "workers are never cancelled", beside `pending` and
+    # `budget` of the lines). A comment on the lines that repeats the code's words but names
+    # another cause shares the location, not the diagnosis. Titles are one line in every key,
+    # so this reads the same against a one-line key and a page-long one.
+    "diagnosis_cover",
     "cosine",
     "identifier_weight",
     "identifier_count",
@@ -133,6 +139,7 @@ KEY_SIZE_SIGNALS: tuple[str, ...] = (
 # signal lets a linear model say so.
 INTERACTION_SIGNALS: tuple[str, ...] = (
     "description_precision",
+    "diagnosis_cover",
     "phrase_cover",
     "title_cover",
     "identifier_count",
@@ -293,6 +300,7 @@ class AssessmentIndex:
     stem_weight: np.ndarray  # (V,) idf of each vocabulary entry
     desc: np.ndarray  # (V, B) weights of title + description + phrases
     title: np.ndarray  # (V, B) weights of title + phrases
+    diagnosis: np.ndarray  # (V, B) weights of the title's words that the bug's code lacks
     ident: np.ndarray  # (V, B) idf of identifiers on the bug's lines
     code: np.ndarray  # (V, B) stems of those identifiers' word parts
     decoy: np.ndarray  # (V, D) weights of decoy texts and identifiers
@@ -392,6 +400,7 @@ def build_index(
         stem_weight=stem_weight,
         desc=mats["desc"],
         title=mats["title"],
+        diagnosis=mats["diagnosis"],
         ident=mats["ident"],
         code=mats["code"],
         decoy=mats["decoy"],
@@ -463,6 +472,7 @@ class _BugViews:
 
     full: list[str]  # title, description and phrases
     short: list[str]  # title and phrases
+    titles: list[str]
     decoys: list[str]  # each decoy's reason
     identifiers: list[dict[str, float]]  # identifiers of the bug's code -> idf
     code_stems: list[set[str]]  # stems of those identifiers' word parts
@@ -485,6 +495,7 @@ def _bug_views(
     return _BugViews(
         full=[f"{b.title}\n{b.description}\n" + "\n".join(b.phrases) for b in bugs],
         short=[f"{b.title}\n" + "\n".join(b.phrases) for b in bugs],
+        titles=[b.title for b in bugs],
         decoys=[d.why for d in decoys],
         identifiers=bug_idents,
         code_stems=[{s for i in idents for s in content_stems(i)} for idents in bug_idents],
@@ -534,6 +545,12 @@ def _weight_matrices(
     for j, stems in enumerate(views.code_stems):
         for s in stems:
             entries.append(("code", vid("s:" + s), j, weight(s)))
+    for j, (title, stems) in enumerate(zip(views.titles, views.code_stems, strict=True)):
+        # A title naming only the code ("stream retried after yielding") says its cause in
+        # the code's words: then all of it is the diagnosis.
+        said = set(content_stems(title))
+        for s in (said - stems) or said:
+            entries.append(("diagnosis", vid("s:" + s), j, weight(s)))
     for j, (text, names) in enumerate(zip(views.decoys, views.decoy_identifiers, strict=True)):
         for s in set(content_stems(text)):
             entries.append(("decoy", vid("s:" + s), j, weight(s)))
@@ -550,6 +567,7 @@ def _weight_matrices(
         "title": np.zeros((len(vocab), n_bugs)),
         "ident": np.zeros((len(vocab), n_bugs)),
         "code": np.zeros((len(vocab), n_bugs)),
+        "diagnosis": np.zeros((len(vocab), n_bugs)),
         "decoy": np.zeros((len(vocab), len(views.decoys))),
     }
     for name, row, col, w in entries:
@@ -833,6 +851,7 @@ def _text_features(units: Sequence[UnitText], index: AssessmentIndex) -> np.ndar
     out[:, :, F["phrase_cover"]] = phrase_cover
     out[:, :, F["description_cover"]] = desc_cover
     out[:, :, F["description_precision"]] = desc_precision
+    out[:, :, F["diagnosis_cover"]] = cover(index.diagnosis)
     out[:, :, F["cosine"]] = cosine
     out[:, :, F["identifier_weight"]] = ident_weight
     out[:, :, F["identifier_count"]] = np.minimum(ident_count, 5.0) / 5.0

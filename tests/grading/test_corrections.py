@@ -576,3 +576,33 @@ def test_a_wrong_correction_naming_a_number_of_the_keys_prose_stays_uncertain(
     )
     uncertain = "uncertain match: 'pagination-stops-after-first-page'"
     assert any(r.startswith(uncertain) for r in reasons), reasons
+
+
+def test_diagnosis_cover_reads_the_titles_cause_not_the_codes_words() -> None:
+    """On the lines, naming the title's cause ("never cancelled") is a diagnosis; repeating the
+    code's words (`asyncio.wait`, budget, timeout) with another cause is not."""
+    assessment, key = shipped("agent-orchestrator")
+    index = build_index(assessment, key)
+    j = [b.id for b in index.bugs].index("pending-workers-not-cancelled")
+    units = [
+        Unit(0, "the pending workers are never cancelled when the budget runs out"),
+        Unit(1, "`asyncio.wait(..., timeout=...)` raises `TimeoutError` when the budget is spent"),
+    ]
+    feats = unit_features(units, index, np.zeros((2, len(COMMENT_KINDS))))
+    cause, other = feats[:, j, F["diagnosis_cover"]]
+    assert cause > 0.5 > other == 0.0
+
+
+def test_a_title_naming_only_code_is_all_diagnosis() -> None:
+    """A one-line title in the code's own words still has a cause to cover."""
+    assessment, key = shipped("agent-orchestrator")
+    bug = next(b for b in key.bugs if b.id == "pending-workers-not-cancelled")
+    terse = replace(
+        key, bugs=tuple(replace(b, title="pending task") if b is bug else b for b in key.bugs)
+    )
+    index = build_index(assessment, terse)
+    j = [b.id for b in index.bugs].index(bug.id)
+    units = [Unit(0, "a pending task keeps running"), Unit(1, "use a dict here")]
+    feats = unit_features(units, index, np.zeros((2, len(COMMENT_KINDS))))
+    assert feats[0, j, F["diagnosis_cover"]] == 1.0
+    assert feats[1, j, F["diagnosis_cover"]] == 0.0
