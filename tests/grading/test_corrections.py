@@ -473,20 +473,30 @@ def test_a_correction_put_as_a_question_is_told_from_an_open_question(
     assert asks_correction(text) is asks
 
 
-def _question_find_reasons(
-    grader: Grader, go_assessment: Assessment, go_key: AnswerKey, body: str
+def _reasons_for_one_find(
+    grader: Grader,
+    assessment: Assessment,
+    key: AnswerKey,
+    comment: dict[str, object],
+    bug: str,
+    *,
+    label: CommentLabel,
+    confidence: float | None = None,
 ) -> list[str]:
-    """Routing reasons when the one comment, a sure question, is credited with the off-by-one."""
-    index = grader.index(go_assessment, go_key)
-    one = review({"file": "quota.go", "line": LIMIT_LINE, "body": body})
+    """Routing reasons for a review of one comment credited with `bug`, read as `label`;
+    `confidence` puts the matcher's confidence in it where a test needs it."""
+    index = grader.index(assessment, key)
+    one = review(comment, assessment=assessment.slug)
     (analysis,) = grader.analyse([one], index)
+    if confidence is not None:
+        analysis.proba[:, [b.id for b in index.bugs].index(bug)] = confidence
     return routing_reasons(
         one,
         analysis,
         index,
         grader.settings,
-        found={"off-by-one-limit": 0},
-        labels=[CommentLabel("question", 0.95, False)],
+        found={bug: 0},
+        labels=[label],
         flags=[],
         views=[],
         near_misses=[],
@@ -506,7 +516,15 @@ def test_a_question_that_states_the_correction_does_not_find_only_by_asking(
     grader: Grader, go_assessment: Assessment, go_key: AnswerKey, body: str, only_asks: bool
 ) -> None:
     """Terse reviewers put a correction as a question; an open question still goes to a human."""
-    reasons = _question_find_reasons(grader, go_assessment, go_key, body)
+    comment = {"file": "quota.go", "line": LIMIT_LINE, "body": body}
+    reasons = _reasons_for_one_find(
+        grader,
+        go_assessment,
+        go_key,
+        comment,
+        "off-by-one-limit",
+        label=CommentLabel("question", 0.95, False),
+    )
     assert any("only by asking" in r for r in reasons) is only_asks, reasons
 
 
@@ -531,22 +549,14 @@ def test_a_middling_find_that_writes_the_keys_fix_on_its_line_is_not_uncertain(
 ) -> None:
     """Whatever the matcher's confidence in it, a one-line find that writes the key's own fix
     on the bug's lines is not in doubt; any other find in the uncertain band still is."""
-    index = grader.index(go_assessment, go_key)
-    one = review(comment)
-    (analysis,) = grader.analyse([one], index)
-    j = [b.id for b in index.bugs].index("off-by-one-limit")
-    analysis.proba[:, j] = 0.6  # a find, inside the uncertain band
-    reasons = routing_reasons(
-        one,
-        analysis,
-        index,
-        grader.settings,
-        found={"off-by-one-limit": 0},
-        labels=[CommentLabel("defect", 0.9, False)],
-        flags=[],
-        views=[],
-        near_misses=[],
-        total=20.0,
+    reasons = _reasons_for_one_find(
+        grader,
+        go_assessment,
+        go_key,
+        comment,
+        "off-by-one-limit",
+        label=CommentLabel("defect", 0.9, False),
+        confidence=0.6,  # a find, inside the uncertain band
     )
     assert any(r.startswith("uncertain match: 'off-by-one-limit'") for r in reasons) is uncertain
 
@@ -556,23 +566,15 @@ def test_a_wrong_correction_naming_a_number_of_the_keys_prose_stays_uncertain(
 ) -> None:
     """The key's prose says "1,000 records"; a wrong fix naming `1` writes nothing of its code."""
     assessment, key = shipped("billing-proration")
-    index = grader.index(assessment, key)
     body = "off by one: `page.get(page.size() - 1)` should be `page.get(page.size())`"
-    one = review({"file": "InvoiceRun.java", "line": 108, "body": body}, assessment=assessment.slug)
-    (analysis,) = grader.analyse([one], index)
-    j = [b.id for b in index.bugs].index("pagination-stops-after-first-page")
-    analysis.proba[:, j] = 0.6
-    reasons = routing_reasons(
-        one,
-        analysis,
-        index,
-        grader.settings,
-        found={"pagination-stops-after-first-page": 0},
-        labels=[CommentLabel("defect", 0.9, False)],
-        flags=[],
-        views=[],
-        near_misses=[],
-        total=20.0,
+    reasons = _reasons_for_one_find(
+        grader,
+        assessment,
+        key,
+        {"file": "InvoiceRun.java", "line": 108, "body": body},
+        "pagination-stops-after-first-page",
+        label=CommentLabel("defect", 0.9, False),
+        confidence=0.6,
     )
     uncertain = "uncertain match: 'pagination-stops-after-first-page'"
     assert any(r.startswith(uncertain) for r in reasons), reasons
