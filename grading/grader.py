@@ -130,9 +130,9 @@ class _Analysis:
     flag_proba: np.ndarray  # (n_units, n_flags)
     # Decided over the whole batch at once when the grader analysed it: each unit's kind
     # index (`CommentClassifier.decide`) and, per bug, the first comment finding it (see
-    # `Grader.decide_matches`).
-    kinds: list[int] | None = None
-    first: list[int] | None = None
+    # `Grader.decide_matches`); `first` is not recomputed if `proba` is changed afterwards.
+    kinds: list[int]
+    first: list[int]
 
 
 @dataclass
@@ -317,8 +317,6 @@ class Grader:
     ) -> list[list[int]]:
         """For each review with units, per bug the position of the first comment finding it
         (SUMMARY_LAST for the summary, more when none does): one reduction over the batch."""
-        if not per_review:
-            return []
         starts = np.cumsum([0] + [len(us) for us in per_review[:-1]])
         starts = starts[[bool(us) for us in per_review]]
         if not len(starts):
@@ -347,19 +345,11 @@ class Grader:
         """Bug id -> the first comment (or -1, the summary) whose probability passes."""
         if not analysis.units:
             return {}
-        last = SUMMARY_LAST
         first = analysis.first
-        if first is None:
-            order = np.array(
-                [u.comment if u.comment != SUMMARY else last for u in analysis.units],
-                dtype=np.int64,
-            )
-            passing = analysis.proba >= self.settings.match_threshold
-            first = np.where(passing, order[:, None], last + 1).min(axis=0).tolist()
         return {
-            bug.id: SUMMARY if first[j] == last else first[j]
+            bug.id: SUMMARY if first[j] == SUMMARY_LAST else first[j]
             for j, bug in enumerate(index.bugs)
-            if first[j] <= last
+            if first[j] <= SUMMARY_LAST
         }
 
     def _score(self, review: Review, a: _Analysis, index: AssessmentIndex) -> Grade:
@@ -423,11 +413,7 @@ class Grader:
     def _labels(self, review: Review, a: _Analysis) -> list[CommentLabel]:
         """Each comment's kind and tradeoff reading, from its own unit (the first units)."""
         n_comments = len(review.comments)
-        kinds = (
-            a.kinds[:n_comments]
-            if a.kinds is not None
-            else self.classifier.decide(a.kind_proba[:n_comments]).tolist()
-        )
+        kinds = a.kinds[:n_comments]
         proba = a.kind_proba[:n_comments].tolist()
         tradeoff = a.tradeoff[:n_comments].tolist()
         bar = self.settings.tradeoff_threshold
@@ -907,11 +893,12 @@ def _learned_level(
     model: scoring.LevelModel,
     signals: Sequence[float],
     names: Sequence[str],
-    memo: dict[tuple[object, ...], tuple[float, str]] | None = None,
+    memo: dict[tuple[object, ...], tuple[float, str]],
 ) -> scoring.DimensionScore:
-    """Replace a rule-of-thumb level by the learned one, keeping the per-comment reasons."""
-    key = (model, tuple(signals), tuple(names), rule.score)
-    known = memo.get(key) if memo is not None else None
+    """Replace a rule-of-thumb level by the learned one, keeping the per-comment reasons;
+    `memo` keeps the level and its explanation per model and signals (a grader's lifetime)."""
+    key = (model, tuple(signals), rule.score)
+    known = memo.get(key)
     if known is None:
         level = model.predict(signals)
         why = (
@@ -919,10 +906,9 @@ def _learned_level(
             f"review does: {scoring.describe_signals(names, signals)} (the fixed rules alone "
             f"give {rule.score:g})"
         )
-        if memo is not None:
-            if len(memo) >= MEMO_TEXTS:
-                memo.clear()
-            memo[key] = (level, why)
+        if len(memo) >= MEMO_TEXTS:
+            memo.clear()
+        memo[key] = (level, why)
     else:
         level, why = known
     kept = [Point(0.0, p.reason, p.comment, p.quote, p.signal) for p in rule.points]
