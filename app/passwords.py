@@ -34,8 +34,8 @@ from argon2.low_level import ffi, lib
 
 # argon2-cffi's defaults (RFC 9106's second recommended option).
 _PARAMETERS = PasswordHasher()
-SALT_BYTES = 16
-HASH_BYTES = 32
+SALT_BYTES = _PARAMETERS.salt_len
+HASH_BYTES = _PARAMETERS.hash_len
 # How much lower than requests a hash runs: weight 110 against 1024 on Linux, so next to busy
 # request threads it gets about a tenth of a core, and all of it when they are idle.
 NICENESS = 10

@@ -31,19 +31,15 @@ logger = logging.getLogger(__name__)
 ENABLED = True
 
 
-def _routes(routes: list[Any]) -> int:
+def _routes(routes: list[Any]) -> None:
     # FastAPI resolves an included router's routes (their parameters, bodies and responses)
     # when a request first reaches it; asking for them now does that work. Duck-typed, so a
     # FastAPI without this lazy step simply has nothing to do here.
-    built = 0
     for route in routes:
         for name in ("effective_candidates", "effective_low_priority_routes"):
             resolve = getattr(route, name, None)
             if callable(resolve):
-                children = resolve()
-                built += len(children)
-                built += _routes([c for c in children if hasattr(c, "effective_candidates")])
-    return built
+                _routes([c for c in resolve() if hasattr(c, "effective_candidates")])
 
 
 def prepare(app: FastAPI) -> None:

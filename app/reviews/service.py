@@ -183,9 +183,7 @@ def recompute(
         # Decisions are checked when saved, so a match naming a comment the review lacks
         # comes from the stored score: name it, with the way out, rather than answer a 500
         # that says nothing.
-        raise UnreadableScore(
-            f"auto_score {auto.id}: matches", str(exc), submission.id, submission.public_id
-        ) from exc
+        raise UnreadableScore.of(auto, "matches", str(exc)) from exc
 
 
 def _rubric(version: AssessmentVersion) -> Rubric:

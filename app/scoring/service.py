@@ -159,6 +159,12 @@ class UnreadableScore(GradeFormatError):
         self.public_id = public_id
         super().__init__(field, message)
 
+    @classmethod
+    def of(cls, auto: AutoScore, field: str, message: str) -> UnreadableScore:
+        """The error for `field` of the stored score `auto`, named by its row."""
+        submission = auto.submission
+        return cls(f"auto_score {auto.id}: {field}", message, submission.id, submission.public_id)
+
 
 def stored_grade(auto: AutoScore) -> Grade:
     """The grade an auto-score keeps, read back typed, with its evidence.
@@ -171,12 +177,7 @@ def stored_grade(auto: AutoScore) -> Grade:
     try:
         return Grade.from_dict({**auto.result, "evidence": auto.evidence or {}})
     except GradeFormatError as exc:
-        raise UnreadableScore(
-            f"auto_score {auto.id}: {exc.field}",
-            exc.message,
-            auto.submission_id,
-            auto.submission.public_id,
-        ) from exc
+        raise UnreadableScore.of(auto, exc.field, exc.message) from exc
 
 
 def score_submission_safely(session: Session, submission: Submission) -> AutoScore | None:

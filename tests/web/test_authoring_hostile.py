@@ -115,7 +115,7 @@ def test_a_tar_whose_members_add_up_past_the_limit_is_refused_by_their_declared_
     assert f"more than {upload.MAX_TOTAL_BYTES:,} bytes unpacked" in response.text
 
 
-def test_a_slug_with_letters_outside_a_to_z_is_refused_atupload_archive(
+def test_a_slug_with_letters_outside_a_to_z_is_refused_at_upload(
     client: TestClient, content: Path, author_csrf: str
 ) -> None:
     files = {

@@ -30,7 +30,8 @@ def test_every_staff_role_reads_the_rubric_and_the_formats(
 
 def test_the_reference_is_for_signed_in_staff(client: TestClient) -> None:
     answer = client.get("/staff/reference/rubric", follow_redirects=False)
-    assert answer.status_code in (303, 401)
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/login?next=/staff/reference/rubric"
 
 
 def test_an_unknown_reference_page_names_the_ones_there_are(
