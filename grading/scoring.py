@@ -498,12 +498,17 @@ def disproportionate(frameworks: Sequence[CommentView]) -> int:
     return count
 
 
+def flagged(views: Sequence[CommentView], kind: str, threshold: float) -> list[CommentView]:
+    """The views the classifier flags `kind` (framework, rewrite) at `threshold` or more."""
+    return [v for v in views if v.flag == kind and v.flag_confidence >= threshold]
+
+
 def tool_taste(views: Sequence[CommentView], *, flag_threshold: float = 0.5) -> DimensionScore:
     """Tool taste on RUBRIC.md's anchors, from framework/rewrite flags, style share and taste."""
     comments = [v for v in views if v.comment != SUMMARY]
-    frameworks = [v for v in views if v.flag == "framework" and v.flag_confidence >= flag_threshold]
+    frameworks = flagged(views, "framework", flag_threshold)
     suggestions = disproportionate(frameworks)
-    rewrites = [v for v in views if v.flag == "rewrite" and v.flag_confidence >= flag_threshold]
+    rewrites = flagged(views, "rewrite", flag_threshold)
     styles = [v for v in comments if v.kind == "style"]
     problems = [v for v in comments if v.kind in PROBLEM_KINDS]
     style_share = len(styles) / len(problems) if problems else 0.0
@@ -736,12 +741,8 @@ def taste_features(views: Sequence[CommentView], *, flag_threshold: float = 0.5)
     problems = [v for v in comments if v.kind in PROBLEM_KINDS]
     styles = [v for v in comments if v.kind == "style"]
     return [
-        float(
-            disproportionate(
-                [v for v in views if v.flag == "framework" and v.flag_confidence >= flag_threshold]
-            )
-        ),
-        float(sum(v.flag == "rewrite" and v.flag_confidence >= flag_threshold for v in views)),
+        float(disproportionate(flagged(views, "framework", flag_threshold))),
+        float(len(flagged(views, "rewrite", flag_threshold))),
         float(len(styles)),
         len(styles) / max(len(problems), 1),
         float(sum(1 for v in views if v.cue("taste"))),
