@@ -7,10 +7,16 @@ from html import escape
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.formparsers import MultiPartParser
 
 from app.templating import templates
 
 logger = logging.getLogger(__name__)
+
+# The most one form field (a text box) may hold: the form parser's own limit, named where the
+# pages that take pasted text and the error that refuses too much can both say it.
+FORM_FIELD_BYTES = MultiPartParser.max_part_size
+FORM_FIELD_LIMIT = f"{FORM_FIELD_BYTES / 2**20:g} MB"
 
 
 def wants_json(request: Request) -> bool:

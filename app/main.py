@@ -18,7 +18,7 @@ from app import docs, health, logs, pages, reference, sweep, warm
 from app.assessments.service import AssessmentNotFound
 from app.auth import LoginRequired
 from app.authoring import routes as authoring_routes
-from app.errors import error_response, wants_json
+from app.errors import FORM_FIELD_BYTES, FORM_FIELD_LIMIT, error_response, wants_json
 from app.guard import Guard
 from app.headers import SecurityHeaders
 from app.invites import routes as invite_routes
@@ -194,7 +194,8 @@ def create_app() -> FastAPI:
             # The form parser's own words name neither the limit's unit nor a way out.
             status_code = 413
             detail = (
-                "A text box held more than 1 MB (1,048,576 bytes), more than one form field "
+                f"A text box held more than {FORM_FIELD_LIMIT} ({FORM_FIELD_BYTES:,} bytes), more "
+                "than one form field "
                 "takes, so nothing was sent on. Go back to keep your text, and upload it as a "
                 "file instead: Try the grader takes a .jsonl file, an assessment its files."
             )

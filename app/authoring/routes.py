@@ -25,6 +25,7 @@ from app.audit import service as audit_service
 from app.auth import AuthorUser, Csrf
 from app.authoring import analysis, charts, exports, rescore, service, trial, upload
 from app.db import MAX_INT, SessionDep
+from app.errors import FORM_FIELD_LIMIT
 from app.settings import get_settings
 from app.templating import templates
 from grading import SEVERITIES, Problem
@@ -149,7 +150,11 @@ def _trial_page(
             "file_names": [f.name for f in service.snippet_files(version, with_key=False)],
             "severities": SEVERITIES,
             "bugs": {b.key: b for b in version.bugs},
-            "limits": {"reviews": trial.MAX_REVIEWS, "bytes": trial.MAX_UPLOAD_BYTES},
+            "limits": {
+                "reviews": trial.MAX_REVIEWS,
+                "bytes": trial.MAX_UPLOAD_BYTES,
+                "pasted": FORM_FIELD_LIMIT,
+            },
         },
         status_code=status_code,
     )
