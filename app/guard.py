@@ -45,7 +45,6 @@ import asyncio
 import json
 import logging
 import random
-import re
 import sys
 import threading
 import time
@@ -65,6 +64,7 @@ from app import db
 from app.errors import error_response
 from app.logs import redact
 from app.settings import get_settings
+from grading import unstorable
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +79,6 @@ SWITCH_INTERVAL = 0.001
 # How long background work waits for a moment with no request in flight before going ahead (s).
 LULL_PATIENCE = 2.0
 _LULL_POLL = 0.02
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _CONFLICT_SIGNS = ("database is locked", "could not serialize", "deadlock detected")
 
 
@@ -103,9 +102,10 @@ def is_write_conflict(exc: BaseException) -> bool:
 
 def text_problem(value: str) -> str | None:
     """Why a piece of text cannot be stored, or None."""
-    if "\x00" in value:
+    problem = unstorable(value)
+    if problem == "nul":
         return "contains a NUL character (\\u0000), which cannot be stored"
-    if _LONE_SURROGATE.search(value):
+    if problem == "surrogate":
         return "contains an unpaired UTF-16 surrogate, which is not valid Unicode"
     return None
 

@@ -31,6 +31,7 @@ from grading.rescore import Rescore, rescore
 from grading.retrain import Comparison, Decided, Refit, Tolerance, refit
 from grading.retrain import format_table as format_comparison
 from grading.reviews import iter_review_lines, parse_review
+from grading.text import unstorable
 from grading.training import Gold, LabelledReview
 from grading.types import (
     COMMENT_KINDS,
@@ -119,4 +120,5 @@ __all__ = [
     "parse_review",
     "refit",
     "rescore",
+    "unstorable",
 ]

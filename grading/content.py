@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from grading.errors import ContentError, Problem
+from grading.text import unstorable
 from grading.types import AnswerKey, Assessment, Decoy, LineRange, Rubric, SeededBug, SnippetFile
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9-]+$")
@@ -70,7 +71,7 @@ class _Document:
         self.problems.append(Problem(self.file, self.line(path), _field_name(path), message))
 
 
-class _YamlTooLarge(Exception):
+class _YamlRefused(Exception):
     """A YAML document exceeds a limit; `line` is where the limit was crossed."""
 
     def __init__(self, line: int, message: str) -> None:
@@ -91,13 +92,13 @@ def _check_yaml_shape(text: str) -> None:
         if isinstance(event, yaml.CollectionStartEvent):
             depth += 1
             if depth > MAX_YAML_DEPTH:
-                raise _YamlTooLarge(line, f"nested more than {MAX_YAML_DEPTH} levels deep")
+                raise _YamlRefused(line, f"nested more than {MAX_YAML_DEPTH} levels deep")
         elif isinstance(event, yaml.CollectionEndEvent):
             depth -= 1
         elif isinstance(event, yaml.AliasEvent):
             aliases += 1
             if aliases > MAX_YAML_ALIASES:
-                raise _YamlTooLarge(line, f"more than {MAX_YAML_ALIASES} aliases (*name)")
+                raise _YamlRefused(line, f"more than {MAX_YAML_ALIASES} aliases (*name)")
 
 
 class _Builder:
@@ -124,7 +125,7 @@ class _Builder:
         self.seen.add(id(node))
         self.values += 1
         if self.values > MAX_YAML_VALUES:
-            raise _YamlTooLarge(
+            raise _YamlRefused(
                 line, f"expands to more than {MAX_YAML_VALUES} values (aliases repeat their anchor)"
             )
         self.lines.setdefault(path, line)
@@ -134,14 +135,14 @@ class _Builder:
                 _check_storable(value, line)
             return value
         if id(node) in self.open:
-            raise _YamlTooLarge(line, "an alias refers to a collection that contains it")
+            raise _YamlRefused(line, "an alias refers to a collection that contains it")
         self.open.add(id(node))
         try:
             if isinstance(node, yaml.MappingNode):
                 out: dict[str, Any] = {}
                 for key_node, value_node in node.value:
                     if not isinstance(key_node, yaml.ScalarNode):
-                        raise _YamlTooLarge(
+                        raise _YamlRefused(
                             alias_line or key_node.start_mark.line + 1,
                             "a mapping key must be a plain value",
                         )
@@ -157,10 +158,11 @@ class _Builder:
 def _check_storable(value: str, line: int) -> None:
     """Refuse text no database can hold: YAML's escapes can spell a NUL ("\\0") or a lone
     surrogate ("\\ud800"), which PostgreSQL refuses and UTF-8 cannot encode."""
-    if "\x00" in value:
-        raise _YamlTooLarge(line, "a NUL character (\\0) cannot be stored; remove it")
-    if any("\ud800" <= char <= "\udfff" for char in value):
-        raise _YamlTooLarge(
+    problem = unstorable(value)
+    if problem == "nul":
+        raise _YamlRefused(line, "a NUL character (\\0) cannot be stored; remove it")
+    if problem == "surrogate":
+        raise _YamlRefused(
             line, "an unpaired UTF-16 surrogate (\\ud800-\\udfff) is not valid Unicode; remove it"
         )
 
@@ -173,7 +175,7 @@ def _parse_yaml(text: str, file: str) -> _Document:
         if node is None:
             return _Document(file, None, {}, [Problem(file, 1, "", "the file is empty")])
         data = _Builder(lines).build(node, ())
-    except _YamlTooLarge as exc:
+    except _YamlRefused as exc:
         return _Document(file, None, {}, [Problem(file, exc.line, "", f"refused: {exc.message}")])
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)

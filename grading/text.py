@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from functools import lru_cache
+from typing import Literal
 
 # Comments past this length are cut before matching; the candidate's point is made long before.
 MAX_TEXT_CHARS = 8000
@@ -205,3 +206,16 @@ def join_words(items: Iterable[str], *, limit: int = 6) -> str:
     if not quoted:
         return ""
     return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def unstorable(value: str) -> Literal["nul", "surrogate"] | None:
+    """Why a text cannot be stored, if it cannot: a NUL character, which PostgreSQL refuses,
+    or an unpaired UTF-16 surrogate, which is not valid Unicode and UTF-8 cannot encode."""
+    if "\x00" in value:
+        return "nul"
+    if _LONE_SURROGATE.search(value):
+        return "surrogate"
+    return None
