@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from grading import load_answer_key, load_catalog
+from grading import Catalog, load_answer_key, load_catalog
 from grading.agreement import pair_labels
 from grading.reviews import parse_review
 from grading.types import COMMENT_KINDS, DIMENSIONS, RED_FLAG_KINDS
@@ -20,7 +20,9 @@ REVIEWS_DIR = ROOT / "corpora" / "reviews"
 TERSE_REVIEWS_DIR = ROOT / "corpora" / "terse" / "reviews"
 TERSE_KEYS_DIR = ROOT / "corpora" / "terse" / "keys"
 COMMENTS_DIR = ROOT / "corpora" / "comments"
+SEALED_DIR = ROOT / "corpora" / "sealed"
 CATALOG = load_catalog(ROOT / "assessments", ROOT / "seeded_bugs")
+SEALED_CATALOG = load_catalog(SEALED_DIR / "assessments", SEALED_DIR / "seeded_bugs")
 # Per assessment, over both registers: enough reviews, and a spread of quality on both sides.
 MIN_REVIEWS, MIN_STRONG, MIN_WEAK = 40, 8, 8
 # Per corpus file: enough of each register to measure it on its own.
@@ -45,10 +47,14 @@ def _all_review_files() -> list[Path]:
     return _review_files() + sorted(TERSE_REVIEWS_DIR.glob("*.jsonl"))
 
 
-def _corpus_id(path: Path) -> str:
-    return (
-        f"{path.parent.parent.name}/{path.stem}" if path.parent == TERSE_REVIEWS_DIR else path.stem
+def _sealed_review_files() -> list[Path]:
+    return sorted(SEALED_DIR.glob("reviews/*.jsonl")) + sorted(
+        SEALED_DIR.glob("terse/reviews/*.jsonl")
     )
+
+
+def _corpus_id(path: Path) -> str:
+    return str(path.relative_to(ROOT / "corpora").with_suffix(""))
 
 
 def test_shipped_content_is_valid() -> None:
@@ -87,9 +93,14 @@ def test_every_terse_corpus_has_a_terse_key_and_an_assessment() -> None:
     assert terse_keys <= {e.assessment.slug for e in CATALOG.entries}
 
 
-@pytest.mark.parametrize("path", sorted(TERSE_KEYS_DIR.glob("*.yaml")), ids=lambda p: p.stem)
-def test_terse_key_is_the_full_key_in_one_line_per_item(path: Path) -> None:
-    entry = CATALOG.get(path.stem)
+@pytest.mark.parametrize(
+    ("path", "catalog"),
+    [(p, CATALOG) for p in sorted(TERSE_KEYS_DIR.glob("*.yaml"))]
+    + [(p, SEALED_CATALOG) for p in sorted(SEALED_DIR.glob("terse/keys/*.yaml"))],
+    ids=lambda p: _corpus_id(p) if isinstance(p, Path) else "",
+)
+def test_terse_key_is_the_full_key_in_one_line_per_item(path: Path, catalog: Catalog) -> None:
+    entry = catalog.get(path.stem)
     assert entry is not None, f"{path.name}: no valid assessment {path.stem!r}"
     terse = load_answer_key(path, entry.assessment)
     full = entry.answer_key
@@ -112,6 +123,18 @@ def test_review_corpus_labels_follow_the_rubric(path: Path) -> None:
     assert _check_labels(path) >= MIN_FILE_REVIEWS
 
 
+@pytest.mark.parametrize("path", _sealed_review_files(), ids=_corpus_id)
+def test_sealed_review_labels_follow_the_rubric(path: Path) -> None:
+    assert _check_labels(path, SEALED_CATALOG) >= MIN_FILE_REVIEWS
+
+
+def test_every_sealed_terse_corpus_has_a_terse_key_and_an_assessment() -> None:
+    terse_reviews = {p.stem for p in SEALED_DIR.glob("terse/reviews/*.jsonl")}
+    terse_keys = {p.stem for p in SEALED_DIR.glob("terse/keys/*.yaml")}
+    assert terse_reviews <= terse_keys
+    assert terse_keys <= {e.assessment.slug for e in SEALED_CATALOG.entries}
+
+
 @pytest.mark.parametrize(
     "path", sorted((ROOT / "corpora" / "agreement").glob("*/*.jsonl")), ids=_corpus_id
 )
@@ -122,9 +145,9 @@ def test_second_labels_follow_the_rubric_and_label_the_same_reviews(path: Path) 
     assert len(pair_labels(path, first / path.name)) == len(_lines(path))
 
 
-def _check_labels(path: Path) -> int:
+def _check_labels(path: Path, catalog: Catalog = CATALOG) -> int:
     """Check every gold label of a labelled-review file; returns how many reviews it holds."""
-    entry = CATALOG.get(path.stem)
+    entry = catalog.get(path.stem)
     assert entry is not None, f"{path.name}: no valid assessment {path.stem!r}"
     bugs = {b.id: b for b in entry.answer_key.bugs}
     decoys = {d.id for d in entry.answer_key.decoys}
