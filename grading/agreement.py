@@ -160,9 +160,11 @@ def measure(name: str, pairs: Sequence[LabelPair], bugs: Mapping[str, Sequence[s
     )
 
 
-def corpus_agreement(corpora_dir: Path, bugs: Mapping[str, Sequence[str]]) -> list[Agreement]:
+def corpus_agreement(
+    corpora_dir: Path, bugs: Mapping[str, Sequence[str]], *, prefix: str = ""
+) -> list[Agreement]:
     """One row per second-labelled file under `corpora_dir/agreement`, then one per register
-    and one over everything."""
+    and one over everything; `prefix` starts each row's name (the sealed set's rows say so)."""
     by_register: dict[str, list[LabelPair]] = {}
     rows = []
     for path in sorted((corpora_dir / "agreement").glob("*/*.jsonl")):
@@ -174,10 +176,10 @@ def corpus_agreement(corpora_dir: Path, bugs: Mapping[str, Sequence[str]]) -> li
         )
         pairs = pair_labels(path, first)
         by_register.setdefault(register, []).extend(pairs)
-        rows.append(measure(f"{register}/{path.stem}", pairs, bugs))
+        rows.append(measure(f"{prefix}{register}/{path.stem}", pairs, bugs))
     for register, pairs in sorted(by_register.items()):
-        rows.append(measure(f"{register} (all)", pairs, bugs))
+        rows.append(measure(f"{prefix}{register} (all)", pairs, bugs))
     everything = [p for pairs in by_register.values() for p in pairs]
     if everything:
-        rows.append(measure("all", everything, bugs))
+        rows.append(measure(f"{prefix}all", everything, bugs))
     return rows

@@ -284,7 +284,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         sealed = None
         sealed_dir = root / "corpora" / SEALED
         if (sealed_dir / "reviews").is_dir():
-            sealed = load_corpus(sealed_dir, reviews_dir=sealed_dir / "reviews")
+            # The sealed folder is laid out as corpora/ is: prose reviews, then each register's
+            # reviews and keys in a folder of its own.
+            sealed = load_corpus(sealed_dir, corpora_dir=sealed_dir)
             for problem in sealed.problems:
                 _report(problem)
             unknown -= set(sealed.entries)
@@ -369,12 +371,18 @@ def cmd_agreement(args: argparse.Namespace) -> int:
     """Report how far a second, independent human grader agrees with the corpora's labels."""
     from grading.agreement import corpus_agreement
     from grading.content import load_catalog
-    from grading.training import default_root
+    from grading.training import SEALED, default_root
 
     root = Path(args.root) if args.root else default_root()
-    catalog = load_catalog(root / "assessments", root / "seeded_bugs")
-    bugs = {e.assessment.slug: [b.id for b in e.answer_key.bugs] for e in catalog.entries}
-    rows = [a.as_row() for a in corpus_agreement(root / "corpora", bugs)]
+    rows: list[dict[str, object]] = []
+    # The sealed set's second labels are measured against its own assessments, in rows apart.
+    for corpora, content, prefix in (
+        (root / "corpora", root, ""),
+        (root / "corpora" / SEALED, root / "corpora" / SEALED, f"{SEALED} "),
+    ):
+        catalog = load_catalog(content / "assessments", content / "seeded_bugs")
+        bugs = {e.assessment.slug: [b.id for b in e.answer_key.bugs] for e in catalog.entries}
+        rows.extend(a.as_row() for a in corpus_agreement(corpora, bugs, prefix=prefix))
     if not rows:
         print("no second labels found under corpora/agreement", file=sys.stderr)
         return 2

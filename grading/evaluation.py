@@ -530,27 +530,44 @@ def report(
             )
         )
     if sealed is not None and sealed.assessments():
-        grader = models.get(None)
-        for register in sealed.registers():
-            results = {n: [] for n in names}
-            bugs = {}
+        out.extend(_sealed_rows(sealed, models.get(None), names, rubrics, progress))
+    return out
+
+
+def _sealed_rows(
+    sealed: Corpus,
+    grader: Grader,
+    names: Sequence[str],
+    rubrics: Mapping[str, Rubric],
+    progress: Callable[[str], None] | None,
+) -> list[Evaluation]:
+    """The sealed set graded by models trained on everything else: one row per register of its
+    reviews and variant of its keys, each over every sealed assessment that has both."""
+    out: list[Evaluation] = []
+    for register in sealed.registers():
+        for variant in sealed.key_variants():
+            results: dict[str, list[tuple[LabelledReview, Grade]]] = {n: [] for n in names}
+            bugs: dict[str, list[str]] = {}
             for slug in sealed.assessments():
-                entry = sealed.entries[slug]
+                key = sealed.answer_key(slug, variant)
                 items = [i for i in sealed.reviews[slug] if i.register == register]
+                if key is None or not items:
+                    continue
                 if progress is not None:
-                    progress(f"sealed: {slug}")
-                bugs[slug] = [b.id for b in entry.answer_key.bugs]
+                    progress(f"sealed: {slug}, {register} reviews, {variant} keys")
+                bugs[slug] = [b.id for b in key.bugs]
+                assessment = sealed.entries[slug].assessment
                 for name in names:
                     g = grader if name == "grader" else _with_model(grader, BASELINES[name]())
-                    grades = g.grade_many(
-                        [i.review for i in items], entry.assessment, entry.answer_key
-                    )
+                    grades = g.grade_many([i.review for i in items], assessment, key)
                     results[name].extend(zip(items, grades, strict=True))
+            if not bugs:
+                continue
             languages = sorted({sealed.entries[s].assessment.language for s in bugs})
             out.extend(
                 _rows_of(
                     f"sealed, unseen ({', '.join(languages)})",
-                    f"{register} reviews, full keys",
+                    f"{register} reviews, {variant} keys",
                     "all registers, all assessments",
                     results,
                     bugs,

@@ -136,12 +136,17 @@ def test_every_sealed_terse_corpus_has_a_terse_key_and_an_assessment() -> None:
 
 
 @pytest.mark.parametrize(
-    "path", sorted((ROOT / "corpora" / "agreement").glob("*/*.jsonl")), ids=_corpus_id
+    ("path", "catalog"),
+    [(p, CATALOG) for p in sorted((ROOT / "corpora" / "agreement").glob("*/*.jsonl"))]
+    + [(p, SEALED_CATALOG) for p in sorted((SEALED_DIR / "agreement").glob("*/*.jsonl"))],
+    ids=lambda p: _corpus_id(p) if isinstance(p, Path) else "",
 )
-def test_second_labels_follow_the_rubric_and_label_the_same_reviews(path: Path) -> None:
-    register = path.parent.name
-    first = REVIEWS_DIR if register == "prose" else ROOT / "corpora" / register / "reviews"
-    assert _check_labels(path) >= 5
+def test_second_labels_follow_the_rubric_and_label_the_same_reviews(
+    path: Path, catalog: Catalog
+) -> None:
+    corpora, register = path.parent.parent.parent, path.parent.name
+    first = corpora / "reviews" if register == "prose" else corpora / register / "reviews"
+    assert _check_labels(path, catalog) >= 5
     assert len(pair_labels(path, first / path.name)) == len(_lines(path))
 
 

@@ -245,8 +245,17 @@ def test_progress_bar_draws_only_on_a_terminal_for_large_batches() -> None:
 
 def test_evaluate_reports_every_register_key_and_language(tmp_path: Path) -> None:
     # Two assessments in two languages, a second register and a second key variant for one of
-    # them: the report finds all of them from the folders and holds each assessment out.
+    # them: the report finds all of them from the folders and holds each assessment out. A
+    # sealed folder laid out the same way gets a row per register and key variant of its own.
     root = tmp_path / "project"
+    sealed = root / "corpora" / "sealed"
+    for folder in ("reviews", "brief/reviews", "brief/keys", "seeded_bugs"):
+        (sealed / folder).mkdir(parents=True)
+    shutil.copytree(GO_ASSESSMENT, sealed / "assessments" / "go-quota")
+    shutil.copy(GO_BUGS, sealed / "seeded_bugs")
+    shutil.copy(GO_BUGS, sealed / "brief" / "keys")
+    shutil.copy(GO_REVIEWS, sealed / "reviews")
+    shutil.copy(GO_REVIEWS, sealed / "brief" / "reviews")
     (root / "corpora" / "reviews").mkdir(parents=True)
     (root / "corpora" / "brief" / "reviews").mkdir(parents=True)
     (root / "corpora" / "brief" / "keys").mkdir(parents=True)
@@ -271,6 +280,15 @@ def test_evaluate_reports_every_register_key_and_language(tmp_path: Path) -> Non
         ("cross-register", "brief reviews, full keys", "prose, other assessments"),
         ("language: go", "all registers, full keys", "all registers, other assessments"),
         ("language: python", "all registers, full keys", "all registers, other assessments"),
+        *(
+            (
+                "sealed, unseen (go)",
+                f"{register} reviews, {key} keys",
+                "all registers, all assessments",
+            )
+            for register in ("prose", "brief")
+            for key in ("full", "brief")
+        ),
     }
     assert {r["config"] for r in rows} == {"grader", "line_overlap", "fuzzy_text"}
     by_block = {(r["row"], r["tested"], r["config"]): r for r in rows}
@@ -296,3 +314,32 @@ def test_evaluate_on_unseen_content_trains_on_the_corpora_only() -> None:
     assert result.returncode == 0, result.stderr
     assert "7 labelled reviews over 1 assessments (go-quota)" in result.stdout
     assert "grader (unseen assessments)" in result.stdout
+
+
+def test_agreement_reports_the_sealed_sets_second_labels_in_rows_of_their_own(
+    tmp_path: Path,
+) -> None:
+    # The same labels twice over agree perfectly; what matters is that each set's second labels
+    # are paired with its own first labels and named apart.
+    root = tmp_path / "project"
+    for corpora in (root / "corpora", root / "corpora" / "sealed"):
+        content = root if corpora.name == "corpora" else corpora
+        (corpora / "reviews").mkdir(parents=True, exist_ok=True)
+        (corpora / "agreement" / "prose").mkdir(parents=True)
+        (content / "seeded_bugs").mkdir(exist_ok=True)
+        shutil.copytree(GO_ASSESSMENT, content / "assessments" / "go-quota")
+        shutil.copy(GO_BUGS, content / "seeded_bugs")
+        shutil.copy(GO_REVIEWS, corpora / "reviews")
+        shutil.copy(GO_REVIEWS, corpora / "agreement" / "prose")
+    result = run("agreement", "--root", str(root))
+    assert result.returncode == 0, result.stderr
+    rows = [re.split(r"\s{2,}", line.strip()) for line in result.stdout.splitlines()[1:]]
+    assert [row[0] for row in rows] == [
+        "prose/go-quota",
+        "prose (all)",
+        "all",
+        "sealed prose/go-quota",
+        "sealed prose (all)",
+        "sealed all",
+    ]
+    assert all(row[1] == "7" and row[2] == "1.0" for row in rows)  # reviews, bug kappa
