@@ -15,8 +15,6 @@ from app.reviews.models import (
     DecisionStatus,
     GradeDecision,
 )
-
-# Totals this close to the line are where a human changes outcomes, so they rise in the queue.
 from app.reviews.service import (
     SUBMITTED,
     InvalidDecision,
@@ -26,8 +24,11 @@ from app.scoring.models import AutoScore
 from app.scoring.service import stored_grade
 from app.submissions.models import Submission
 from app.users.models import User
+from grading import GraderSettings
 
-DECISION_LINE = 60.0
+# Where the grader routes a total for review is where a hiring call flips; between the lowest
+# and the highest of those lines the call is open, so the queue ranks by the same lines.
+DECISION_BOUNDARIES = GraderSettings().boundaries
 QUEUE_LIMIT = 500
 
 # -- queue -------------------------------------------------------------------------------------
@@ -107,7 +108,7 @@ def list_queue(
             reasons.append("needs review")
         if flags:
             reasons.append(f"{flags} red flag{'s' if flags > 1 else ''}")
-        if auto and abs(auto.total - DECISION_LINE) <= 10:
+        if auto and min(DECISION_BOUNDARIES) <= auto.total <= max(DECISION_BOUNDARIES):
             reasons.append("near the line")
         if auto is None:
             reasons.append("awaiting auto-score")
@@ -135,7 +136,11 @@ def list_queue(
 def _priority(row: QueueRow) -> tuple[Any, ...]:
     done = row.status == "final"
     unscored = row.auto_total is None
-    distance = abs(row.auto_total - DECISION_LINE) if row.auto_total is not None else 100.0
+    distance = (
+        min(abs(row.auto_total - line) for line in DECISION_BOUNDARIES)
+        if row.auto_total is not None
+        else 100.0
+    )
     return (
         done,
         unscored,

@@ -47,7 +47,7 @@ def queue_page(
             "assessment": assessment or "",
             "status": status,
             "statuses": queue.QUEUE_STATUSES,
-            "decision_line": queue.DECISION_LINE,
+            "decision_boundaries": " and ".join(f"{b:g}" for b in queue.DECISION_BOUNDARIES),
         },
     )
 

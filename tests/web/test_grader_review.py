@@ -100,9 +100,14 @@ def test_queue_puts_what_needs_a_human_first(
     )
     unsure = _graded(session, needs_review=True, red_flags=[], total=58.0)
     borderline = _graded(session, needs_review=False, red_flags=[], total=61.0)
-    ours = {calm.id, flagged.id, unsure.id, borderline.id}
-    order = [r.submission_id for r in queue.list_queue(session) if r.submission_id in ours]
-    assert order == [flagged.id, unsure.id, borderline.id, calm.id]
+    # The grader's decision lines are 50 and 70: a total a point off one outranks the middle.
+    edge = _graded(session, needs_review=False, red_flags=[], total=69.0)
+    ours = {calm.id, flagged.id, unsure.id, borderline.id, edge.id}
+    rows = {r.submission_id: r for r in queue.list_queue(session) if r.submission_id in ours}
+    order = list(rows)
+    assert order == [flagged.id, unsure.id, edge.id, borderline.id, calm.id]
+    assert "near the line" in rows[borderline.id].reasons
+    assert "near the line" not in rows[calm.id].reasons
 
     page = client.get("/staff/queue?assessment=llm-gateway-client")
     assert page.status_code == 200
@@ -110,6 +115,7 @@ def test_queue_puts_what_needs_a_human_first(
     assert [i for i in ids if i in ours] == order
     assert "Grace Hopper" not in page.text  # blind until final
     assert f"Candidate #{flagged.id}" in page.text
+    assert "between the decision lines (50 and 70)" in page.text
 
 
 def test_queue_filters_by_assessment_and_status(
