@@ -101,9 +101,7 @@ def _key_page(
             "entries": service.key_entries(version),
             "error": error,
             # Linked only while its folder exists; a lost one is discarded from this page.
-            "draft_id": None
-            if upload.draft_folder_lost(get_settings().data_dir, version)
-            else version.draft_id,
+            "draft_id": upload.live_draft_id(get_settings().data_dir, version),
         },
         status_code=code,
     )
@@ -600,8 +598,9 @@ def discard_version(
     """Delete a draft version (and the browser draft it came from, if any)."""
     with upload.slug_lock(get_settings().data_dir, version.assessment.slug):
         try:
-            if version.draft_id and not upload.draft_folder_lost(get_settings().data_dir, version):
-                upload.discard(session, _draft(version.draft_id))
+            draft_id = upload.live_draft_id(get_settings().data_dir, version)
+            if draft_id:
+                upload.discard(session, _draft(draft_id))
             else:
                 upload.discard_version(session, version)
         except assessment_service.VersionStateError as exc:

@@ -437,16 +437,24 @@ def edit_draft(
     return checked
 
 
+def live_draft_id(data_dir: Path, version: AssessmentVersion) -> str | None:
+    """The browser draft a version was stored from, while its folder is in the data directory."""
+    if version.draft_id and (drafts_dir(data_dir) / str(version.draft_id)).is_dir():
+        return str(version.draft_id)
+    return None
+
+
 def draft_folder_lost(data_dir: Path, version: AssessmentVersion) -> bool:
     """A version stored from a browser draft whose folder is no longer in the data directory
     (removed by hand, or a data directory restored without it): it can only be discarded."""
-    return bool(version.draft_id) and not (drafts_dir(data_dir) / str(version.draft_id)).is_dir()
+    return bool(version.draft_id) and live_draft_id(data_dir, version) is None
 
 
-def draft_url(version: AssessmentVersion) -> str:
+def draft_url(data_dir: Path, version: AssessmentVersion) -> str:
     """Where an open draft version is continued: its browser draft, else its own page."""
-    if version.draft_id:
-        return f"/staff/assessments/drafts/{version.draft_id}"
+    draft_id = live_draft_id(data_dir, version)
+    if draft_id:
+        return f"/staff/assessments/drafts/{draft_id}"
     return f"/staff/assessments/{version.assessment.slug}/versions/{version.number}"
 
 
@@ -455,9 +463,7 @@ def check_no_open_draft(session: Session, data_dir: Path, slug: str) -> None:
     assessment = session.scalars(select(Assessment).where(Assessment.slug == slug)).first()
     version = assessment_service.draft_version(session, assessment) if assessment else None
     if version is not None:
-        lost = draft_folder_lost(data_dir, version)
-        url = f"/staff/assessments/{slug}/versions/{version.number}" if lost else draft_url(version)
-        raise DraftExists(slug, url)
+        raise DraftExists(slug, draft_url(data_dir, version))
     for draft in list_drafts(data_dir):
         if draft.slug == slug:
             raise DraftExists(slug, f"/staff/assessments/drafts/{draft.id}")
