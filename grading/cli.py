@@ -330,7 +330,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         return 2
     unseen = None
     if args.unseen:
-        unseen = load_corpus(Path(args.unseen), reviews_dir=Path(args.unseen) / "reviews")
+        unseen = load_corpus(Path(args.unseen), corpora_dir=Path(args.unseen))
         for problem in unseen.problems:
             _report(problem)
         if not unseen.assessments():
@@ -432,8 +432,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--unseen",
         default=None,
         metavar="DIR",
-        help="train on the corpora, test on DIR/assessments, DIR/seeded_bugs and DIR/reviews "
-        "(e.g. corpora/sealed)",
+        help="train on the corpora, test on DIR/assessments and DIR/seeded_bugs with every "
+        "register of reviews under DIR (DIR/reviews, DIR/<register>/reviews), pooled "
+        "(e.g. corpora/retired)",
     )
     ev.add_argument("--no-baselines", action="store_true", help="skip the plain baselines")
     kinds = ev.add_mutually_exclusive_group()

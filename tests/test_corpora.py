@@ -21,8 +21,14 @@ TERSE_REVIEWS_DIR = ROOT / "corpora" / "terse" / "reviews"
 TERSE_KEYS_DIR = ROOT / "corpora" / "terse" / "keys"
 COMMENTS_DIR = ROOT / "corpora" / "comments"
 SEALED_DIR = ROOT / "corpora" / "sealed"
+RETIRED_DIR = ROOT / "corpora" / "retired"
 CATALOG = load_catalog(ROOT / "assessments", ROOT / "seeded_bugs")
-SEALED_CATALOG = load_catalog(SEALED_DIR / "assessments", SEALED_DIR / "seeded_bugs")
+# Sets kept apart from training, each with its own assessments: the sealed set, and the sets
+# retired from it once read.
+APART = {
+    folder: load_catalog(folder / "assessments", folder / "seeded_bugs")
+    for folder in (SEALED_DIR, RETIRED_DIR)
+}
 # Per assessment, over both registers: enough reviews, and a spread of quality on both sides.
 MIN_REVIEWS, MIN_STRONG, MIN_WEAK = 40, 8, 8
 # Per corpus file: enough of each register to measure it on its own.
@@ -47,10 +53,8 @@ def _all_review_files() -> list[Path]:
     return _review_files() + sorted(TERSE_REVIEWS_DIR.glob("*.jsonl"))
 
 
-def _sealed_review_files() -> list[Path]:
-    return sorted(SEALED_DIR.glob("reviews/*.jsonl")) + sorted(
-        SEALED_DIR.glob("terse/reviews/*.jsonl")
-    )
+def _apart(pattern: str) -> list[tuple[Path, Catalog]]:
+    return [(p, catalog) for folder, catalog in APART.items() for p in sorted(folder.glob(pattern))]
 
 
 def _corpus_id(path: Path) -> str:
@@ -95,8 +99,7 @@ def test_every_terse_corpus_has_a_terse_key_and_an_assessment() -> None:
 
 @pytest.mark.parametrize(
     ("path", "catalog"),
-    [(p, CATALOG) for p in sorted(TERSE_KEYS_DIR.glob("*.yaml"))]
-    + [(p, SEALED_CATALOG) for p in sorted(SEALED_DIR.glob("terse/keys/*.yaml"))],
+    [(p, CATALOG) for p in sorted(TERSE_KEYS_DIR.glob("*.yaml"))] + _apart("terse/keys/*.yaml"),
     ids=lambda p: _corpus_id(p) if isinstance(p, Path) else "",
 )
 def test_terse_key_is_the_full_key_in_one_line_per_item(path: Path, catalog: Catalog) -> None:
@@ -123,22 +126,32 @@ def test_review_corpus_labels_follow_the_rubric(path: Path) -> None:
     assert _check_labels(path) >= MIN_FILE_REVIEWS
 
 
-@pytest.mark.parametrize("path", _sealed_review_files(), ids=_corpus_id)
-def test_sealed_review_labels_follow_the_rubric(path: Path) -> None:
-    assert _check_labels(path, SEALED_CATALOG) >= MIN_FILE_REVIEWS
+@pytest.mark.parametrize(
+    ("path", "catalog"),
+    _apart("reviews/*.jsonl") + _apart("terse/reviews/*.jsonl"),
+    ids=lambda p: _corpus_id(p) if isinstance(p, Path) else "",
+)
+def test_sealed_review_labels_follow_the_rubric(path: Path, catalog: Catalog) -> None:
+    assert _check_labels(path, catalog) >= MIN_FILE_REVIEWS
 
 
-def test_every_sealed_terse_corpus_has_a_terse_key_and_an_assessment() -> None:
-    terse_reviews = {p.stem for p in SEALED_DIR.glob("terse/reviews/*.jsonl")}
-    terse_keys = {p.stem for p in SEALED_DIR.glob("terse/keys/*.yaml")}
+@pytest.mark.parametrize("folder", list(APART), ids=lambda p: p.name)
+def test_every_sealed_terse_corpus_has_a_terse_key_and_an_assessment(folder: Path) -> None:
+    terse_reviews = {p.stem for p in folder.glob("terse/reviews/*.jsonl")}
+    terse_keys = {p.stem for p in folder.glob("terse/keys/*.yaml")}
     assert terse_reviews <= terse_keys
-    assert terse_keys <= {e.assessment.slug for e in SEALED_CATALOG.entries}
+    assert terse_keys <= {e.assessment.slug for e in APART[folder].entries}
+
+
+def test_a_retired_set_is_no_longer_sealed() -> None:
+    sealed = {e.assessment.slug for e in APART[SEALED_DIR].entries}
+    assert sealed and not sealed & {e.assessment.slug for e in APART[RETIRED_DIR].entries}
 
 
 @pytest.mark.parametrize(
     ("path", "catalog"),
     [(p, CATALOG) for p in sorted((ROOT / "corpora" / "agreement").glob("*/*.jsonl"))]
-    + [(p, SEALED_CATALOG) for p in sorted((SEALED_DIR / "agreement").glob("*/*.jsonl"))],
+    + _apart("agreement/*/*.jsonl"),
     ids=lambda p: _corpus_id(p) if isinstance(p, Path) else "",
 )
 def test_second_labels_follow_the_rubric_and_label_the_same_reviews(
