@@ -319,7 +319,11 @@ def evaluate(
     else:
         label = "leave-one-assessment-out" if holdout else "trained on all (in-sample)"
     rubrics = {s: e.assessment.rubric for s, e in tested.entries.items()}
-    return [score_against_gold(f"{n} ({label})", results[n], rubrics=rubrics) for n in names]
+    # Every bug of the key, found by nobody or not: kappa needs the bugs both agree are missed.
+    bugs = {s: [b.id for b in e.answer_key.bugs] for s, e in tested.entries.items()}
+    return [
+        score_against_gold(f"{n} ({label})", results[n], bugs=bugs, rubrics=rubrics) for n in names
+    ]
 
 
 # -- the full report: every register, key variant, language and the sealed set ------------------
