@@ -140,7 +140,7 @@ def _format_evaluation(results: Sequence[Any]) -> str:
     lines = []
     header = (
         f"{'configuration':48} {'match P':>7} {'R':>6} {'F1':>6} {'tot MAE':>7} "
-        f"{'tot rho':>7} {'QWK':>6} {'flag F1':>6} {'auto':>6} {'err/auto':>8}"
+        f"{'tot rho':>7} {'QWK':>6} {'flag F1':>6} {'auto':>6} {'err/auto':>8} {'miss/auto':>9}"
     )
     lines.append(header)
     lines.append("-" * len(header))
@@ -150,8 +150,8 @@ def _format_evaluation(results: Sequence[Any]) -> str:
             f"{ev.name:48} {m['match']['precision']:7.3f} {m['match']['recall']:6.3f} "
             f"{m['match']['f1']:6.3f} {m['total']['mae']:7.2f} {m['total']['spearman']:7.3f} "
             f"{m['total']['qwk']:6.3f} {m['red_flags']['f1']:6.3f} "
-            f"{m['auto_graded_share']:6.3f} "
-            f"{m['wrong_matches_per_auto_review'] if m['wrong_matches_per_auto_review'] is not None else float('nan'):8.3f}"  # noqa: E501
+            f"{m['auto_graded_share']:6.3f} {_number(m['wrong_matches_per_auto_review']):8.3f} "
+            f"{_number(m['missed_matches_per_auto_review']):9.3f}"
         )
     lines.append("")
     for ev in results:
@@ -175,7 +175,8 @@ def _format_evaluation(results: Sequence[Any]) -> str:
     lines.append("")
     lines.append(
         f"QWK: {results[0].metrics['total']['qwk_bins']}. auto = share of reviews not "
-        f"needing review; err/auto = wrong matches per such review."
+        f"needing review; err/auto = wrong matches per such review; miss/auto = finds it "
+        f"missed per such review."
     )
     return "\n".join(lines)
 
@@ -189,11 +190,16 @@ def _dimension_errors(dimensions: dict[str, dict[str, Any]]) -> str:
     )
 
 
+def _number(value: float | None) -> float:
+    """A figure that may be undefined (no review graded without one), printed as nan."""
+    return float("nan") if value is None else value
+
+
 def _format_report(results: Sequence[Any]) -> str:
     """The full report: one block per row, the learned grader and each baseline beneath."""
     header = (
         f"  {'':14} {'n':>4} {'match P':>7} {'R':>6} {'F1':>6} {'kappa':>6} {'tot MAE':>7} "
-        f"{'QWK':>6} {'flag F1':>7} {'auto':>6} {'err/auto':>8}"
+        f"{'QWK':>6} {'flag F1':>7} {'auto':>6} {'err/auto':>8} {'miss/auto':>9}"
     )
     lines: list[str] = []
     current = None
@@ -205,22 +211,22 @@ def _format_report(results: Sequence[Any]) -> str:
             lines.append(f"{ev.row} | tested on {ev.tested} | trained on {ev.trained}")
             lines.append(header)
         m = ev.metrics
-        err = m["wrong_matches_per_auto_review"]
-        kappa = m["bug_kappa"]
         lines.append(
             f"  {ev.config:14} {ev.n_reviews:4d} {m['match']['precision']:7.3f} "
             f"{m['match']['recall']:6.3f} {m['match']['f1']:6.3f} "
-            f"{kappa if kappa is not None else float('nan'):6.3f} {m['total']['mae']:7.2f} "
-            f"{m['total']['qwk'] if m['total']['qwk'] is not None else float('nan'):6.3f} "
+            f"{_number(m['bug_kappa']):6.3f} {m['total']['mae']:7.2f} "
+            f"{_number(m['total']['qwk']):6.3f} "
             f"{m['red_flags']['f1']:7.3f} {m['auto_graded_share']:6.3f} "
-            f"{err if err is not None else float('nan'):8.3f}"
+            f"{_number(m['wrong_matches_per_auto_review']):8.3f} "
+            f"{_number(m['missed_matches_per_auto_review']):9.3f}"
         )
         lines.append(f"  {'':14} {_dimension_errors(m['dimensions'])}")
     lines.append("")
     lines.append(
         "Every row is leave-one-assessment-out unless it says otherwise. kappa: Cohen's kappa on "
         "bug-level found/not-found; QWK: totals binned in steps of 10 points; auto: share of "
-        "reviews that do not need review; err/auto: wrong matches per such review. Beneath each "
+        "reviews that do not need review; err/auto: wrong matches per such review; miss/auto: "
+        "finds it missed per such review, silently. Beneath each "
         "line, per dimension: MAE and bias (mean of grader minus gold) on 0..100, and in "
         "brackets the total points that error is worth at the rubric's weight."
     )

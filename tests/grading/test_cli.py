@@ -301,6 +301,8 @@ def test_evaluate_reports_every_register_key_and_language(tmp_path: Path) -> Non
     # Which dimension is off, and which way: every row says it beneath its totals.
     assert set(go["metrics"]["dimensions"]["tradeoffs"]) >= {"mae", "bias", "weighted_mae"}
     assert result.stdout.count("tradeoffs MAE") == len(rows)
+    # Finds missed without a human asked to look are the silent failures: every row says them.
+    assert result.stdout.count("miss/auto") == len(blocks) + 1
 
 
 def test_evaluate_exclude_names_an_unknown_assessment() -> None:
