@@ -377,14 +377,15 @@ def cmd_agreement(args: argparse.Namespace) -> int:
     """Report how far a second, independent human grader agrees with the corpora's labels."""
     from grading.agreement import corpus_agreement
     from grading.content import load_catalog
-    from grading.training import SEALED, default_root
+    from grading.training import APART, default_root
 
     root = Path(args.root) if args.root else default_root()
     rows: list[dict[str, object]] = []
-    # The sealed set's second labels are measured against its own assessments, in rows apart.
+    # The sealed and retired sets' second labels are measured against their own assessments,
+    # in rows of their own.
     for corpora, content, prefix in (
         (root / "corpora", root, ""),
-        (root / "corpora" / SEALED, root / "corpora" / SEALED, f"{SEALED} "),
+        *((root / "corpora" / name, root / "corpora" / name, f"{name} ") for name in APART),
     ):
         catalog = load_catalog(content / "assessments", content / "seeded_bugs")
         bugs = {e.assessment.slug: [b.id for b in e.answer_key.bugs] for e in catalog.entries}

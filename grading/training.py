@@ -51,6 +51,8 @@ MIN_BACKGROUND_DF = 2
 PROSE = "prose"
 FULL_KEY = "full"
 SEALED = "sealed"  # never trained on: corpora/sealed is read only by `evaluate`
+RETIRED = "retired"  # sealed sets once read: never trained on, never in the report
+APART = (SEALED, RETIRED)
 TEXT_COLUMNS = [
     FEATURES.index(n) for n in ("title_cover", "phrase_cover", "description_cover", "cosine")
 ]
@@ -205,7 +207,8 @@ def review_folders(root: Path, *, corpora_dir: Path | None = None) -> list[tuple
     """(register, folder) of every labelled review corpus under a project folder.
 
     `corpora/reviews/` is the prose register; `corpora/<name>/reviews/` is the register
-    `<name>`. The sealed set is left out: nothing may train on it. `corpora_dir` stands for
+    `<name>`. The sealed set and the sets retired from it are left out: nothing may train on
+    them. `corpora_dir` stands for
     `root/corpora`.
     """
     corpora = Path(corpora_dir) if corpora_dir is not None else Path(root) / "corpora"
@@ -214,7 +217,7 @@ def review_folders(root: Path, *, corpora_dir: Path | None = None) -> list[tuple
         found.extend(
             (p.name, p / "reviews")
             for p in sorted(corpora.iterdir())
-            if p.is_dir() and p.name != SEALED and (p / "reviews").is_dir()
+            if p.is_dir() and p.name not in APART and (p / "reviews").is_dir()
         )
     return found
 
@@ -227,7 +230,7 @@ def key_folders(root: Path, *, corpora_dir: Path | None = None) -> list[tuple[st
     return [
         (p.name, p / "keys")
         for p in sorted(corpora.iterdir())
-        if p.is_dir() and p.name != SEALED and (p / "keys").is_dir()
+        if p.is_dir() and p.name not in APART and (p / "keys").is_dir()
     ]
 
 

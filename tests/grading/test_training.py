@@ -13,7 +13,7 @@ from grading import AnswerKey, Assessment, Grader, ModelError, default_grader, p
 from grading import cache as model_cache
 from grading.models import assemble, models_of
 from grading.persistence import load_models, save_models
-from grading.training import load_corpus, train_grader
+from grading.training import key_folders, load_corpus, review_folders, train_grader
 from tests.grading.conftest import FIXTURES, GO_REVIEWS
 
 
@@ -76,3 +76,13 @@ def test_the_corpora_can_live_apart_from_the_content(tmp_path: Path) -> None:
             default_grader(root, corpora_dir=tmp_path / "empty")
     finally:
         model_cache._graders.pop((root.resolve(), corpora.resolve()), None)
+
+
+def test_nothing_trains_on_the_sealed_or_retired_sets(tmp_path: Path) -> None:
+    # Laid out like any corpus, with reviews and keys of their own: still never a register.
+    corpora = tmp_path / "corpora"
+    for name in ("terse", "sealed", "retired"):
+        (corpora / name / "reviews").mkdir(parents=True)
+        (corpora / name / "keys").mkdir()
+    assert [r for r, _ in review_folders(tmp_path)] == ["prose", "terse"]
+    assert [v for v, _ in key_folders(tmp_path)] == ["terse"]
