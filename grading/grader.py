@@ -736,8 +736,9 @@ def routing_reasons(
 
     A review goes to a human when the score may be wrong: a bug whose best match is uncertain
     (unless its finder writes the key's own fix on the bug's lines: `_writes_keys_fix`); a
-    comment on a missed bug's lines that raises a problem but is not credited (a terse find
-    the matcher misread, or a near miss), shown with the candidate's words beside the key; a
+    comment on a missed bug's lines (or in its file, with no line) that raises a problem but is
+    not credited (a terse find the matcher misread, or a near miss), shown with the candidate's
+    words beside the key; a
     find resting on a question that states no defect or correction, outright or as a question;
     a red flag the classifier is unsure of; a total near a decision boundary. A sure red flag
     is shown for confirmation but does not route the review: it changes no score.
@@ -774,15 +775,17 @@ def routing_reasons(
         for j, bug in enumerate(index.bugs):
             if bug.id in found:
                 continue
-            f = a.features[i, j]
-            if f[F["in_range"]] > 0:
+            if a.features[i, j, F["in_range"]] > 0:
                 uncredited.setdefault((i, bug.id), "uncredited")
+            elif _in_file_without_line(a.units[i], index.targets[j].file_index):
+                uncredited.setdefault((i, bug.id), "in_file")
     by_id = {b.id: b for b in index.bugs}
     for (i, bug_id), kind in sorted(uncredited.items()):
         what = {
             "misdiagnosed": "points at the lines of",
             "misplaced": "describes, away from its lines,",
             "uncredited": "raises a problem on the lines of",
+            "in_file": "raises a problem, with no line, in the file of",
         }[kind]
         words = normalise_space(review.comments[i].body)
         words = words if len(words) <= 160 else words[:159] + "…"
@@ -811,6 +814,12 @@ def routing_reasons(
                 f"decision boundary {boundary:g}"
             )
     return reasons
+
+
+def _in_file_without_line(unit: Unit, file_index: int) -> bool:
+    """Whether a comment names a bug's file but no line: it points at the whole file, and in a
+    small file that is the bug's place ("`bitcount(7)` never comes back" on bitcount.py)."""
+    return unit.start is None and unit.file_index >= 0 and unit.file_index == file_index
 
 
 def _writes_keys_fix(

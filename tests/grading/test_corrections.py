@@ -608,3 +608,19 @@ def test_a_title_naming_only_code_is_all_diagnosis() -> None:
     feats = unit_features(units, index, np.zeros((2, len(COMMENT_KINDS))))
     assert feats[0, j, F["diagnosis_cover"]] == 1.0
     assert feats[1, j, F["diagnosis_cover"]] == 0.0
+
+
+def test_a_problem_raised_in_a_bugs_file_without_a_line_routes(
+    grader: Grader, go_assessment: Assessment, go_key: AnswerKey
+) -> None:
+    """A tester's report names the file but no line ("crashes under load"): it may be a find
+    the matcher cannot place, so a human looks, with the words beside the key."""
+    words = "crashes under load, saw it twice in staging"
+    g = grade(grader, go_assessment, go_key, {"file": "quota.go", "body": words})
+    missed = {b.id for b in go_key.bugs} - {m.bug for m in g.matches}
+    routed = [r for r in g.evidence.review_reasons if "with no line, in the file of" in r]
+    assert g.needs_review
+    assert {bug for bug in missed if any(f"'{bug}'" in r for r in routed)} == missed
+    # Anywhere else it points at nothing of theirs.
+    elsewhere = grade(grader, go_assessment, go_key, {"file": "other.go", "body": words})
+    assert not any("in the file of" in r for r in elsewhere.evidence.review_reasons)
