@@ -12,7 +12,7 @@ import numpy as np
 
 from grading import scoring
 from grading.classification import FLAG_CLASSES, CommentClassifier
-from grading.corrections import asks_correction, line_tokens
+from grading.corrections import asks_correction, line_tokens, reports_symptom
 from grading.matching import (
     FEATURES,
     REPLACE_BAR,
@@ -882,7 +882,8 @@ def _raises_problem(label: CommentLabel, unit: Unit, p_replace: float) -> bool:
     A naming remark, a style nit or a framework suggestion on a bug's lines diagnoses nothing
     there: it is neither a near miss nor a find a human must rescue. Nor is unease that names
     no cause ("this lock looks sus", "could be more robust"). A comment the classifier
-    misreads as style but that states a correction still counts, unless its author labels it
+    misreads as style but that states a correction, or reports a symptom seen when running the
+    code (`reports_symptom`), still counts, unless its author labels it
     a nit. `p_replace` is the red-flag classifier's probability that the comment proposes
     replacing the code (a rewrite or a framework): such a comment raises a problem only when
     the classifier is sure it also reports a defect.
@@ -891,7 +892,9 @@ def _raises_problem(label: CommentLabel, unit: Unit, p_replace: float) -> bool:
     if p_replace >= REPLACE_BAR and not sure_defect:
         return False
     if label.kind != "defect" and (
-        label.kind == "praise" or not unit.correction or NIT_RE.match(unit.text) is not None
+        label.kind == "praise"
+        or not (unit.correction or reports_symptom(unit.text))
+        or NIT_RE.match(unit.text) is not None
     ):
         return False
     return not unit.vague
