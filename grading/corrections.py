@@ -62,6 +62,17 @@ CORRECTION_RE = re.compile(
     r"|\boverflow|\bdeadlock|\bstale\b|\bwhen\b.{0,40}\b(?:is|are)\s+(?:empty|none|null|nil|0)",
     re.I,
 )
+# What a tester sees, not why: an exception by name, a hang, what the code gives against what
+# it should ("`bitcount(7)` never comes back", "-> RecursionError", "returns 'F1' but the
+# docstring says '1F'"). RUBRIC.md counts a reproducible symptom at the code as a defect found;
+# whether this one is the seeded bug is for a human to say.
+SYMPTOM_RE = re.compile(
+    r"\w(?:error|exception)\b|\bhangs?\b|\bhung\b|\bforever\b|\binfinite(?:ly)?\b"
+    r"|\bnever\s+(?:returns|ends|terminates|finishes|comes\s+back)\b|\bstack\s*overflow"
+    r"|\b(?:returns?|gives?|outputs?|prints?|yields?|comes?\s+out(?:\s+as)?)\b[^.?!\n]{0,60}"
+    r"\b(?:but|expected|docstring|instead)\b",
+    re.I,
+)
 # A defect or its correction put as a question, as terse reviewers often write one: the
 # correction asked ("should this be `zone`?", "shouldn't `t` be now?") or a claim held up for
 # agreement ("the second clear() wipes the first one's results, no?"). An open question ("what
@@ -223,6 +234,11 @@ def states_correction(text: str) -> bool:
         if hint in lower and alternative.search(lower) is not None:
             return True
     return False
+
+
+def reports_symptom(text: str) -> bool:
+    """Whether a text reports what the code does wrong when run (`SYMPTOM_RE`)."""
+    return SYMPTOM_RE.search(text) is not None
 
 
 def asks_correction(text: str) -> bool:

@@ -12,7 +12,7 @@ import numpy as np
 
 from grading import scoring
 from grading.classification import FLAG_CLASSES, CommentClassifier
-from grading.corrections import asks_correction, line_tokens
+from grading.corrections import asks_correction, line_tokens, reports_symptom
 from grading.matching import (
     FEATURES,
     REPLACE_BAR,
@@ -736,8 +736,9 @@ def routing_reasons(
 
     A review goes to a human when the score may be wrong: a bug whose best match is uncertain
     (unless its finder writes the key's own fix on the bug's lines: `_writes_keys_fix`); a
-    comment on a missed bug's lines that raises a problem but is not credited (a terse find
-    the matcher misread, or a near miss), shown with the candidate's words beside the key; a
+    comment on a missed bug's lines (or in its file, with no line) that raises a problem but is
+    not credited (a terse find the matcher misread, or a near miss), shown with the candidate's
+    words beside the key; a
     find resting on a question that states no defect or correction, outright or as a question;
     a red flag the classifier is unsure of; a total near a decision boundary. A sure red flag
     is shown for confirmation but does not route the review: it changes no score.
@@ -774,15 +775,17 @@ def routing_reasons(
         for j, bug in enumerate(index.bugs):
             if bug.id in found:
                 continue
-            f = a.features[i, j]
-            if f[F["in_range"]] > 0:
+            if a.features[i, j, F["in_range"]] > 0:
                 uncredited.setdefault((i, bug.id), "uncredited")
+            elif _in_file_without_line(a.units[i], index.targets[j].file_index):
+                uncredited.setdefault((i, bug.id), "in_file")
     by_id = {b.id: b for b in index.bugs}
     for (i, bug_id), kind in sorted(uncredited.items()):
         what = {
             "misdiagnosed": "points at the lines of",
             "misplaced": "describes, away from its lines,",
             "uncredited": "raises a problem on the lines of",
+            "in_file": "raises a problem, with no line, in the file of",
         }[kind]
         words = normalise_space(review.comments[i].body)
         words = words if len(words) <= 160 else words[:159] + "…"
@@ -811,6 +814,12 @@ def routing_reasons(
                 f"decision boundary {boundary:g}"
             )
     return reasons
+
+
+def _in_file_without_line(unit: Unit, file_index: int) -> bool:
+    """Whether a comment names a bug's file but no line: it points at the whole file, and in a
+    small file that is the bug's place ("`bitcount(7)` never comes back" on bitcount.py)."""
+    return unit.start is None and unit.file_index >= 0 and unit.file_index == file_index
 
 
 def _writes_keys_fix(
@@ -873,7 +882,8 @@ def _raises_problem(label: CommentLabel, unit: Unit, p_replace: float) -> bool:
     A naming remark, a style nit or a framework suggestion on a bug's lines diagnoses nothing
     there: it is neither a near miss nor a find a human must rescue. Nor is unease that names
     no cause ("this lock looks sus", "could be more robust"). A comment the classifier
-    misreads as style but that states a correction still counts, unless its author labels it
+    misreads as style but that states a correction, or reports a symptom seen when running the
+    code (`reports_symptom`), still counts, unless its author labels it
     a nit. `p_replace` is the red-flag classifier's probability that the comment proposes
     replacing the code (a rewrite or a framework): such a comment raises a problem only when
     the classifier is sure it also reports a defect.
@@ -882,7 +892,9 @@ def _raises_problem(label: CommentLabel, unit: Unit, p_replace: float) -> bool:
     if p_replace >= REPLACE_BAR and not sure_defect:
         return False
     if label.kind != "defect" and (
-        label.kind == "praise" or not unit.correction or NIT_RE.match(unit.text) is not None
+        label.kind == "praise"
+        or not (unit.correction or reports_symptom(unit.text))
+        or NIT_RE.match(unit.text) is not None
     ):
         return False
     return not unit.vague

@@ -27,6 +27,7 @@ from grading.corrections import (
     code_tokens,
     line_tokens,
     only_vague,
+    reports_symptom,
     states_correction,
 )
 from grading.grader import routing_reasons
@@ -608,3 +609,49 @@ def test_a_title_naming_only_code_is_all_diagnosis() -> None:
     feats = unit_features(units, index, np.zeros((2, len(COMMENT_KINDS))))
     assert feats[0, j, F["diagnosis_cover"]] == 1.0
     assert feats[1, j, F["diagnosis_cover"]] == 0.0
+
+
+def test_a_problem_raised_in_a_bugs_file_without_a_line_routes(
+    grader: Grader, go_assessment: Assessment, go_key: AnswerKey
+) -> None:
+    """A tester's report names the file but no line ("crashes under load"): it may be a find
+    the matcher cannot place, so a human looks, with the words beside the key."""
+    words = "crashes under load, saw it twice in staging"
+    g = grade(grader, go_assessment, go_key, {"file": "quota.go", "body": words})
+    missed = {b.id for b in go_key.bugs} - {m.bug for m in g.matches}
+    routed = [r for r in g.evidence.review_reasons if "with no line, in the file of" in r]
+    assert g.needs_review
+    assert {bug for bug in missed if any(f"'{bug}'" in r for r in routed)} == missed
+    # Anywhere else it points at nothing of theirs.
+    elsewhere = grade(grader, go_assessment, go_key, {"file": "other.go", "body": words})
+    assert not any("in the file of" in r for r in elsewhere.evidence.review_reasons)
+
+
+@pytest.mark.parametrize(
+    ("text", "reports"),
+    [
+        ("`bitcount(7)` never comes back, had to ctrl-c it", True),
+        ("find_in_sorted([1, 3], 2) -> RecursionError", True),
+        ("to_base(31, 16) returns 'F1', docstring says '1F'", True),
+        ("throws NullPointerException on an empty list", True),
+        ("hangs under load", True),
+        ("error handling reads well", False),
+        ("it returns the ids in order", False),
+        ("what happens when the upstream is slow?", False),
+    ],
+)
+def test_a_testers_symptom_is_a_reported_problem(text: str, reports: bool) -> None:
+    assert reports_symptom(text) is reports
+
+
+def test_a_symptom_on_a_bugs_line_routes_whatever_the_classifier_reads(
+    grader: Grader, go_assessment: Assessment, go_key: AnswerKey
+) -> None:
+    """A tester's "returns X but the doc says Y" on the line is a find or a human looks."""
+    words = "Allow(5) returns true on the 6th call but the doc comment says 5 per minute"
+    g = grade(
+        grader, go_assessment, go_key, {"file": "quota.go", "line": LIMIT_LINE, "body": words}
+    )
+    assert reports_symptom(words)
+    uncredited = [r for r in g.evidence.review_reasons if "not credited" in r]
+    assert g.matches or (uncredited and g.needs_review)
