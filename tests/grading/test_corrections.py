@@ -8,6 +8,7 @@ miss, and a human looks at it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -311,15 +312,26 @@ def test_a_nit_on_a_bugs_line_is_no_near_miss(
     assert not any("not credited" in r for r in g.evidence.review_reasons)
 
 
-def test_a_stated_correction_read_as_style_still_routes(
-    grader: Grader, go_assessment: Assessment, go_key: AnswerKey
+@pytest.mark.parametrize(
+    ("words", "cue"),
+    [
+        ("typo: the doc comment should say minute", states_correction),
+        # A tester's "returns X but the doc says Y" names no cause, only what running shows.
+        ("Allow(5) returns true on the 6th call but the doc comment says 5", reports_symptom),
+    ],
+)
+def test_a_stated_problem_read_as_anything_still_routes(
+    grader: Grader,
+    go_assessment: Assessment,
+    go_key: AnswerKey,
+    words: str,
+    cue: Callable[[str], bool],
 ) -> None:
     """Whatever the classifier takes it for, a comment stating a defect on the line is seen."""
-    words = "typo: the doc comment should say minute"
     g = grade(
         grader, go_assessment, go_key, {"file": "quota.go", "line": LIMIT_LINE, "body": words}
     )
-    assert states_correction(words)
+    assert cue(words)
     uncredited = [r for r in g.evidence.review_reasons if "not credited" in r]
     assert g.matches or (uncredited and g.needs_review)
 
@@ -642,16 +654,3 @@ def test_a_problem_raised_in_a_bugs_file_without_a_line_routes(
 )
 def test_a_testers_symptom_is_a_reported_problem(text: str, reports: bool) -> None:
     assert reports_symptom(text) is reports
-
-
-def test_a_symptom_on_a_bugs_line_routes_whatever_the_classifier_reads(
-    grader: Grader, go_assessment: Assessment, go_key: AnswerKey
-) -> None:
-    """A tester's "returns X but the doc says Y" on the line is a find or a human looks."""
-    words = "Allow(5) returns true on the 6th call but the doc comment says 5 per minute"
-    g = grade(
-        grader, go_assessment, go_key, {"file": "quota.go", "line": LIMIT_LINE, "body": words}
-    )
-    assert reports_symptom(words)
-    uncredited = [r for r in g.evidence.review_reasons if "not credited" in r]
-    assert g.matches or (uncredited and g.needs_review)
