@@ -256,7 +256,8 @@ def test_correction_records_point_at_their_defect() -> None:
     assert len(rows) >= 60
     sealed = {
         p.stem.lower()
-        for p in (ROOT / "corpora" / "sealed" / "assessments").glob("*/*")
+        for folder in APART
+        for p in (folder / "assessments").glob("*/*")
         if p.name != "assessment.yaml"
     }
     assert (path.parent / "LICENSE.quixbugs").is_file()

@@ -16,8 +16,9 @@ grader builds terse answer keys and one-line review comments from these records 
 a stated correction looks like (grading/synthetic.py). Programs in the order of their file
 names, Python first, so the output is deterministic.
 
-Programs that a snippet of the sealed evaluation set (`corpora/sealed/assessments/`) uses are left
-out, matched by file name: nothing may be trained on the sealed set.
+Programs that a snippet of the sealed evaluation set (`corpora/sealed/assessments/`) or of a set
+retired from it (`corpora/retired/assessments/`) uses are left out, matched by file name:
+nothing may be trained on either.
 
 Usage:
     python make_quixbugs.py /work/shared/data/quixbugs [--out quixbugs.jsonl]
@@ -43,7 +44,9 @@ def code_lines(text: str, language: str) -> list[tuple[int, str]]:
         stripped = line.strip()
         if language == "python":
             if stripped.startswith('"""') or stripped.endswith('"""'):
-                if not (len(stripped) > 3 and stripped.startswith('"""') and stripped.endswith('"""')):
+                if not (
+                    len(stripped) > 3 and stripped.startswith('"""') and stripped.endswith('"""')
+                ):
                     in_doc = not in_doc
                 continue
             if in_doc or stripped.startswith("#"):
@@ -102,14 +105,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("source", type=Path, help="the QuixBugs folder")
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("quixbugs.jsonl"))
+    corpora = Path(__file__).resolve().parent.parent
     parser.add_argument(
         "--sealed",
         type=Path,
-        default=Path(__file__).resolve().parent.parent / "sealed" / "assessments",
-        help="the sealed assessments, whose programs are left out",
+        action="append",
+        help="assessments whose programs are left out (default: the sealed and retired sets)",
     )
     args = parser.parse_args()
-    sealed = sealed_names(args.sealed)
+    folders = args.sealed or [
+        corpora / "sealed" / "assessments",
+        corpora / "retired" / "assessments",
+    ]
+    sealed = set().union(*(sealed_names(folder) for folder in folders))
     rows = []
     for language, buggy_dir, fixed_dir, suffix in LANGUAGES:
         for path in sorted((args.source / buggy_dir).glob(f"*{suffix}")):
