@@ -954,19 +954,26 @@ def _prose_line_features(
     out: np.ndarray, units: Sequence[UnitText], index: AssessmentIndex
 ) -> None:
     """Line numbers named in prose ("line 44") point too, in whichever file."""
+    owners: list[int] = []  # the unit naming each line reference
+    starts: list[int] = []
+    ends: list[int] = []
     for i, unit in enumerate(units):
         if not DIGIT_RE.search(unit.text):
             continue
-        refs = line_refs(unit.text)
-        if not refs:
-            continue
-        a = np.array([r[0] for r in refs], dtype=np.float64)
-        b = np.array([r[1] for r in refs], dtype=np.float64)
-        for j, target in enumerate(index.targets):
-            if target.ranges:
-                out[i, j, F["prose_line_hit"]] = float(
-                    (_range_distance(target.ranges, a, b) <= 1).any()
-                )
+        for start, end in line_refs(unit.text):
+            owners.append(i)
+            starts.append(start)
+            ends.append(end)
+    if not owners:
+        return
+    # Every reference of the batch against each bug at once, not each unit's on its own.
+    owner = np.array(owners)
+    a = np.array(starts, dtype=np.float64)
+    b = np.array(ends, dtype=np.float64)
+    for j, target in enumerate(index.targets):
+        if target.ranges:
+            hit = owner[_range_distance(target.ranges, a, b) <= 1]
+            out[hit, j, F["prose_line_hit"]] = 1.0
 
 
 # -- the learned combiner ------------------------------------------------------------------------
