@@ -236,10 +236,24 @@ def _alternatives(pattern: re.Pattern[str]) -> list[tuple[str, re.Pattern[str]]]
         if re.sub(r"\\.", "", part) != re.sub(r"\\.", "", part).lower():
             raise ValueError(f"an upper-case letter in {part!r} would not match lower-cased text")
         body = part.removeprefix("\\b")
-        compiled = re.compile(part, flags)
+        compiled = re.compile(_literal_first(part), flags)
         for literal in _group_literals(body) or [_leading_literal(body)]:
             out.append((literal, compiled))
     return out
+
+
+def _literal_first(part: str) -> str:
+    """An alternative respelled to start with its leading literal, when it starts with `\\b`
+    and a word character: `\\bL...` as `L(?<!\\wL)...`, which matches where it does.
+
+    A pattern starting with a literal lets the regex engine skip ahead to each occurrence of
+    the literal; one starting with `\\b` is tried at every position of the text.
+    """
+    body = part.removeprefix("\\b")
+    literal = _leading_literal(body)
+    if body == part or not literal or not body.startswith(literal) or not literal[0].isalnum():
+        return part
+    return f"{literal}(?<!\\w{literal}){body[len(literal) :]}"
 
 
 _CORRECTION_ALTERNATIVES = _alternatives(CORRECTION_RE)
