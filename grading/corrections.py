@@ -114,12 +114,25 @@ def only_vague(text: str) -> bool:
     phrases are taken out, no stated defect or correction and no number or operator is left.
     Naming the place ("error handling in `stream()` is weird") is not a diagnosis.
     """
-    if len(text.split()) > VAGUE_WORDS_MAX or VAGUE_RE.search(text) is None:
+    if len(text.split()) > VAGUE_WORDS_MAX or not _says_vague_phrase(text):
         return False
     rest = VAGUE_RE.sub(" ", text)
     if states_correction(rest):
         return False
     return all(t[0].isalpha() or t[0] == "_" for t in code_tokens(rest))
+
+
+# VAGUE_RE for lower-cased text: matching without folding case is several times faster, and on
+# ASCII text it finds what VAGUE_RE finds, the pattern spelling no capital of its own.
+_VAGUE_LOWER_RE = re.compile(VAGUE_RE.pattern)
+
+
+def _says_vague_phrase(text: str) -> bool:
+    """Whether VAGUE_RE finds a vague phrase in `text`."""
+    if not text.isascii():
+        # Lower-casing and the regex engine's case folding may disagree outside ASCII.
+        return VAGUE_RE.search(text) is not None
+    return _VAGUE_LOWER_RE.search(text.lower()) is not None
 
 
 def _code_tokens(code: str) -> set[str]:
@@ -138,10 +151,35 @@ def code_tokens(text: str) -> frozenset[str]:
             out |= _code_tokens(span)
         text = INLINE_CODE_RE.sub(" ", rest)
     out.update(PROSE_NUMBER_RE.findall(text))
-    out.update(PROSE_OPERATOR_RE.findall(text))
-    for ident in PROSE_IDENT_RE.findall(text):
-        out |= _code_tokens(ident)
+    if _may_name_operator(text):
+        out.update(PROSE_OPERATOR_RE.findall(text))
+    if _may_name_identifier(text):
+        for ident in PROSE_IDENT_RE.findall(text):
+            out |= _code_tokens(ident)
     return frozenset(out)
+
+
+# Most prose names no operator and no identifier written as code. A substring test for what
+# every match must hold costs far less than the scan that would find nothing.
+_DOTTED_RE = re.compile(r"\.[A-Za-z_]")  # the `.attr` of obj.attr
+_CAMEL_HUMP_RE = re.compile(r"[a-z][A-Z]")
+
+
+def _may_name_operator(text: str) -> bool:
+    """False only when PROSE_OPERATOR_RE cannot match: every operator it finds has one of
+    `=`, `&`, `|`, `<`, `>`."""
+    return "=" in text or "&" in text or "|" in text or "<" in text or ">" in text
+
+
+def _may_name_identifier(text: str) -> bool:
+    """False only when PROSE_IDENT_RE cannot match: snake_case has `_`, call( has `(`,
+    obj.attr has a dot before a name and camelCase a capital after a small letter."""
+    return (
+        "_" in text
+        or "(" in text
+        or _DOTTED_RE.search(text) is not None
+        or _CAMEL_HUMP_RE.search(text) is not None
+    )
 
 
 def line_tokens(code: str) -> frozenset[str]:
@@ -209,10 +247,24 @@ def _alternatives(pattern: re.Pattern[str]) -> list[tuple[str, re.Pattern[str]]]
         if re.sub(r"\\.", "", part) != re.sub(r"\\.", "", part).lower():
             raise ValueError(f"an upper-case letter in {part!r} would not match lower-cased text")
         body = part.removeprefix("\\b")
-        compiled = re.compile(part, flags)
+        compiled = re.compile(_literal_first(part), flags)
         for literal in _group_literals(body) or [_leading_literal(body)]:
             out.append((literal, compiled))
     return out
+
+
+def _literal_first(part: str) -> str:
+    """An alternative respelled to start with its leading literal, when it starts with `\\b`
+    and a word character: `\\bL...` as `L(?<!\\wL)...`, which matches where it does.
+
+    A pattern starting with a literal lets the regex engine skip ahead to each occurrence of
+    the literal; one starting with `\\b` is tried at every position of the text.
+    """
+    body = part.removeprefix("\\b")
+    literal = _leading_literal(body)
+    if body == part or not literal or not body.startswith(literal) or not literal[0].isalnum():
+        return part
+    return f"{literal}(?<!\\w{literal}){body[len(literal) :]}"
 
 
 _CORRECTION_ALTERNATIVES = _alternatives(CORRECTION_RE)

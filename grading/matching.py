@@ -782,23 +782,29 @@ def _text_features(units: Sequence[UnitText], index: AssessmentIndex) -> np.ndar
     n, b = len(units), len(index.bugs)
     out = np.zeros((n, b, len(FEATURES)))
     vocab = index.vocab
-    rows: list[int] = []
-    cols: list[int] = []
-    n_stems = np.zeros(n)
-    mass = np.zeros(n)  # background-weighted count of the unit's stems
+    cols: list[int] = []  # the vocabulary rows each unit uses, unit after unit
+    counts: list[int] = []  # how many each unit uses
+    stem_counts: list[int] = []
+    masses: list[float] = []  # background-weighted count of each unit's stems
     general = index.background
     stem_rows, identifier_rows = index.stem_rows, index.identifier_rows
+    # Set operations with the vocabulary's keys pick a unit's known words in one call each.
+    stem_keys, identifier_keys = stem_rows.keys(), identifier_rows.keys()
     stem_strings = []
-    for i, unit in enumerate(units):
+    for unit in units:
         facts = unit.facts
         stems = set(facts.stems)
-        seen = {stem_rows[s] for s in stems if s in stem_rows}
-        seen.update(identifier_rows[x] for x in facts.identifiers if x in identifier_rows)
-        rows.extend([i] * len(seen))
-        cols.extend(seen)
-        n_stems[i] = len(stems)
-        mass[i] = sum(map(general.get, stems, repeat(1.0)))
+        known_stems = stems & stem_keys
+        known_identifiers = facts.identifiers & identifier_keys
+        cols.extend(map(stem_rows.__getitem__, known_stems))
+        cols.extend(map(identifier_rows.__getitem__, known_identifiers))
+        counts.append(len(known_stems) + len(known_identifiers))
+        stem_counts.append(len(stems))
+        masses.append(sum(map(general.get, stems, repeat(1.0))))
         stem_strings.append(" ".join(sorted(stems)))
+    rows = np.repeat(np.arange(n), counts)
+    n_stems = np.array(stem_counts, dtype=np.float64)
+    mass = np.array(masses, dtype=np.float64)
     u = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, len(vocab)))
 
     def cover(mat: np.ndarray) -> np.ndarray:
@@ -885,16 +891,11 @@ def _correction_features(
     """Fill the correction columns: the share of the comment's code tokens that the key names,
     and whether it names one the key has and the bug's lines lack (the corrected value)."""
     n = out.shape[0]
-    rows: list[int] = []
-    cols: list[int] = []
-    n_tokens = np.zeros(n)
-    for i, unit in enumerate(units):
-        n_tokens[i] = len(unit.tokens)
-        for t in unit.tokens:
-            k = index.token_vocab.get(t)
-            if k is not None:
-                rows.append(i)
-                cols.append(k)
+    token_vocab = index.token_vocab
+    known = [unit.tokens & token_vocab.keys() for unit in units]
+    rows = np.repeat(np.arange(n), [len(k) for k in known])
+    cols = [token_vocab[t] for k in known for t in k]
+    n_tokens = np.array([len(unit.tokens) for unit in units], dtype=np.float64)
     tok = sp.csr_matrix(
         (np.ones(len(rows)), (rows, cols)), shape=(n, max(len(index.token_vocab), 1))
     )
@@ -954,19 +955,26 @@ def _prose_line_features(
     out: np.ndarray, units: Sequence[UnitText], index: AssessmentIndex
 ) -> None:
     """Line numbers named in prose ("line 44") point too, in whichever file."""
+    owners: list[int] = []  # the unit naming each line reference
+    starts: list[int] = []
+    ends: list[int] = []
     for i, unit in enumerate(units):
         if not DIGIT_RE.search(unit.text):
             continue
-        refs = line_refs(unit.text)
-        if not refs:
-            continue
-        a = np.array([r[0] for r in refs], dtype=np.float64)
-        b = np.array([r[1] for r in refs], dtype=np.float64)
-        for j, target in enumerate(index.targets):
-            if target.ranges:
-                out[i, j, F["prose_line_hit"]] = float(
-                    (_range_distance(target.ranges, a, b) <= 1).any()
-                )
+        for start, end in line_refs(unit.text):
+            owners.append(i)
+            starts.append(start)
+            ends.append(end)
+    if not owners:
+        return
+    # Every reference of the batch against each bug at once, not each unit's on its own.
+    owner = np.array(owners)
+    a = np.array(starts, dtype=np.float64)
+    b = np.array(ends, dtype=np.float64)
+    for j, target in enumerate(index.targets):
+        if target.ranges:
+            hit = owner[_range_distance(target.ranges, a, b) <= 1]
+            out[hit, j, F["prose_line_hit"]] = 1.0
 
 
 # -- the learned combiner ------------------------------------------------------------------------

@@ -167,10 +167,23 @@ def without_fences(text: str) -> str:
     return FENCE_RE.sub(" codeblock ", text)
 
 
+# LINE_REF_RE for lower-cased text. It starts with the letter every reference starts with, so
+# the regex engine skips ahead to each `l` instead of trying every position, and it matches
+# without folding case: on ASCII text it finds what LINE_REF_RE finds, several times faster.
+_LOWER_LINE_REF_RE = re.compile(
+    r"l(?<!\wl)(?:ines?|\.?|n)\s*(\d{1,5})(?:\s*(?:-|–|to|through)\s*(\d{1,5}))?"
+)
+
+
 def line_refs(text: str) -> list[tuple[int, int]]:
     """Line numbers a text names in prose ('line 44', 'lines 41-47', 'L12')."""
+    if text.isascii():
+        found = _LOWER_LINE_REF_RE.finditer(text.lower())
+    else:
+        # Lower-casing and the regex engine's case folding may disagree outside ASCII.
+        found = LINE_REF_RE.finditer(text)
     out = []
-    for m in LINE_REF_RE.finditer(text):
+    for m in found:
         start = int(m.group(1))
         end = int(m.group(2)) if m.group(2) else start
         if end < start:

@@ -24,6 +24,12 @@ from grading import (
 )
 from grading.corrections import (
     CORRECTION_RE,
+    PROSE_IDENT_RE,
+    PROSE_OPERATOR_RE,
+    VAGUE_RE,
+    _may_name_identifier,
+    _may_name_operator,
+    _says_vague_phrase,
     asks_correction,
     code_tokens,
     line_tokens,
@@ -144,6 +150,80 @@ def test_correction_scan_agrees_with_the_pattern(pieces: list[str], glue: str) -
     """The alternative-by-alternative scan answers as one search of CORRECTION_RE does."""
     text = glue.join(pieces)
     assert states_correction(text) is (CORRECTION_RE.search(text) is not None)
+
+
+CODE_PIECES = [
+    "a",
+    "B",
+    "snake_case",
+    "_private",
+    "camelCase",
+    "Title",
+    "call(",
+    ")",
+    "obj.attr",
+    "end.",
+    ". Next",
+    "16",
+    "0.5s",
+    "v2",
+    "<=",
+    "<",
+    ">",
+    "==",
+    "&&",
+    "||",
+    "!",
+    "-",
+    "`x`",
+    "é_x",
+    "İ",
+    "\n",
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(CODE_PIECES), max_size=10), st.sampled_from([" ", "", "\n"]))
+def test_code_token_shortcuts_skip_only_scans_that_find_nothing(
+    pieces: list[str], glue: str
+) -> None:
+    """The substring tests in front of the prose scans rule out only texts they cannot match."""
+    text = glue.join(pieces)
+    if not _may_name_operator(text):
+        assert PROSE_OPERATOR_RE.search(text) is None
+    if not _may_name_identifier(text):
+        assert PROSE_IDENT_RE.search(text) is None
+
+
+VAGUE_PIECES = [
+    "Looks",
+    "looks",
+    "SUS",
+    "a bit",
+    "weird",
+    "could be",
+    "Better",
+    "be careful",
+    "Double-Check",
+    "not",
+    "100 %",
+    "Sure about",
+    "something goes wrong",
+    "needs some LOVE",
+    "I don't like",
+    "İ",
+    "K",
+    "x",
+    "\n",
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(VAGUE_PIECES), max_size=10), st.sampled_from([" ", "", "\n"]))
+def test_vague_phrase_search_agrees_with_the_pattern(pieces: list[str], glue: str) -> None:
+    """The search on lower-cased text finds a phrase exactly when VAGUE_RE does."""
+    text = glue.join(pieces)
+    assert _says_vague_phrase(text) is (VAGUE_RE.search(text) is not None)
 
 
 @pytest.mark.parametrize("comment", ["`<=` not `<`", "should be <=", "off by one, should be `<=`"])
