@@ -275,20 +275,25 @@ def contains_any(text: str, words: tuple[str, ...]) -> bool:
 
 
 def search(
-    pattern: re.Pattern[str], text: str, hints: tuple[str, ...] = ()
+    pattern: re.Pattern[str],
+    text: str,
+    hints: tuple[str, ...] = (),
+    *,
+    lower: str | None = None,
 ) -> re.Match[str] | None:
     """`find(pattern, text)`, skipped when none of the lower-case `hints` occurs in the text.
 
     Most texts have no hint, and a substring test per hint on the lower-cased text is several
     times cheaper than any case-insensitive regex scan, the hints' own alternation included.
     Outside ASCII, lower-casing and the regex engine's case folding can disagree, so there the
-    alternation decides.
+    alternation decides. `lower` is `text.lower()`, when the caller has it already.
     """
     if not text.isascii():
         if hints and _hint_re(hints).search(text) is None:
             return None
         return pattern.search(text)
-    lower = text.lower()
+    if lower is None:
+        lower = text.lower()
     if hints and not contains_any(lower, hints):
         return None
     folded = _case_sensitive(pattern)
