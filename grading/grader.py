@@ -431,14 +431,15 @@ class Grader:
         found = self.decide_matches(a, index)
         matches = []
         explained: list[tuple[int, int]] = []
+        proba: list[list[float]] = a.proba.tolist() if found else []
         for j, bug in enumerate(index.bugs):
             if bug.id not in found:
                 continue
             comment = found[bug.id]
-            rows = [r for r in rows_of[comment] if a.proba[r, j] >= threshold]
+            rows = [r for r in rows_of[comment] if proba[r][j] >= threshold]
             # The summary's first passing sentence; a comment's surest unit (whole or part).
-            row = rows[0] if comment == SUMMARY else max(rows, key=lambda r: a.proba[r, j])
-            matches.append(Match(bug.id, comment, float(a.proba[row, j])))
+            row = rows[0] if comment == SUMMARY else max(rows, key=lambda r: proba[r][j])
+            matches.append(Match(bug.id, comment, proba[row][j]))
             explained.append((row, j))
         return _Decisions(self._labels(review, a), rows_of, found, matches, explained)
 
@@ -547,13 +548,16 @@ class Grader:
         labels: Sequence[CommentLabel],
     ) -> list[NearMiss]:
         n = len(labels)
+        replace = a.flag_proba[:n, 1:].sum(axis=1).tolist()
+        raising = [
+            i for i, label in enumerate(labels) if _raises_problem(label, a.units[i], replace[i])
+        ]
+        if not raising:
+            return []
         finds: list[list[bool]] = (a.proba[:n] >= self.settings.match_threshold).tolist()
         signals = a.features[:n][:, :, NEAR_MISS_COLUMNS].tolist()
-        replace = a.flag_proba[:n, 1:].sum(axis=1).tolist()
         out: list[NearMiss] = []
-        for i, label in enumerate(labels):
-            if not _raises_problem(label, a.units[i], replace[i]):
-                continue
+        for i in raising:
             finds_any = any(finds[i])
             for j, bug in enumerate(index.bugs):
                 if finds[i][j]:
@@ -655,18 +659,19 @@ def _urgency_items(
     threshold = settings.match_threshold
     # Most comments find nothing: they mention no bug, and need no look at where they do.
     finding: list[bool] = np.asarray((a.proba >= threshold).any(axis=1)).tolist()
+    proba: list[list[float]] = a.proba.tolist()
     items = []
     for i, label in enumerate(d.labels):
         rows = d.rows_of[i]
         finds = (
-            _mentioned(a, index, d.found, rows, threshold=threshold)
+            _mentioned(a, proba, index, d.found, rows, threshold=threshold)
             if any(finding[r] for r in rows)
             else ()
         )
         if scoring.raises_problem(label.kind, finds):
             items.append(scoring.Item(i, review.comments[i].severity, finds))
     if review.summary.strip():
-        summary = _mentioned(a, index, d.found, d.summary_rows, threshold=threshold)
+        summary = _mentioned(a, proba, index, d.found, d.summary_rows, threshold=threshold)
         items.append(scoring.Item(SUMMARY, None, summary))
     priority: list[str] = []
     if scoring.has_priority_statement(review.summary):
@@ -674,6 +679,7 @@ def _urgency_items(
         # may sit in a comment.
         named = _mentioned(
             a,
+            proba,
             index,
             d.found,
             d.summary_rows,
@@ -686,6 +692,7 @@ def _urgency_items(
 
 def _mentioned(
     a: _Analysis,
+    proba: Sequence[list[float]],
     index: AssessmentIndex,
     found: Mapping[str, int],
     rows: Sequence[int],
@@ -693,7 +700,7 @@ def _mentioned(
     threshold: float,
     naming: float | None = None,
 ) -> tuple[str, ...]:
-    """Bugs the rows find, in the order the text mentions them.
+    """Bugs the rows find, in the order the text mentions them; `proba` is `a.proba` as lists.
 
     With `naming` (a probability bar, see `_names`), also the bugs found elsewhere that the
     rows only name.
@@ -701,14 +708,14 @@ def _mentioned(
     positions: list[tuple[int, int, str]] = []
     where: dict[int, list[int]] = {}
     bugs = index.bugs
-    for k, (r, proba) in enumerate(zip(rows, a.proba[rows].tolist(), strict=True)):
-        if naming is None and max(proba, default=0.0) < threshold:
+    for k, r in enumerate(rows):
+        if naming is None and max(proba[r], default=0.0) < threshold:
             continue  # finds nothing
         # Parts of a comment are ordered by where they sit in the whole comment; summary
         # sentences by their order.
         in_summary = a.units[r].comment == SUMMARY
         anchor_row = r if in_summary else rows[0]
-        for j, p in enumerate(proba):
+        for j, p in enumerate(proba[r]):
             hit = p >= threshold
             if naming is not None and not hit:
                 hit = bugs[j].id in found and _names(a.features[r, j], p, naming)
@@ -745,8 +752,9 @@ def routing_reasons(
     reasons: list[str] = []
     low, high = settings.uncertain
     threshold = settings.match_threshold
+    bests: list[float] = a.proba.max(axis=0).tolist() if len(a.units) else [0.0] * len(index.bugs)
     for j, bug in enumerate(index.bugs):
-        best = float(a.proba[:, j].max()) if len(a.units) else 0.0
+        best = bests[j]
         if low <= best < high:
             if bug.id in found and _writes_keys_fix(a, index, found[bug.id], j, threshold):
                 continue
@@ -768,14 +776,15 @@ def routing_reasons(
             )
     uncredited: dict[tuple[int, str], str] = {(n.comment, n.bug): n.kind for n in near_misses}
     replace = a.flag_proba[: len(labels), 1:].sum(axis=1).tolist()
+    finding: list[bool] = np.asarray((a.proba[: len(labels)] >= threshold).any(axis=1)).tolist()
     for i, label in enumerate(labels):
-        if not _raises_problem(label, a.units[i], replace[i]) or (a.proba[i] >= threshold).any():
+        if not _raises_problem(label, a.units[i], replace[i]) or finding[i]:
             continue
+        in_range = a.features[i, :, F["in_range"]].tolist()
         for j, bug in enumerate(index.bugs):
             if bug.id in found:
                 continue
-            f = a.features[i, j]
-            if f[F["in_range"]] > 0:
+            if in_range[j] > 0:
                 uncredited.setdefault((i, bug.id), "uncredited")
     by_id = {b.id: b for b in index.bugs}
     for (i, bug_id), kind in sorted(uncredited.items()):
@@ -844,7 +853,25 @@ def _writes_keys_fix(
 
 
 def _keys_fix_tokens(index: AssessmentIndex, j: int) -> frozenset[str]:
-    """The code tokens bug `j`'s key writes in backticks and its lines lack: its fix."""
+    """The code tokens bug `j`'s key writes in backticks and its lines lack: its fix.
+
+    Read once per index for all its bugs: the fix depends on the key, not on the review.
+    """
+    known = _keys_fixes.get(id(index))
+    if known is None or known[0] is not index:
+        if len(_keys_fixes) >= INDEX_CACHE_SIZE:
+            _keys_fixes.clear()
+        fixes = [_read_keys_fix(index, j) for j in range(len(index.bugs))]
+        known = _keys_fixes[id(index)] = (index, fixes)
+    return known[1][j]
+
+
+# Each index's fixes by bug (see `_keys_fix_tokens`), with the index itself: an id alone can
+# be reused once its index is gone.
+_keys_fixes: dict[int, tuple[AssessmentIndex, list[frozenset[str]]]] = {}
+
+
+def _read_keys_fix(index: AssessmentIndex, j: int) -> frozenset[str]:
     bug = index.bugs[j]
     written = "\n".join((bug.title, bug.description, *bug.phrases))
     out = set()
@@ -937,15 +964,17 @@ def _mention_positions(unit: Unit, index: AssessmentIndex) -> list[int]:
     if known is not None and known[0] is index:
         return known[1]
     stems = unit.facts.stems
+    stem_bugs = index.stem_bugs
     title: dict[int, int] = {}
     desc: dict[int, int] = {}
-    for position, s in enumerate(stems):
-        found = index.stem_bugs.get(s)
-        if found is not None:
-            for j in found[0]:
-                title.setdefault(j, position)
-            for j in found[1]:
-                desc.setdefault(j, position)
+    # Few of a unit's stems are any bug's: pick those out before looking at their bugs.
+    for position, (in_title, in_text) in [
+        (position, stem_bugs[s]) for position, s in enumerate(stems) if s in stem_bugs
+    ]:
+        for j in in_title:
+            title.setdefault(j, position)
+        for j in in_text:
+            desc.setdefault(j, position)
     end = len(stems)
     positions = [title.get(j, desc.get(j, end)) for j in range(len(index.bugs))]
     unit.read.positions = (index, positions)
