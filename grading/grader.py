@@ -513,8 +513,8 @@ class Grader:
     ) -> list[scoring.CommentView]:
         n = len(labels)
         flags = np.argmax(a.flag_proba[:n], axis=1).tolist()
-        flag_proba = a.flag_proba[:n].tolist()
-        tradeoff = a.tradeoff[:n].tolist()
+        flag_proba: list[list[float]] = a.flag_proba.tolist()
+        tradeoff: list[float] = a.tradeoff.tolist()
         views = [
             scoring.CommentView(
                 i,
@@ -529,12 +529,14 @@ class Grader:
             for i, label in enumerate(labels)
         ]
         if summary_rows:
-            trade = float(a.tradeoff[summary_rows].max())
-            flag_scores = a.flag_proba[summary_rows]
-            best = int(np.argmax(flag_scores[:, 1:]))
-            r, f = divmod(best, flag_scores.shape[1] - 1)
-            flag = FLAG_CLASSES[f + 1]
-            flag_conf = float(flag_scores[r, f + 1])
+            trade = max(tradeoff[r] for r in summary_rows)
+            # The surest rewrite or framework reading of any sentence; the first on a tie.
+            r, f = max(
+                ((r, f) for r in summary_rows for f in range(1, len(FLAG_CLASSES))),
+                key=lambda sentence_flag: flag_proba[sentence_flag[0]][sentence_flag[1]],
+            )
+            flag = FLAG_CLASSES[f]
+            flag_conf = flag_proba[r][f]
             mean = a.kind_proba[summary_rows].mean(axis=0, keepdims=True)
             kind = COMMENT_KINDS[int(self.classifier.decide(mean)[0])]
             views.append(scoring.CommentView(SUMMARY, review.summary, kind, trade, flag, flag_conf))
@@ -705,8 +707,7 @@ def _mentioned(
     With `naming` (a probability bar, see `_names`), also the bugs found elsewhere that the
     rows only name.
     """
-    positions: list[tuple[int, int, str]] = []
-    where: dict[int, list[int]] = {}
+    hits: list[tuple[int, int, int]] = []  # (order of the row, its anchor row, bug column)
     bugs = index.bugs
     for k, r in enumerate(rows):
         if naming is None and max(proba[r], default=0.0) < threshold:
@@ -720,9 +721,16 @@ def _mentioned(
             if naming is not None and not hit:
                 hit = bugs[j].id in found and _names(a.features[r, j], p, naming)
             if hit:
-                if anchor_row not in where:
-                    where[anchor_row] = _mention_positions(a.units[anchor_row], index)
-                positions.append((k if in_summary else 0, where[anchor_row][j], bugs[j].id))
+                hits.append((k if in_summary else 0, anchor_row, j))
+    if len({j for _, _, j in hits}) < 2:
+        # Most items find one bug or none: there is no order of mention to read.
+        return tuple(dict.fromkeys(bugs[j].id for _, _, j in hits))
+    positions: list[tuple[int, int, str]] = []
+    where: dict[int, list[int]] = {}
+    for order, anchor_row, j in hits:
+        if anchor_row not in where:
+            where[anchor_row] = _mention_positions(a.units[anchor_row], index)
+        positions.append((order, where[anchor_row][j], bugs[j].id))
     return tuple(dict.fromkeys(b for _, _, b in sorted(positions)))
 
 
@@ -964,17 +972,15 @@ def _mention_positions(unit: Unit, index: AssessmentIndex) -> list[int]:
     if known is not None and known[0] is index:
         return known[1]
     stems = unit.facts.stems
-    stem_bugs = index.stem_bugs
     title: dict[int, int] = {}
     desc: dict[int, int] = {}
-    # Few of a unit's stems are any bug's: pick those out before looking at their bugs.
-    for position, (in_title, in_text) in [
-        (position, stem_bugs[s]) for position, s in enumerate(stems) if s in stem_bugs
-    ]:
-        for j in in_title:
-            title.setdefault(j, position)
-        for j in in_text:
-            desc.setdefault(j, position)
+    for position, s in enumerate(stems):
+        found = index.stem_bugs.get(s)
+        if found is not None:
+            for j in found[0]:
+                title.setdefault(j, position)
+            for j in found[1]:
+                desc.setdefault(j, position)
     end = len(stems)
     positions = [title.get(j, desc.get(j, end)) for j in range(len(index.bugs))]
     unit.read.positions = (index, positions)
