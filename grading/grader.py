@@ -44,6 +44,7 @@ from grading.types import (
     Point,
     RedFlag,
     Review,
+    SeededBug,
     comment_label,
 )
 
@@ -190,6 +191,9 @@ class Grader:
         # (model, signals, rule score) -> the learned level and its explanation: many reviews
         # of a batch give a level model the same signals.
         self._levels: dict[tuple[object, ...], tuple[float, str]] = {}
+        # (bugs, which comment finds each) -> the detection score: reviews of a batch find the
+        # same bugs with the same comments over and over.
+        self._detections: dict[tuple[object, ...], scoring.DimensionScore] = {}
 
     @property
     def version(self) -> str:
@@ -456,7 +460,7 @@ class Grader:
         rewrite = any(
             v.flag == "rewrite" and v.flag_confidence >= settings.flag_threshold for v in views
         )
-        det = scoring.detection(d.found, index.bugs)
+        det = self._detection(d.found, index.bugs)
         sev = scoring.severity(items, d.found, index.bugs, list(priority))
         tra = scoring.tradeoffs(views, threshold=settings.tradeoff_threshold, rewrite=rewrite)
         taste = scoring.tool_taste(views, flag_threshold=settings.flag_threshold)
@@ -471,6 +475,18 @@ class Grader:
                 taste, self.taste_model, signals, scoring.TASTE_FEATURES, self._levels
             )
         return {"detection": det, "severity": sev, "tradeoffs": tra, "tool_taste": taste}
+
+    def _detection(
+        self, found: Mapping[str, int], bugs: Sequence[SeededBug]
+    ) -> scoring.DimensionScore:
+        """`scoring.detection`, remembered per bugs and finds (a grader's lifetime)."""
+        key = (bugs, tuple(found.items()))
+        known = self._detections.get(key)
+        if known is None:
+            if len(self._detections) >= MEMO_TEXTS:
+                self._detections.clear()
+            known = self._detections[key] = scoring.detection(found, bugs)
+        return scoring.DimensionScore(known.score, list(known.points))
 
     def _red_flags(
         self, a: _Analysis, d: _Decisions, views: Sequence[scoring.CommentView]
