@@ -265,6 +265,15 @@ def find(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
     return folded.search(text.lower())
 
 
+def matched_words(pattern: re.Pattern[str], text: str) -> set[str]:
+    """The lower-cased text of every match of `pattern` in `text`, by lower-casing ASCII text
+    when that finds the same matches (see `find`)."""
+    folded = _case_sensitive(pattern)
+    if folded is None or not text.isascii():
+        return {m.group(0).lower() for m in pattern.finditer(text)}
+    return {m.group(0) for m in folded.finditer(text.lower())}
+
+
 def contains_any(text: str, words: tuple[str, ...]) -> bool:
     """Whether `text` contains one of `words`: `any(w in text for w in words)` without a
     generator, which costs more than the substring tests themselves."""

@@ -15,7 +15,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from grading.classification import HEAVY_RE, REWRITE_RE, TRADEOFF_RE, contains_any, find, search
+from grading.classification import (
+    HEAVY_RE,
+    REWRITE_RE,
+    TRADEOFF_RE,
+    contains_any,
+    find,
+    matched_words,
+    search,
+)
 from grading.text import normalise_space, quote, sentences
 from grading.types import SEVERITIES, SUMMARY, Point, RedFlag, SeededBug, comment_label
 
@@ -490,7 +498,7 @@ def disproportionate(frameworks: Sequence[CommentView]) -> int:
     count = 0
     seen: set[str] = set()
     for v in sorted(frameworks, key=lambda v: v.comment == SUMMARY):
-        tools = {m.group(0).lower() for m in HEAVY_RE.finditer(v.text)}
+        tools = matched_words(HEAVY_RE, v.text)
         if v.comment == SUMMARY:
             count += len(tools - seen) if tools else int(count == 0)
         else:

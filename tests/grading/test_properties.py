@@ -162,6 +162,8 @@ def test_fast_cue_search_finds_what_the_pattern_finds(words: list[str]) -> None:
         expected = pattern.search(text)
         for got in (classification.find(pattern, text), classification.search(pattern, text)):
             assert (got and got.span()) == (expected and expected.span())
+        every = {m.group(0).lower() for m in pattern.finditer(text)}
+        assert classification.matched_words(pattern, text) == every
     for pattern, hints in scoring.CUES.values():
         got = classification.search(pattern, text, hints)
         expected = pattern.search(text)
