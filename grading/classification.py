@@ -240,18 +240,30 @@ def _hint_re(hints: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("|".join(re.escape(h) for h in hints), re.I)
 
 
-@functools.cache
 def _case_sensitive(pattern: re.Pattern[str]) -> re.Pattern[str] | None:
     """`pattern` without re.I, to run on lower-cased text; None when that could differ.
 
     Case-insensitive matching folds every character it compares, which makes it several
     times slower than matching lower-cased text exactly. On ASCII text the two agree when the
-    pattern spells no upper-case letter of its own.
+    pattern spells no upper-case letter of its own. Remembered per pattern object: hashing a
+    compiled pattern, as a cache keyed by the pattern would, hashes all its code each time.
     """
+    known = _folded.get(id(pattern))
+    if known is not None and known[0] is pattern:
+        return known[1]
     literal = re.sub(r"\\.", "", pattern.pattern)
-    if not pattern.flags & re.I or literal != literal.lower():
-        return None
-    return re.compile(pattern.pattern, pattern.flags & ~re.I)
+    folded = (
+        None
+        if not pattern.flags & re.I or literal != literal.lower()
+        else re.compile(pattern.pattern, pattern.flags & ~re.I)
+    )
+    _folded[id(pattern)] = (pattern, folded)
+    return folded
+
+
+# Each pattern `_case_sensitive` was asked about, by id, with the pattern itself: kept alive, its
+# id cannot be taken by another.
+_folded: dict[int, tuple[re.Pattern[str], re.Pattern[str] | None]] = {}
 
 
 def find(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
