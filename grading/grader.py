@@ -191,9 +191,13 @@ class Grader:
         # (model, signals, rule score) -> the learned level and its explanation: many reviews
         # of a batch give a level model the same signals.
         self._levels: dict[tuple[object, ...], tuple[float, str]] = {}
-        # (bugs, which comment finds each) -> the detection score: reviews of a batch find the
-        # same bugs with the same comments over and over.
-        self._detections: dict[tuple[object, ...], scoring.DimensionScore] = {}
+        # (id of the bugs, which comment finds each) -> the bugs and their detection score:
+        # reviews of a batch find the same bugs with the same comments over and over. Keyed by
+        # id, as hashing the bugs costs a fair share of scoring them.
+        self._detections: dict[
+            tuple[int, tuple[tuple[str, int], ...]],
+            tuple[Sequence[SeededBug], scoring.DimensionScore],
+        ] = {}
 
     @property
     def version(self) -> str:
@@ -480,13 +484,14 @@ class Grader:
         self, found: Mapping[str, int], bugs: Sequence[SeededBug]
     ) -> scoring.DimensionScore:
         """`scoring.detection`, remembered per bugs and finds (a grader's lifetime)."""
-        key = (bugs, tuple(found.items()))
+        key = (id(bugs), tuple(found.items()))
         known = self._detections.get(key)
-        if known is None:
+        if known is None or known[0] is not bugs:
             if len(self._detections) >= MEMO_TEXTS:
                 self._detections.clear()
-            known = self._detections[key] = scoring.detection(found, bugs)
-        return scoring.DimensionScore(known.score, list(known.points))
+            known = self._detections[key] = (bugs, scoring.detection(found, bugs))
+        score = known[1]
+        return scoring.DimensionScore(score.score, list(score.points))
 
     def _red_flags(
         self, a: _Analysis, d: _Decisions, views: Sequence[scoring.CommentView]

@@ -120,7 +120,7 @@ ABSTRACTION_HINTS = (
     "premature",
     "needless",
     "unnecessary",
-    # "need" alone would be found in most comments; the pattern needs one of these two.
+    # Not "need", which most comments use: the pattern's "need" is in "needless" or these.
     "n't need",
     "not need",
     "plain function",
