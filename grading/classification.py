@@ -14,6 +14,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import chain, pairwise, repeat
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -239,18 +240,30 @@ def _hint_re(hints: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("|".join(re.escape(h) for h in hints), re.I)
 
 
-@functools.cache
 def _case_sensitive(pattern: re.Pattern[str]) -> re.Pattern[str] | None:
     """`pattern` without re.I, to run on lower-cased text; None when that could differ.
 
     Case-insensitive matching folds every character it compares, which makes it several
     times slower than matching lower-cased text exactly. On ASCII text the two agree when the
-    pattern spells no upper-case letter of its own.
+    pattern spells no upper-case letter of its own. Remembered per pattern object: hashing a
+    compiled pattern, as a cache keyed by the pattern would, hashes all its code each time.
     """
+    known = _folded.get(id(pattern))
+    if known is not None and known[0] is pattern:
+        return known[1]
     literal = re.sub(r"\\.", "", pattern.pattern)
-    if not pattern.flags & re.I or literal != literal.lower():
-        return None
-    return re.compile(pattern.pattern, pattern.flags & ~re.I)
+    folded = (
+        None
+        if not pattern.flags & re.I or literal != literal.lower()
+        else re.compile(pattern.pattern, pattern.flags & ~re.I)
+    )
+    _folded[id(pattern)] = (pattern, folded)
+    return folded
+
+
+# Each pattern `_case_sensitive` was asked about, by id, with the pattern itself: kept alive, its
+# id cannot be taken by another.
+_folded: dict[int, tuple[re.Pattern[str], re.Pattern[str] | None]] = {}
 
 
 def find(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
@@ -264,6 +277,15 @@ def find(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
     return folded.search(text.lower())
 
 
+def matched_words(pattern: re.Pattern[str], text: str) -> set[str]:
+    """The lower-cased text of every match of `pattern` in `text`, by lower-casing ASCII text
+    when that finds the same matches (see `find`)."""
+    folded = _case_sensitive(pattern)
+    if folded is None or not text.isascii():
+        return {m.group(0).lower() for m in pattern.finditer(text)}
+    return {m.group(0) for m in folded.finditer(text.lower())}
+
+
 def contains_any(text: str, words: tuple[str, ...]) -> bool:
     """Whether `text` contains one of `words`: `any(w in text for w in words)` without a
     generator, which costs more than the substring tests themselves."""
@@ -274,20 +296,25 @@ def contains_any(text: str, words: tuple[str, ...]) -> bool:
 
 
 def search(
-    pattern: re.Pattern[str], text: str, hints: tuple[str, ...] = ()
+    pattern: re.Pattern[str],
+    text: str,
+    hints: tuple[str, ...] = (),
+    *,
+    lower: str | None = None,
 ) -> re.Match[str] | None:
     """`find(pattern, text)`, skipped when none of the lower-case `hints` occurs in the text.
 
     Most texts have no hint, and a substring test per hint on the lower-cased text is several
     times cheaper than any case-insensitive regex scan, the hints' own alternation included.
     Outside ASCII, lower-casing and the regex engine's case folding can disagree, so there the
-    alternation decides.
+    alternation decides. `lower` is `text.lower()`, when the caller has it already.
     """
     if not text.isascii():
         if hints and _hint_re(hints).search(text) is None:
             return None
         return pattern.search(text)
-    lower = text.lower()
+    if lower is None:
+        lower = text.lower()
     if hints and not contains_any(lower, hints):
         return None
     folded = _case_sensitive(pattern)
@@ -334,10 +361,14 @@ def cue_features(facts: Sequence[TextFacts]) -> sp.csr_matrix:
 TOKEN_RE = re.compile(r"\w+|\?")
 
 
-def grams(text: str) -> list[str]:
-    """Word unigrams and bigrams of a text's prose (and '?' as a word)."""
-    tokens = TOKEN_RE.findall(prose(text))
-    return tokens + [f"{a} {b}" for a, b in pairwise(tokens)]
+def tokens(text: str) -> list[str]:
+    """The words of a text's prose (and '?' as a word), in order."""
+    return TOKEN_RE.findall(prose(text))
+
+
+def grams(words: list[str]) -> list[str]:
+    """The unigrams and bigrams of a text's `tokens`, unigrams first."""
+    return words + [f"{a} {b}" for a, b in pairwise(words)]
 
 
 class NgramTfidf:
@@ -351,10 +382,10 @@ class NgramTfidf:
         self.min_df = min_df
 
     def fit(self, docs: Sequence[list[str]]) -> NgramTfidf:
-        """Learn the vocabulary and idf; returns self."""
+        """Learn the vocabulary and idf from each document's tokens; returns self."""
         df: dict[str, int] = {}
         for doc in docs:
-            for g in set(doc):
+            for g in set(grams(doc)):
                 df[g] = df.get(g, 0) + 1
         kept = sorted(g for g, c in df.items() if c >= self.min_df)
         self.vocabulary_ = {g: i for i, g in enumerate(kept)}
@@ -363,13 +394,10 @@ class NgramTfidf:
         return self
 
     def transform(self, docs: Sequence[list[str]]) -> sp.csr_matrix:
-        """Rows of l2-normalised tf-idf weights."""
+        """Rows of l2-normalised tf-idf weights of each document's unigrams and bigrams, from
+        its tokens."""
         n_terms = len(self.vocabulary_)
-        flat = list(chain.from_iterable(docs))
-        ids = np.fromiter(
-            map(self.vocabulary_.get, flat, repeat(-1)), dtype=np.int64, count=len(flat)
-        )
-        doc_of = np.repeat(np.arange(len(docs), dtype=np.int64), [len(d) for d in docs])
+        ids, doc_of = self._term_ids(docs)
         known = ids >= 0
         # One key per (document, term); counted in one sort over the whole batch instead of a
         # dictionary per document. Each row keeps its terms in the order they first occur, as
@@ -385,6 +413,93 @@ class NgramTfidf:
         x = sp.csr_matrix((data, cols, indptr), shape=(len(docs), n_terms))
         norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
         return sp.diags(1.0 / np.where(norms > 0, norms, 1.0)) @ x
+
+    def _term_ids(self, docs: Sequence[list[str]]) -> tuple[np.ndarray, np.ndarray]:
+        """The vocabulary column (-1 if none) of each document's grams, laid out as `grams`
+        lists them (a document's unigrams, then its bigrams), and the document of each.
+
+        A bigram is looked up as the pair of its two words' numbers, in one sorted search over
+        the batch: spelling out and hashing every bigram of a batch cost more than the rest of
+        the transform.
+        """
+        tables = self._word_tables()
+        lengths = np.array([len(d) for d in docs], dtype=np.int64)
+        flat = list(chain.from_iterable(docs))
+        word = np.fromiter(
+            map(tables.number.get, flat, repeat(tables.unknown)), dtype=np.int64, count=len(flat)
+        )
+        doc_of_word = np.repeat(np.arange(len(docs), dtype=np.int64), lengths)
+        first_word = np.cumsum(lengths) - lengths
+        position = np.arange(len(flat), dtype=np.int64) - first_word[doc_of_word]
+        n_grams = lengths + np.maximum(lengths - 1, 0)
+        # Where each word's unigram, and the bigram it opens, sit among its document's grams.
+        unigram_at = (np.cumsum(n_grams) - n_grams)[doc_of_word] + position
+        bigram_at = unigram_at + lengths[doc_of_word]
+        ids = np.full(int(n_grams.sum()), -1, dtype=np.int64)
+        ids[unigram_at] = tables.unigram_col[word]
+        # A word opens a bigram with the next unless it ends its document; only pairs of words
+        # that some known bigram is made of are searched for.
+        opening = np.flatnonzero(
+            (position < lengths[doc_of_word] - 1)[:-1]
+            & tables.opens[word[:-1]]
+            & tables.closes[word[1:]]
+        )
+        keys = word[opening] * (tables.unknown + 1) + word[opening + 1]
+        at = np.searchsorted(tables.bigram_keys, keys)
+        hit = tables.bigram_keys[np.minimum(at, len(tables.bigram_keys) - 1)] == keys
+        ids[bigram_at[opening[hit]]] = tables.bigram_cols[at[hit]]
+        doc_of = np.repeat(np.arange(len(docs), dtype=np.int64), n_grams)
+        return ids, doc_of
+
+    def _word_tables(self) -> _WordTables:
+        """The vocabulary by word numbers (see `_WordTables`), built once per vocabulary."""
+        cached = getattr(self, "_tables", None)
+        if cached is not None and cached[0] is self.vocabulary_:
+            tables: _WordTables = cached[1]
+            return tables
+        number: dict[str, int] = {}
+        for g in self.vocabulary_:
+            for w in g.split(" "):
+                number.setdefault(w, len(number))
+        unknown = len(number)
+        unigram_col = np.full(unknown + 1, -1, dtype=np.int64)
+        opens = np.zeros(unknown + 1, dtype=bool)
+        closes = np.zeros(unknown + 1, dtype=bool)
+        keys: list[int] = []
+        cols: list[int] = []
+        for g, col in self.vocabulary_.items():
+            words = g.split(" ")
+            if len(words) == 1:
+                unigram_col[number[g]] = col
+            elif len(words) == 2:
+                first, second = number[words[0]], number[words[1]]
+                opens[first] = closes[second] = True
+                keys.append(first * (unknown + 1) + second)
+                cols.append(col)
+        order = np.argsort(np.array(keys, dtype=np.int64))
+        tables = _WordTables(
+            number,
+            unknown,
+            unigram_col,
+            opens,
+            closes,
+            np.array(keys, dtype=np.int64)[order],
+            np.array(cols, dtype=np.int64)[order],
+        )
+        self._tables = (self.vocabulary_, tables)
+        return tables
+
+
+class _WordTables(NamedTuple):
+    """An n-gram vocabulary by numbered words, for looking a batch's grams up in arrays."""
+
+    number: dict[str, int]  # each word of the vocabulary's grams
+    unknown: int  # the number of any other word
+    unigram_col: np.ndarray  # (unknown + 1,) column of each word as a unigram, -1 if none
+    opens: np.ndarray  # (unknown + 1,) whether the word is the first of some bigram
+    closes: np.ndarray  # (unknown + 1,) whether it is the second of some bigram
+    bigram_keys: np.ndarray  # sorted: first * (unknown + 1) + second
+    bigram_cols: np.ndarray  # the column of each key
 
 
 DEFECT = COMMENT_KINDS.index("defect")
@@ -475,7 +590,7 @@ class CommentClassifier:
         return decide_kinds(kind_proba, defect_threshold=self.defect_threshold_)
 
     def _features(self, facts: Sequence[TextFacts]) -> sp.csr_matrix:
-        words = self.vectorizer_.transform([grams(f.text) for f in facts])
+        words = self.vectorizer_.transform([tokens(f.text) for f in facts])
         return sp.hstack([words, cue_features(facts)], format="csr")
 
     def fit(
@@ -491,7 +606,7 @@ class CommentClassifier:
         if not texts:
             raise ModelError("no labelled comments to train the comment classifier on")
         facts = [TextFacts(clip(t)) for t in texts]
-        self.vectorizer_ = NgramTfidf(min_df=self.min_df).fit([grams(t) for t in texts])
+        self.vectorizer_ = NgramTfidf(min_df=self.min_df).fit([tokens(t) for t in texts])
         x = self._features(facts)
         kind_index = {k: i for i, k in enumerate(COMMENT_KINDS)}
         y_kind = np.array([kind_index.get(k, kind_index["other"]) for k in kinds])

@@ -44,6 +44,7 @@ from grading.types import (
     Point,
     RedFlag,
     Review,
+    SeededBug,
     comment_label,
 )
 
@@ -190,6 +191,13 @@ class Grader:
         # (model, signals, rule score) -> the learned level and its explanation: many reviews
         # of a batch give a level model the same signals.
         self._levels: dict[tuple[object, ...], tuple[float, str]] = {}
+        # (id of the bugs, which comment finds each) -> the bugs and their detection score:
+        # reviews of a batch find the same bugs with the same comments over and over. Keyed by
+        # id, as hashing the bugs costs a fair share of scoring them.
+        self._detections: dict[
+            tuple[int, tuple[tuple[str, int], ...]],
+            tuple[Sequence[SeededBug], scoring.DimensionScore],
+        ] = {}
 
     @property
     def version(self) -> str:
@@ -431,14 +439,15 @@ class Grader:
         found = self.decide_matches(a, index)
         matches = []
         explained: list[tuple[int, int]] = []
+        proba: list[list[float]] = a.proba.tolist() if found else []
         for j, bug in enumerate(index.bugs):
             if bug.id not in found:
                 continue
             comment = found[bug.id]
-            rows = [r for r in rows_of[comment] if a.proba[r, j] >= threshold]
+            rows = [r for r in rows_of[comment] if proba[r][j] >= threshold]
             # The summary's first passing sentence; a comment's surest unit (whole or part).
-            row = rows[0] if comment == SUMMARY else max(rows, key=lambda r: a.proba[r, j])
-            matches.append(Match(bug.id, comment, float(a.proba[row, j])))
+            row = rows[0] if comment == SUMMARY else max(rows, key=lambda r: proba[r][j])
+            matches.append(Match(bug.id, comment, proba[row][j]))
             explained.append((row, j))
         return _Decisions(self._labels(review, a), rows_of, found, matches, explained)
 
@@ -455,7 +464,7 @@ class Grader:
         rewrite = any(
             v.flag == "rewrite" and v.flag_confidence >= settings.flag_threshold for v in views
         )
-        det = scoring.detection(d.found, index.bugs)
+        det = self._detection(d.found, index.bugs)
         sev = scoring.severity(items, d.found, index.bugs, list(priority))
         tra = scoring.tradeoffs(views, threshold=settings.tradeoff_threshold, rewrite=rewrite)
         taste = scoring.tool_taste(views, flag_threshold=settings.flag_threshold)
@@ -470,6 +479,19 @@ class Grader:
                 taste, self.taste_model, signals, scoring.TASTE_FEATURES, self._levels
             )
         return {"detection": det, "severity": sev, "tradeoffs": tra, "tool_taste": taste}
+
+    def _detection(
+        self, found: Mapping[str, int], bugs: Sequence[SeededBug]
+    ) -> scoring.DimensionScore:
+        """`scoring.detection`, remembered per bugs and finds (a grader's lifetime)."""
+        key = (id(bugs), tuple(found.items()))
+        known = self._detections.get(key)
+        if known is None or known[0] is not bugs:
+            if len(self._detections) >= MEMO_TEXTS:
+                self._detections.clear()
+            known = self._detections[key] = (bugs, scoring.detection(found, bugs))
+        score = known[1]
+        return scoring.DimensionScore(score.score, list(score.points))
 
     def _red_flags(
         self, a: _Analysis, d: _Decisions, views: Sequence[scoring.CommentView]
@@ -512,8 +534,8 @@ class Grader:
     ) -> list[scoring.CommentView]:
         n = len(labels)
         flags = np.argmax(a.flag_proba[:n], axis=1).tolist()
-        flag_proba = a.flag_proba[:n].tolist()
-        tradeoff = a.tradeoff[:n].tolist()
+        flag_proba: list[list[float]] = a.flag_proba.tolist()
+        tradeoff: list[float] = a.tradeoff.tolist()
         views = [
             scoring.CommentView(
                 i,
@@ -528,12 +550,14 @@ class Grader:
             for i, label in enumerate(labels)
         ]
         if summary_rows:
-            trade = float(a.tradeoff[summary_rows].max())
-            flag_scores = a.flag_proba[summary_rows]
-            best = int(np.argmax(flag_scores[:, 1:]))
-            r, f = divmod(best, flag_scores.shape[1] - 1)
-            flag = FLAG_CLASSES[f + 1]
-            flag_conf = float(flag_scores[r, f + 1])
+            trade = max(tradeoff[r] for r in summary_rows)
+            # The surest rewrite or framework reading of any sentence; the first on a tie.
+            r, f = max(
+                ((r, f) for r in summary_rows for f in range(1, len(FLAG_CLASSES))),
+                key=lambda sentence_flag: flag_proba[sentence_flag[0]][sentence_flag[1]],
+            )
+            flag = FLAG_CLASSES[f]
+            flag_conf = flag_proba[r][f]
             mean = a.kind_proba[summary_rows].mean(axis=0, keepdims=True)
             kind = COMMENT_KINDS[int(self.classifier.decide(mean)[0])]
             views.append(scoring.CommentView(SUMMARY, review.summary, kind, trade, flag, flag_conf))
@@ -547,13 +571,16 @@ class Grader:
         labels: Sequence[CommentLabel],
     ) -> list[NearMiss]:
         n = len(labels)
+        replace = a.flag_proba[:n, 1:].sum(axis=1).tolist()
+        raising = [
+            i for i, label in enumerate(labels) if _raises_problem(label, a.units[i], replace[i])
+        ]
+        if not raising:
+            return []
         finds: list[list[bool]] = (a.proba[:n] >= self.settings.match_threshold).tolist()
         signals = a.features[:n][:, :, NEAR_MISS_COLUMNS].tolist()
-        replace = a.flag_proba[:n, 1:].sum(axis=1).tolist()
         out: list[NearMiss] = []
-        for i, label in enumerate(labels):
-            if not _raises_problem(label, a.units[i], replace[i]):
-                continue
+        for i in raising:
             finds_any = any(finds[i])
             for j, bug in enumerate(index.bugs):
                 if finds[i][j]:
@@ -655,18 +682,19 @@ def _urgency_items(
     threshold = settings.match_threshold
     # Most comments find nothing: they mention no bug, and need no look at where they do.
     finding: list[bool] = np.asarray((a.proba >= threshold).any(axis=1)).tolist()
+    proba: list[list[float]] = a.proba.tolist()
     items = []
     for i, label in enumerate(d.labels):
         rows = d.rows_of[i]
         finds = (
-            _mentioned(a, index, d.found, rows, threshold=threshold)
+            _mentioned(a, proba, index, d.found, rows, threshold=threshold)
             if any(finding[r] for r in rows)
             else ()
         )
         if scoring.raises_problem(label.kind, finds):
             items.append(scoring.Item(i, review.comments[i].severity, finds))
     if review.summary.strip():
-        summary = _mentioned(a, index, d.found, d.summary_rows, threshold=threshold)
+        summary = _mentioned(a, proba, index, d.found, d.summary_rows, threshold=threshold)
         items.append(scoring.Item(SUMMARY, None, summary))
     priority: list[str] = []
     if scoring.has_priority_statement(review.summary):
@@ -674,6 +702,7 @@ def _urgency_items(
         # may sit in a comment.
         named = _mentioned(
             a,
+            proba,
             index,
             d.found,
             d.summary_rows,
@@ -686,6 +715,7 @@ def _urgency_items(
 
 def _mentioned(
     a: _Analysis,
+    proba: Sequence[list[float]],
     index: AssessmentIndex,
     found: Mapping[str, int],
     rows: Sequence[int],
@@ -693,29 +723,35 @@ def _mentioned(
     threshold: float,
     naming: float | None = None,
 ) -> tuple[str, ...]:
-    """Bugs the rows find, in the order the text mentions them.
+    """Bugs the rows find, in the order the text mentions them; `proba` is `a.proba` as lists.
 
     With `naming` (a probability bar, see `_names`), also the bugs found elsewhere that the
     rows only name.
     """
-    positions: list[tuple[int, int, str]] = []
-    where: dict[int, list[int]] = {}
+    hits: list[tuple[int, int, int]] = []  # (order of the row, its anchor row, bug column)
     bugs = index.bugs
-    for k, (r, proba) in enumerate(zip(rows, a.proba[rows].tolist(), strict=True)):
-        if naming is None and max(proba, default=0.0) < threshold:
+    for k, r in enumerate(rows):
+        if naming is None and max(proba[r], default=0.0) < threshold:
             continue  # finds nothing
         # Parts of a comment are ordered by where they sit in the whole comment; summary
         # sentences by their order.
         in_summary = a.units[r].comment == SUMMARY
         anchor_row = r if in_summary else rows[0]
-        for j, p in enumerate(proba):
+        for j, p in enumerate(proba[r]):
             hit = p >= threshold
             if naming is not None and not hit:
                 hit = bugs[j].id in found and _names(a.features[r, j], p, naming)
             if hit:
-                if anchor_row not in where:
-                    where[anchor_row] = _mention_positions(a.units[anchor_row], index)
-                positions.append((k if in_summary else 0, where[anchor_row][j], bugs[j].id))
+                hits.append((k if in_summary else 0, anchor_row, j))
+    if len({j for _, _, j in hits}) < 2:
+        # Most items find one bug or none: there is no order of mention to read.
+        return tuple(dict.fromkeys(bugs[j].id for _, _, j in hits))
+    positions: list[tuple[int, int, str]] = []
+    where: dict[int, list[int]] = {}
+    for order, anchor_row, j in hits:
+        if anchor_row not in where:
+            where[anchor_row] = _mention_positions(a.units[anchor_row], index)
+        positions.append((order, where[anchor_row][j], bugs[j].id))
     return tuple(dict.fromkeys(b for _, _, b in sorted(positions)))
 
 
@@ -746,8 +782,9 @@ def routing_reasons(
     reasons: list[str] = []
     low, high = settings.uncertain
     threshold = settings.match_threshold
+    bests: list[float] = a.proba.max(axis=0).tolist() if len(a.units) else [0.0] * len(index.bugs)
     for j, bug in enumerate(index.bugs):
-        best = float(a.proba[:, j].max()) if len(a.units) else 0.0
+        best = bests[j]
         if low <= best < high:
             if bug.id in found and _writes_keys_fix(a, index, found[bug.id], j, threshold):
                 continue
@@ -769,13 +806,15 @@ def routing_reasons(
             )
     uncredited: dict[tuple[int, str], str] = {(n.comment, n.bug): n.kind for n in near_misses}
     replace = a.flag_proba[: len(labels), 1:].sum(axis=1).tolist()
+    finding: list[bool] = np.asarray((a.proba[: len(labels)] >= threshold).any(axis=1)).tolist()
     for i, label in enumerate(labels):
-        if not _raises_problem(label, a.units[i], replace[i]) or (a.proba[i] >= threshold).any():
+        if not _raises_problem(label, a.units[i], replace[i]) or finding[i]:
             continue
+        in_range = a.features[i, :, F["in_range"]].tolist()
         for j, bug in enumerate(index.bugs):
             if bug.id in found:
                 continue
-            if a.features[i, j, F["in_range"]] > 0:
+            if in_range[j] > 0:
                 uncredited.setdefault((i, bug.id), "uncredited")
             elif _in_file_without_line(a.units[i], index.targets[j].file_index):
                 uncredited.setdefault((i, bug.id), "in_file")
@@ -853,7 +892,25 @@ def _writes_keys_fix(
 
 
 def _keys_fix_tokens(index: AssessmentIndex, j: int) -> frozenset[str]:
-    """The code tokens bug `j`'s key writes in backticks and its lines lack: its fix."""
+    """The code tokens bug `j`'s key writes in backticks and its lines lack: its fix.
+
+    Read once per index for all its bugs: the fix depends on the key, not on the review.
+    """
+    known = _keys_fixes.get(id(index))
+    if known is None or known[0] is not index:
+        if len(_keys_fixes) >= INDEX_CACHE_SIZE:
+            _keys_fixes.clear()
+        fixes = [_read_keys_fix(index, j) for j in range(len(index.bugs))]
+        known = _keys_fixes[id(index)] = (index, fixes)
+    return known[1][j]
+
+
+# Each index's fixes by bug (see `_keys_fix_tokens`), with the index itself: an id alone can
+# be reused once its index is gone.
+_keys_fixes: dict[int, tuple[AssessmentIndex, list[frozenset[str]]]] = {}
+
+
+def _read_keys_fix(index: AssessmentIndex, j: int) -> frozenset[str]:
     bug = index.bugs[j]
     written = "\n".join((bug.title, bug.description, *bug.phrases))
     out = set()

@@ -8,13 +8,22 @@ the models makes each rule testable with hand-built inputs.
 from __future__ import annotations
 
 import math
+import operator
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from grading.classification import HEAVY_RE, REWRITE_RE, TRADEOFF_RE, contains_any, find, search
+from grading.classification import (
+    HEAVY_RE,
+    REWRITE_RE,
+    TRADEOFF_RE,
+    contains_any,
+    find,
+    matched_words,
+    search,
+)
 from grading.text import normalise_space, quote, sentences
 from grading.types import SEVERITIES, SUMMARY, Point, RedFlag, SeededBug, comment_label
 
@@ -84,10 +93,10 @@ NEEDLESS_REACH = (80, 120)  # characters before and after the construct a judgem
 
 def needless_abstraction(text: str) -> tuple[int, int] | None:
     """Where a text names an abstraction the code does not need, as a (start, end) span."""
-    m = search(ABSTRACTION_RE, text, ABSTRACTION_HINTS)
+    lower = text.lower()
+    m = search(ABSTRACTION_RE, text, ABSTRACTION_HINTS, lower=lower)
     if m is not None:
         return m.span()
-    lower = text.lower()
     if not contains_any(lower, CONSTRUCT_HINTS):
         return None
     constructs = [*CONSTRUCT_RE.finditer(text), *CAMEL_CONSTRUCT_RE.finditer(text)]
@@ -111,7 +120,9 @@ ABSTRACTION_HINTS = (
     "premature",
     "needless",
     "unnecessary",
-    "need",
+    # Not "need", which most comments use: the pattern's "need" is in "needless" or these.
+    "n't need",
+    "not need",
     "plain function",
     "just a function",
     "simple function",
@@ -409,33 +420,18 @@ def tradeoffs(
             ],
         )
     framed = [v for v in views if v.tradeoff >= threshold and v.text.strip()]
-    passing = [
-        v for v in views if v not in framed and (v.tradeoff >= threshold / 2 or v.cue("tradeoff"))
-    ]
-    measures = [v for v in framed if v.cue("measure")]
-    sequences = [v for v in framed if v.cue("sequence")]
-    problems = [v for v in views if v.kind in PROBLEM_KINDS and v.comment != SUMMARY]
-    points = [
-        Point(
-            0.0,
-            f"{comment_label(v.comment)} weighs a cost or condition (likelihood {v.tradeoff:.0%})",
-            v.comment,
-            _first_sentence_matching(v.text, TRADEOFF_RE),
-            "tradeoff",
-        )
-        for v in framed
-    ]
     if not framed:
-        if passing:
-            v = passing[0]
+        # The first passing mention is all that is quoted: the cue is looked for no further.
+        passing = next((v for v in views if v.tradeoff >= threshold / 2 or v.cue("tradeoff")), None)
+        if passing is not None:
             return DimensionScore(
                 25.0,
                 [
                     Point(
                         25.0,
                         "one passing mention of a cost or alternative",
-                        v.comment,
-                        _first_sentence_matching(v.text, TRADEOFF_RE),
+                        passing.comment,
+                        _first_sentence_matching(passing.text, TRADEOFF_RE),
                         "tradeoff",
                     )
                 ],
@@ -448,12 +444,25 @@ def tradeoffs(
                 )
             ],
         )
+    points = [
+        Point(
+            0.0,
+            f"{comment_label(v.comment)} weighs a cost or condition (likelihood {v.tradeoff:.0%})",
+            v.comment,
+            _first_sentence_matching(v.text, TRADEOFF_RE),
+            "tradeoff",
+        )
+        for v in framed
+    ]
     if len(framed) == 1:
         return DimensionScore(
             50.0,
             [*points, Point(50.0, "one fix framed with a condition or cost", signal="tradeoff")],
         )
+    problems = [v for v in views if v.kind in PROBLEM_KINDS and v.comment != SUMMARY]
     consistent = len(framed) >= max(3, (len(problems) + 1) // 2)
+    measures = any(v.cue("measure") for v in framed)
+    sequences = any(v.cue("sequence") for v in framed)
     if consistent and measures and sequences:
         return DimensionScore(
             100.0,
@@ -489,7 +498,7 @@ def disproportionate(frameworks: Sequence[CommentView]) -> int:
     count = 0
     seen: set[str] = set()
     for v in sorted(frameworks, key=lambda v: v.comment == SUMMARY):
-        tools = {m.group(0).lower() for m in HEAVY_RE.finditer(v.text)}
+        tools = matched_words(HEAVY_RE, v.text)
         if v.comment == SUMMARY:
             count += len(tools - seen) if tools else int(count == 0)
         else:
@@ -798,10 +807,8 @@ class LevelModel:
             weights = self.coef_ / self.scale_
             self.folded_ = (weights.tolist(), (self.intercept_ - weights @ self.mean_).tolist())
         weights, bias = self.folded_
-        z = [
-            b + sum(w * v for w, v in zip(row, x, strict=True))
-            for row, b in zip(weights, bias, strict=True)
-        ]
+        # The same products added in the same order as a generator would, without its frames.
+        z = [b + sum(map(operator.mul, row, x)) for row, b in zip(weights, bias, strict=True)]
         top = max(z)
         e = [math.exp(v - top) for v in z]
         total = sum(e)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -161,7 +162,53 @@ def test_fast_cue_search_finds_what_the_pattern_finds(words: list[str]) -> None:
         expected = pattern.search(text)
         for got in (classification.find(pattern, text), classification.search(pattern, text)):
             assert (got and got.span()) == (expected and expected.span())
+        every = {m.group(0).lower() for m in pattern.finditer(text)}
+        assert classification.matched_words(pattern, text) == every
     for pattern, hints in scoring.CUES.values():
         got = classification.search(pattern, text, hints)
         expected = pattern.search(text)
         assert (got and got.span()) == (expected and expected.span())
+
+
+def _tfidf_by_dictionaries(
+    vectorizer: classification.NgramTfidf, docs: list[list[str]]
+) -> list[dict[int, float]]:
+    """Each document's weight per column, one dictionary per document: what
+    `NgramTfidf.transform` computes in arrays over the batch."""
+    rows = []
+    for doc in docs:
+        counts: dict[int, int] = {}
+        for g in classification.grams(doc):
+            column = vectorizer.vocabulary_.get(g)
+            if column is not None:
+                counts[column] = counts.get(column, 0) + 1
+        weights = {
+            column: (1.0 + np.log(float(n))) * vectorizer.idf_[column]
+            for column, n in counts.items()
+        }
+        norm = np.sqrt(sum(w * w for w in weights.values()))
+        rows.append({column: w / (norm if norm > 0 else 1.0) for column, w in weights.items()})
+    return rows
+
+
+TFIDF_WORDS = ["cache", "key", "race", "?", "off", "by", "one", "the", "lock", "unseen"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.lists(st.sampled_from(TFIDF_WORDS[:-1]), max_size=8), min_size=1, max_size=6),
+    st.lists(st.lists(st.sampled_from(TFIDF_WORDS), max_size=10), max_size=8),
+)
+def test_tfidf_rows_are_those_of_one_dictionary_per_document(
+    training: list[list[str]], docs: list[list[str]]
+) -> None:
+    """Looking bigrams up by word numbers finds each document's terms and counts."""
+    vectorizer = classification.NgramTfidf(min_df=2).fit(training)
+    x = vectorizer.transform(docs)
+    expected = _tfidf_by_dictionaries(vectorizer, docs)
+    assert x.shape == (len(docs), len(vectorizer.vocabulary_))
+    for i, row in enumerate(expected):
+        a, b = x.indptr[i], x.indptr[i + 1]
+        got = dict(zip(x.indices[a:b].tolist(), x.data[a:b].tolist(), strict=True))
+        assert sorted(got) == sorted(row)
+        assert np.allclose([got[c] for c in row], list(row.values()), rtol=1e-12)
