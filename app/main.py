@@ -194,10 +194,10 @@ def create_app() -> FastAPI:
             # The form parser's own words name neither the limit's unit nor a way out.
             status_code = 413
             detail = (
-                f"A text box held more than {FORM_FIELD_LIMIT} ({FORM_FIELD_BYTES:,} bytes), more "
-                "than one form field "
-                "takes, so nothing was sent on. Go back to keep your text, and upload it as a "
-                "file instead: Try the grader takes a .jsonl file, an assessment its files."
+                f"A text box held more than {FORM_FIELD_LIMIT} ({FORM_FIELD_BYTES:,} bytes), "
+                "more than one form field takes, so nothing was sent on. Go back to keep your "
+                "text, and upload it as a file instead: Try the grader takes a .jsonl file, an "
+                "assessment its files."
             )
         response = error_response(request, status_code, titles.get(status_code, "Error"), detail)
         for name, value in (exc.headers or {}).items():

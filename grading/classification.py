@@ -20,7 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from grading.errors import ModelError
-from grading.text import FENCE_RE, INLINE_CODE_RE, TextFacts, clip
+from grading.text import FENCE_RE, INLINE_CODE_RE, TextFacts, case_sensitive_twin, clip
 from grading.types import COMMENT_KINDS
 
 FLAG_CLASSES: tuple[str, ...] = ("none", "rewrite", "framework")
@@ -240,52 +240,6 @@ def _hint_re(hints: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("|".join(re.escape(h) for h in hints), re.I)
 
 
-def _case_sensitive(pattern: re.Pattern[str]) -> re.Pattern[str] | None:
-    """`pattern` without re.I, to run on lower-cased text; None when that could differ.
-
-    Case-insensitive matching folds every character it compares, which makes it several
-    times slower than matching lower-cased text exactly. On ASCII text the two agree when the
-    pattern spells no upper-case letter of its own. Remembered per pattern object: hashing a
-    compiled pattern, as a cache keyed by the pattern would, hashes all its code each time.
-    """
-    known = _folded.get(id(pattern))
-    if known is not None and known[0] is pattern:
-        return known[1]
-    literal = re.sub(r"\\.", "", pattern.pattern)
-    folded = (
-        None
-        if not pattern.flags & re.I or literal != literal.lower()
-        else re.compile(pattern.pattern, pattern.flags & ~re.I)
-    )
-    _folded[id(pattern)] = (pattern, folded)
-    return folded
-
-
-# Each pattern `_case_sensitive` was asked about, by id, with the pattern itself: kept alive, its
-# id cannot be taken by another.
-_folded: dict[int, tuple[re.Pattern[str], re.Pattern[str] | None]] = {}
-
-
-def find(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
-    """`pattern.search(text)`, by lower-casing ASCII text when that gives the same span.
-
-    The match's span is that of the same search on `text`; its groups are lower-cased.
-    """
-    folded = _case_sensitive(pattern)
-    if folded is None or not text.isascii():
-        return pattern.search(text)
-    return folded.search(text.lower())
-
-
-def matched_words(pattern: re.Pattern[str], text: str) -> set[str]:
-    """The lower-cased text of every match of `pattern` in `text`, by lower-casing ASCII text
-    when that finds the same matches (see `find`)."""
-    folded = _case_sensitive(pattern)
-    if folded is None or not text.isascii():
-        return {m.group(0).lower() for m in pattern.finditer(text)}
-    return {m.group(0) for m in folded.finditer(text.lower())}
-
-
 def contains_any(text: str, words: tuple[str, ...]) -> bool:
     """Whether `text` contains one of `words`: `any(w in text for w in words)` without a
     generator, which costs more than the substring tests themselves."""
@@ -302,7 +256,7 @@ def search(
     *,
     lower: str | None = None,
 ) -> re.Match[str] | None:
-    """`find(pattern, text)`, skipped when none of the lower-case `hints` occurs in the text.
+    """`text.find(pattern, text)`, skipped when none of the lower-case `hints` occurs in the text.
 
     Most texts have no hint, and a substring test per hint on the lower-cased text is several
     times cheaper than any case-insensitive regex scan, the hints' own alternation included.
@@ -317,7 +271,7 @@ def search(
         lower = text.lower()
     if hints and not contains_any(lower, hints):
         return None
-    folded = _case_sensitive(pattern)
+    folded = case_sensitive_twin(pattern)
     return pattern.search(text) if folded is None else folded.search(lower)
 
 

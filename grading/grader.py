@@ -774,10 +774,10 @@ def routing_reasons(
     (unless its finder writes the key's own fix on the bug's lines: `_writes_keys_fix`); a
     comment on a missed bug's lines (or in its file, with no line) that raises a problem but is
     not credited (a terse find the matcher misread, or a near miss), shown with the candidate's
-    words beside the key; a
-    find resting on a question that states no defect or correction, outright or as a question;
-    a red flag the classifier is unsure of; a total near a decision boundary. A sure red flag
-    is shown for confirmation but does not route the review: it changes no score.
+    words beside the key; a find resting on a question that states no defect or correction,
+    outright or as a question; a red flag the classifier is unsure of; a total near a decision
+    boundary. A sure red flag is shown for confirmation but does not route the review: it
+    changes no score.
     """
     reasons: list[str] = []
     low, high = settings.uncertain
@@ -940,10 +940,10 @@ def _raises_problem(label: CommentLabel, unit: Unit, p_replace: float) -> bool:
     there: it is neither a near miss nor a find a human must rescue. Nor is unease that names
     no cause ("this lock looks sus", "could be more robust"). A comment the classifier
     misreads as style but that states a correction, or reports a symptom seen when running the
-    code (`reports_symptom`), still counts, unless its author labels it
-    a nit. `p_replace` is the red-flag classifier's probability that the comment proposes
-    replacing the code (a rewrite or a framework): such a comment raises a problem only when
-    the classifier is sure it also reports a defect.
+    code (`reports_symptom`), still counts, unless its author labels it a nit. `p_replace` is
+    the red-flag classifier's probability that the comment proposes replacing the code (a
+    rewrite or a framework): such a comment raises a problem only when the classifier is sure
+    it also reports a defect.
     """
     sure_defect = label.kind == "defect" and label.confidence >= SURE_DEFECT
     if p_replace >= REPLACE_BAR and not sure_defect:

@@ -232,3 +232,49 @@ def unstorable(value: str) -> Literal["nul", "surrogate"] | None:
     if _LONE_SURROGATE.search(value):
         return "surrogate"
     return None
+
+
+def case_sensitive_twin(pattern: re.Pattern[str]) -> re.Pattern[str] | None:
+    """`pattern` without re.I, to run on lower-cased text; None when that could differ.
+
+    Case-insensitive matching folds every character it compares, which makes it several
+    times slower than matching lower-cased text exactly. On ASCII text the two agree when the
+    pattern spells no upper-case letter of its own. Remembered per pattern object: hashing a
+    compiled pattern, as a cache keyed by the pattern would, hashes all its code each time.
+    """
+    known = _folded.get(id(pattern))
+    if known is not None and known[0] is pattern:
+        return known[1]
+    literal = re.sub(r"\\.", "", pattern.pattern)
+    folded = (
+        None
+        if not pattern.flags & re.I or literal != literal.lower()
+        else re.compile(pattern.pattern, pattern.flags & ~re.I)
+    )
+    _folded[id(pattern)] = (pattern, folded)
+    return folded
+
+
+# Each pattern `case_sensitive_twin` was asked about, by id, with the pattern itself: kept
+# alive, its id cannot be taken by another.
+_folded: dict[int, tuple[re.Pattern[str], re.Pattern[str] | None]] = {}
+
+
+def find(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
+    """`pattern.search(text)`, by lower-casing ASCII text when that gives the same span.
+
+    The match's span is that of the same search on `text`; its groups are lower-cased.
+    """
+    folded = case_sensitive_twin(pattern)
+    if folded is None or not text.isascii():
+        return pattern.search(text)
+    return folded.search(text.lower())
+
+
+def matched_words(pattern: re.Pattern[str], text: str) -> set[str]:
+    """The lower-cased text of every match of `pattern` in `text`, by lower-casing ASCII text
+    when that finds the same matches (see `find`)."""
+    folded = case_sensitive_twin(pattern)
+    if folded is None or not text.isascii():
+        return {m.group(0).lower() for m in pattern.finditer(text)}
+    return {m.group(0) for m in folded.finditer(text.lower())}

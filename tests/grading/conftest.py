@@ -3,10 +3,12 @@ shipped assessments, and reviews built from a few comments."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 
 import pytest
+from hypothesis import strategies as st
 
 from grading import (
     AnswerKey,
@@ -63,3 +65,15 @@ def grade(
 ) -> Grade:
     """`grader`'s grade of a review of these comments on `a`."""
     return grader.grade(review(*comments, summary=summary, assessment=a.slug), a, k)
+
+
+def texts_of(
+    pieces: Sequence[str], *, glues: Sequence[str] = (" ", "", "\n"), max_pieces: int = 10
+) -> st.SearchStrategy[str]:
+    """Texts made of `pieces` joined by one of `glues`: what a fast path and the pattern it
+    stands for must agree on, edge cases (case folding, glued words) included."""
+    return st.builds(
+        lambda parts, glue: glue.join(parts),
+        st.lists(st.sampled_from(list(pieces)), max_size=max_pieces),
+        st.sampled_from(list(glues)),
+    )

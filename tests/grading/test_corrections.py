@@ -14,7 +14,6 @@ from dataclasses import replace
 import numpy as np
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from grading import (
     AnswerKey,
@@ -29,7 +28,6 @@ from grading.corrections import (
     VAGUE_RE,
     _may_name_identifier,
     _may_name_operator,
-    _says_vague_phrase,
     asks_correction,
     code_tokens,
     line_tokens,
@@ -41,8 +39,9 @@ from grading.grader import routing_reasons
 from grading.matching import F, Unit, build_index, unit_features
 from grading.scoring import CommentView
 from grading.synthetic import examples_of, parse_correction
+from grading.text import find
 from grading.types import COMMENT_KINDS, SUMMARY, CommentLabel, RedFlag
-from tests.grading.conftest import grade, review, shipped
+from tests.grading.conftest import grade, review, shipped, texts_of
 
 LIMIT_LINE = 44  # `return w.count < limit, nil` in the Go fixture
 
@@ -145,10 +144,9 @@ CUE_PIECES = [
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.lists(st.sampled_from(CUE_PIECES), max_size=10), st.sampled_from([" ", "", "\n"]))
-def test_correction_scan_agrees_with_the_pattern(pieces: list[str], glue: str) -> None:
+@given(texts_of(CUE_PIECES))
+def test_correction_scan_agrees_with_the_pattern(text: str) -> None:
     """The alternative-by-alternative scan answers as one search of CORRECTION_RE does."""
-    text = glue.join(pieces)
     assert states_correction(text) is (CORRECTION_RE.search(text) is not None)
 
 
@@ -183,12 +181,9 @@ CODE_PIECES = [
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.lists(st.sampled_from(CODE_PIECES), max_size=10), st.sampled_from([" ", "", "\n"]))
-def test_code_token_shortcuts_skip_only_scans_that_find_nothing(
-    pieces: list[str], glue: str
-) -> None:
+@given(texts_of(CODE_PIECES))
+def test_code_token_shortcuts_skip_only_scans_that_find_nothing(text: str) -> None:
     """The substring tests in front of the prose scans rule out only texts they cannot match."""
-    text = glue.join(pieces)
     if not _may_name_operator(text):
         assert PROSE_OPERATOR_RE.search(text) is None
     if not _may_name_identifier(text):
@@ -219,11 +214,10 @@ VAGUE_PIECES = [
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.lists(st.sampled_from(VAGUE_PIECES), max_size=10), st.sampled_from([" ", "", "\n"]))
-def test_vague_phrase_search_agrees_with_the_pattern(pieces: list[str], glue: str) -> None:
+@given(texts_of(VAGUE_PIECES))
+def test_vague_phrase_search_agrees_with_the_pattern(text: str) -> None:
     """The search on lower-cased text finds a phrase exactly when VAGUE_RE does."""
-    text = glue.join(pieces)
-    assert _says_vague_phrase(text) is (VAGUE_RE.search(text) is not None)
+    assert (find(VAGUE_RE, text) is not None) is (VAGUE_RE.search(text) is not None)
 
 
 @pytest.mark.parametrize("comment", ["`<=` not `<`", "should be <=", "off by one, should be `<=`"])

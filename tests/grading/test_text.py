@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from grading.text import LINE_REF_RE, line_refs
+from tests.grading.conftest import texts_of
 
 
 @pytest.mark.parametrize(
@@ -28,10 +28,9 @@ REF_PIECES = ["line", "Lines", "LINE", "l", "L.", "ln", "x", "_", "4", "12", "-"
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.lists(st.sampled_from(REF_PIECES), max_size=8), st.sampled_from([" ", ""]))
-def test_line_refs_find_what_the_pattern_finds(pieces: list[str], glue: str) -> None:
+@given(texts_of(REF_PIECES, glues=(" ", ""), max_pieces=8))
+def test_line_refs_find_what_the_pattern_finds(text: str) -> None:
     """The scan of the lower-cased text finds the references LINE_REF_RE finds."""
-    text = glue.join(pieces)
     expected = []
     for m in LINE_REF_RE.finditer(text):
         start = int(m.group(1))
