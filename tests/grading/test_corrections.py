@@ -35,7 +35,7 @@ from grading.corrections import (
     reports_symptom,
     states_correction,
 )
-from grading.grader import routing_reasons
+from grading.routing import routing_reasons
 from grading.matching import F, Unit, build_index, unit_features
 from grading.scoring import CommentView
 from grading.synthetic import examples_of, parse_correction

@@ -1,0 +1,29 @@
+"""What the models said about one review: the grader's reading before it decides anything."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from grading.matching import FEATURES, Unit
+
+# A feature's column in `Analysis.features`.
+F = {name: i for i, name in enumerate(FEATURES)}
+
+
+@dataclass
+class Analysis:
+    """Everything the models said about one review, before scoring."""
+
+    units: list[Unit]
+    features: np.ndarray  # (n_units, n_bugs, n_features)
+    proba: np.ndarray  # (n_units, n_bugs)
+    kind_proba: np.ndarray  # (n_units, n_kinds)
+    tradeoff: np.ndarray  # (n_units,)
+    flag_proba: np.ndarray  # (n_units, n_flags)
+    # Decided over the whole batch at once when the grader analysed it: each unit's kind
+    # index (`CommentClassifier.decide`) and, per bug, the first comment finding it (see
+    # `Grader.decide_matches`); `first` is not recomputed if `proba` is changed afterwards.
+    kinds: list[int]
+    first: list[int]

@@ -1,0 +1,217 @@
+"""Whether a grade needs a human before it is used, and why (the review's `review_reasons`)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from grading import scoring
+from grading.analysis import Analysis, F
+from grading.corrections import asks_correction, line_tokens, reports_symptom
+from grading.matching import REPLACE_BAR, SUMMARY, AssessmentIndex, Unit
+from grading.text import code_spans, normalise_space
+from grading.types import CommentLabel, NearMiss, RedFlag, Review, comment_label
+
+if TYPE_CHECKING:
+    from grading.grader import GraderSettings
+
+# A comment its author labels a nit (Conventional Comments: "nit:", "nitpick:") is cosmetic by
+# their own account.
+NIT_RE = re.compile(r"\s*(?:\*\*|_)?nit(?:pick)?\b", re.I)
+SURE_DEFECT = 0.5  # the classifier's confidence from which a comment surely reports a defect
+KEYS_FIX_CACHE_SIZE = 64
+
+
+def routing_reasons(
+    review: Review,
+    a: Analysis,
+    index: AssessmentIndex,
+    settings: GraderSettings,
+    *,
+    found: Mapping[str, int],
+    labels: Sequence[CommentLabel],
+    flags: Sequence[RedFlag],
+    views: Sequence[scoring.CommentView],
+    near_misses: Sequence[NearMiss],
+    total: float,
+) -> list[str]:
+    """Why a human should look before the score is used; empty when nobody needs to.
+
+    A review goes to a human when the score may be wrong: a bug whose best match is uncertain
+    (unless its finder writes the key's own fix on the bug's lines: `_writes_keys_fix`); a
+    comment on a missed bug's lines (or in its file, with no line) that raises a problem but is
+    not credited (a terse find the matcher misread, or a near miss), shown with the candidate's
+    words beside the key; a find resting on a question that states no defect or correction,
+    outright or as a question; a red flag the classifier is unsure of; a total near a decision
+    boundary. A sure red flag is shown for confirmation but does not route the review: it
+    changes no score.
+    """
+    reasons: list[str] = []
+    low, high = settings.uncertain
+    threshold = settings.match_threshold
+    bests: list[float] = a.proba.max(axis=0).tolist() if len(a.units) else [0.0] * len(index.bugs)
+    for j, bug in enumerate(index.bugs):
+        best = bests[j]
+        if low <= best < high:
+            if bug.id in found and _writes_keys_fix(a, index, found[bug.id], j, threshold):
+                continue
+            verdict = "found" if bug.id in found else "missed"
+            reasons.append(f"uncertain match: '{bug.id}' {verdict} with best confidence {best:.2f}")
+    for bug_id, i in sorted(found.items(), key=lambda item: item[1]):
+        if i == SUMMARY:
+            continue
+        label = labels[i]
+        if (
+            label.kind == "question"
+            and label.confidence >= settings.question_find
+            and not a.units[i].correction
+            and not asks_correction(a.units[i].text)
+        ):
+            reasons.append(
+                f"{comment_label(i)} finds '{bug_id}' only by asking: whether the question "
+                "states the defect is for a human to say"
+            )
+    uncredited: dict[tuple[int, str], str] = {(n.comment, n.bug): n.kind for n in near_misses}
+    replace = a.flag_proba[: len(labels), 1:].sum(axis=1).tolist()
+    finding: list[bool] = np.asarray((a.proba[: len(labels)] >= threshold).any(axis=1)).tolist()
+    for i, label in enumerate(labels):
+        if not raises_problem(label, a.units[i], replace[i]) or finding[i]:
+            continue
+        in_range = a.features[i, :, F["in_range"]].tolist()
+        for j, bug in enumerate(index.bugs):
+            if bug.id in found:
+                continue
+            if in_range[j] > 0:
+                uncredited.setdefault((i, bug.id), "uncredited")
+            elif _in_file_without_line(a.units[i], index.targets[j].file_index):
+                uncredited.setdefault((i, bug.id), "in_file")
+    by_id = {b.id: b for b in index.bugs}
+    for (i, bug_id), kind in sorted(uncredited.items()):
+        what = {
+            "misdiagnosed": "points at the lines of",
+            "misplaced": "describes, away from its lines,",
+            "uncredited": "raises a problem on the lines of",
+            "in_file": "raises a problem, with no line, in the file of",
+        }[kind]
+        words = normalise_space(review.comments[i].body)
+        words = words if len(words) <= 160 else words[:159] + "…"
+        reasons.append(
+            f"{comment_label(i)} {what} '{bug_id}' but is not credited with finding it: "
+            f'"{words}"; the key says: "{by_id[bug_id].title}"'
+        )
+    view_of = {v.comment: v for v in views}
+    for flag in flags:
+        if flag.kind in ("rewrite", "framework"):
+            view = view_of.get(flag.comment)
+            sure = view is not None and view.flag_confidence >= settings.flag_sure
+        elif flag.kind == "no_questions":
+            p_question = float(a.kind_proba[:, 2].max()) if len(a.units) else 0.0
+            sure = p_question < settings.question_unsure
+        else:
+            sure = all(
+                lab.confidence >= settings.flag_sure for lab in labels if lab.kind == "style"
+            )
+        if not sure:
+            reasons.append(f"red flag '{flag.kind}' to confirm: the evidence for it is unsure")
+    for boundary in settings.boundaries:
+        if abs(total - boundary) <= settings.boundary_margin:
+            reasons.append(
+                f"total {total:.1f} is within {settings.boundary_margin:g} of the "
+                f"decision boundary {boundary:g}"
+            )
+    return reasons
+
+
+def _in_file_without_line(unit: Unit, file_index: int) -> bool:
+    """Whether a comment names a bug's file but no line: it points at the whole file, and in a
+    small file that is the bug's place ("`bitcount(7)` never comes back" on bitcount.py)."""
+    return unit.start is None and unit.file_index >= 0 and unit.file_index == file_index
+
+
+def _writes_keys_fix(
+    a: Analysis, index: AssessmentIndex, comment: int, j: int, threshold: float
+) -> bool:
+    """Whether a comment finds bug `j` by writing the key's own fix on the bug's lines.
+
+    A one-line correction ("`> 500` -> `>= 500`", "should this be `zone` too?") shares few
+    words with a key, so the matcher's confidence in it stays middling; but when it states a
+    correction, sits on (or beside) the bug's lines and names code the key writes (in
+    backticks) and those lines lack, it says what the key says (RUBRIC.md: it names the
+    defect and points at the code). Only the key's code counts: a long key's prose names
+    incidental numbers ("1,000 records") that a wrong correction can name too. A comment
+    proposing to replace the code states no correction.
+    """
+    if comment == SUMMARY:
+        return False
+    fix = _keys_fix_tokens(index, j)
+    if not fix:
+        return False
+    for r, unit in enumerate(a.units):
+        if unit.comment != comment or a.proba[r, j] < threshold:
+            continue
+        f = a.features[r, j]
+        anchored = f[F["in_range"]] > 0 or f[F["near_range"]] > 0
+        replacing = float(a.flag_proba[r, 1:].sum()) >= REPLACE_BAR
+        stated = f[F["states_correction"]] > 0 or (not replacing and asks_correction(unit.text))
+        if anchored and stated and not fix.isdisjoint(unit.tokens):
+            return True
+    return False
+
+
+def _keys_fix_tokens(index: AssessmentIndex, j: int) -> frozenset[str]:
+    """The code tokens bug `j`'s key writes in backticks and its lines lack: its fix.
+
+    Read once per index for all its bugs: the fix depends on the key, not on the review.
+    """
+    known = _keys_fixes.get(id(index))
+    if known is None or known[0] is not index:
+        if len(_keys_fixes) >= KEYS_FIX_CACHE_SIZE:
+            _keys_fixes.clear()
+        fixes = [_read_keys_fix(index, j) for j in range(len(index.bugs))]
+        known = _keys_fixes[id(index)] = (index, fixes)
+    return known[1][j]
+
+
+# Each index's fixes by bug (see `_keys_fix_tokens`), with the index itself: an id alone can
+# be reused once its index is gone.
+_keys_fixes: dict[int, tuple[AssessmentIndex, list[frozenset[str]]]] = {}
+
+
+def _read_keys_fix(index: AssessmentIndex, j: int) -> frozenset[str]:
+    bug = index.bugs[j]
+    written = "\n".join((bug.title, bug.description, *bug.phrases))
+    out = set()
+    for span in code_spans(written):
+        for token in line_tokens(span):
+            t = index.token_vocab.get(token)
+            if t is not None and index.new_tok[t, j] > 0:
+                out.add(token)
+    return frozenset(out)
+
+
+def raises_problem(label: CommentLabel, unit: Unit, p_replace: float) -> bool:
+    """Whether a comment can find a bug or miss one: it reports a defect, or states a defect or
+    its correction in the words reviewers use ("should be 16", "typo", "doesn't close").
+
+    A naming remark, a style nit or a framework suggestion on a bug's lines diagnoses nothing
+    there: it is neither a near miss nor a find a human must rescue. Nor is unease that names
+    no cause ("this lock looks sus", "could be more robust"). A comment the classifier
+    misreads as style but that states a correction, or reports a symptom seen when running the
+    code (`reports_symptom`), still counts, unless its author labels it a nit. `p_replace` is
+    the red-flag classifier's probability that the comment proposes replacing the code (a
+    rewrite or a framework): such a comment raises a problem only when the classifier is sure
+    it also reports a defect.
+    """
+    sure_defect = label.kind == "defect" and label.confidence >= SURE_DEFECT
+    if p_replace >= REPLACE_BAR and not sure_defect:
+        return False
+    if label.kind != "defect" and (
+        label.kind == "praise"
+        or not (unit.correction or reports_symptom(unit.text))
+        or NIT_RE.match(unit.text) is not None
+    ):
+        return False
+    return not unit.vague
