@@ -70,7 +70,16 @@ SYMPTOM_RE = re.compile(
     r"\w(?:error|exception)\b|\bhangs?\b|\bhung\b|\bforever\b|\binfinite(?:ly)?\b"
     r"|\bnever\s+(?:returns|ends|terminates|finishes|comes\s+back)\b|\bstack\s*overflow"
     r"|\b(?:returns?|gives?|outputs?|prints?|yields?|comes?\s+out(?:\s+as)?)\b[^.?!\n]{0,60}"
-    r"\b(?:but|expected|docstring|instead)\b",
+    r"\b(?:but|expected|docstring|instead)\b"
+    # A tester's notation, a call or an input and what came out: "`levenshtein("abc", "abc")`
+    # = 3", "`wrap(body, 153)` returns []", "`"(()"` -> true", "= 7, expected 0".
+    r"|\w\([^()\n]{0,80}\)`?\s*(?:(?:->|→|=>|==?|returns?|gives?)\s*`?[\w\[{\"'-]"
+    r"|(?:is|was)\s+`?(?:-?\d+(?:\.\d+)?`?(?=\s*(?:[.,;:)!]|$|\s(?:but|instead|expected|not)\b))"
+    r"|true\b|false\b|null\b|none\b|nil\b|undefined\b|\[|\{|[\"']))"
+    r"|[\"'`][^\"'`\n]{1,40}[\"'`]`?\s*(?:->|→|=>)\s*`?(?:true|false|null|none|nil|undefined|-?\d"
+    r"|\[\]|\{\})"
+    r"|(?:=|->|→)\s*[^.?!\n]{0,40}\bexpected\b"
+    r"|\b(?:returns?|gives?)\s+(?:an?\s+)?(?:empty|true|false|null|none|nil|undefined|\[\]|\{\})",
     re.I,
 )
 # A defect or its correction put as a question, as terse reviewers often write one: the
@@ -276,8 +285,9 @@ def states_correction(text: str) -> bool:
 
 
 def reports_symptom(text: str) -> bool:
-    """Whether a text reports what the code does wrong when run (`SYMPTOM_RE`)."""
-    return SYMPTOM_RE.search(text) is not None
+    """Whether a text reports what the code does wrong when run (`SYMPTOM_RE`), outside its
+    code blocks: a pasted suggestion is code, not a report."""
+    return SYMPTOM_RE.search(FENCE_RE.sub(" ", text) if "```" in text else text) is not None
 
 
 def asks_correction(text: str) -> bool:

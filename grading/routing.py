@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -12,8 +13,9 @@ from grading import scoring
 from grading.analysis import Analysis, F
 from grading.corrections import asks_correction, line_tokens, reports_symptom
 from grading.matching import REPLACE_BAR, SUMMARY, AssessmentIndex, Unit
-from grading.text import code_spans, normalise_space
-from grading.types import CommentLabel, NearMiss, RedFlag, Review, comment_label
+from grading.outline import Holder, holder_of
+from grading.text import code_spans, identifiers, normalise_space
+from grading.types import CommentLabel, NearMiss, RedFlag, Review, SeededBug, comment_label
 
 if TYPE_CHECKING:
     from grading.grader import GraderSettings
@@ -22,7 +24,8 @@ if TYPE_CHECKING:
 # their own account.
 NIT_RE = re.compile(r"\s*(?:\*\*|_)?nit(?:pick)?\b", re.I)
 SURE_DEFECT = 0.5  # the classifier's confidence from which a comment surely reports a defect
-KEYS_FIX_CACHE_SIZE = 64
+KEY_READING_CACHE_SIZE = 64
+MIN_HOLDER_NAME = 4
 
 
 def routing_reasons(
@@ -77,17 +80,35 @@ def routing_reasons(
     uncredited: dict[tuple[int, str], str] = {(n.comment, n.bug): n.kind for n in near_misses}
     replace = a.flag_proba[: len(labels), 1:].sum(axis=1).tolist()
     finding: list[bool] = np.asarray((a.proba[: len(labels)] >= threshold).any(axis=1)).tolist()
+    holders = _key_reading(index).holders
     for i, label in enumerate(labels):
-        if not raises_problem(label, a.units[i], replace[i]) or finding[i]:
+        unit = a.units[i]
+        if not raises_problem(label, unit, replace[i]) or finding[i]:
             continue
         in_range = a.features[i, :, F["in_range"]].tolist()
+        symptom = reports_symptom(unit.text)
         for j, bug in enumerate(index.bugs):
             if bug.id in found:
                 continue
+            target = index.targets[j]
             if in_range[j] > 0:
                 uncredited.setdefault((i, bug.id), "uncredited")
-            elif _in_file_without_line(a.units[i], index.targets[j].file_index):
+            elif _in_file_without_line(unit, target.file_index):
                 uncredited.setdefault((i, bug.id), "in_file")
+            elif symptom and _reports_on_holder(unit, target.file_index, holders[j]):
+                uncredited.setdefault((i, bug.id), "symptom")
+    summary_symptoms = [
+        r
+        for r, unit in enumerate(a.units)
+        if unit.comment == SUMMARY
+        and not unit.vague
+        and reports_symptom(unit.text)
+        and float(a.proba[r].max(initial=0.0)) < threshold
+    ]
+    for r in summary_symptoms:
+        for j, bug in enumerate(index.bugs):
+            if bug.id not in found and any(_names(a.units[r], h) for h, _ in holders[j]):
+                uncredited.setdefault((SUMMARY, bug.id), "symptom")
     by_id = {b.id: b for b in index.bugs}
     for (i, bug_id), kind in sorted(uncredited.items()):
         what = {
@@ -95,8 +116,9 @@ def routing_reasons(
             "misplaced": "describes, away from its lines,",
             "uncredited": "raises a problem on the lines of",
             "in_file": "raises a problem, with no line, in the file of",
+            "symptom": "reports a symptom of the function holding",
         }[kind]
-        words = normalise_space(review.comments[i].body)
+        words = normalise_space(review.summary if i == SUMMARY else review.comments[i].body)
         words = words if len(words) <= 160 else words[:159] + "…"
         reasons.append(
             f"{comment_label(i)} {what} '{bug_id}' but is not credited with finding it: "
@@ -162,22 +184,62 @@ def _writes_keys_fix(
 
 
 def _keys_fix_tokens(index: AssessmentIndex, j: int) -> frozenset[str]:
-    """The code tokens bug `j`'s key writes in backticks and its lines lack: its fix.
+    """The code tokens bug `j`'s key writes in backticks and its lines lack: its fix."""
+    return _key_reading(index).fixes[j]
 
-    Read once per index for all its bugs: the fix depends on the key, not on the review.
-    """
-    known = _keys_fixes.get(id(index))
+
+@dataclass(frozen=True)
+class _KeyReading:
+    """What routing reads from an answer key and its code, once per index: it depends on the
+    key, not on the review."""
+
+    fixes: list[frozenset[str]]  # per bug, see `_keys_fix_tokens`
+    # Per bug, the functions holding its line ranges, each with the last line it holds there.
+    holders: list[tuple[tuple[Holder, int], ...]]
+
+
+def _key_reading(index: AssessmentIndex) -> _KeyReading:
+    known = _key_readings.get(id(index))
     if known is None or known[0] is not index:
-        if len(_keys_fixes) >= KEYS_FIX_CACHE_SIZE:
-            _keys_fixes.clear()
-        fixes = [_read_keys_fix(index, j) for j in range(len(index.bugs))]
-        known = _keys_fixes[id(index)] = (index, fixes)
-    return known[1][j]
+        if len(_key_readings) >= KEY_READING_CACHE_SIZE:
+            _key_readings.clear()
+        reading = _KeyReading(
+            fixes=[_read_keys_fix(index, j) for j in range(len(index.bugs))],
+            holders=[_read_holders(index, bug) for bug in index.bugs],
+        )
+        known = _key_readings[id(index)] = (index, reading)
+    return known[1]
 
 
-# Each index's fixes by bug (see `_keys_fix_tokens`), with the index itself: an id alone can
-# be reused once its index is gone.
-_keys_fixes: dict[int, tuple[AssessmentIndex, list[frozenset[str]]]] = {}
+# Each index's reading, with the index itself: an id alone can be reused once its index is
+# gone.
+_key_readings: dict[int, tuple[AssessmentIndex, _KeyReading]] = {}
+
+
+def _read_holders(index: AssessmentIndex, bug: SeededBug) -> tuple[tuple[Holder, int], ...]:
+    snippet = index.assessment.file(bug.file) if bug.file else None
+    if snippet is None:
+        return ()
+    held = ((holder_of(snippet.text, r.start), r.end) for r in bug.lines)
+    return tuple((holder, end) for holder, end in held if holder is not None)
+
+
+def _reports_on_holder(unit: Unit, file_index: int, holders: Sequence[tuple[Holder, int]]) -> bool:
+    """Whether a symptom is reported against a function holding a bug: left on its code
+    above the bug (its signature, most often), or naming it ("`wrap(body, 153)` returns []",
+    whatever file the comment names)."""
+    for holder, last in holders:
+        start = unit.start
+        if unit.file_index == file_index and start is not None and holder.line <= start <= last:
+            return True
+        if _names(unit, holder):
+            return True
+    return False
+
+
+def _names(unit: Unit, holder: Holder) -> bool:
+    # A short name ("run", "get") is an ordinary word too often to say which function is meant.
+    return len(holder.name) >= MIN_HOLDER_NAME and holder.name.lower() in identifiers(unit.text)
 
 
 def _read_keys_fix(index: AssessmentIndex, j: int) -> frozenset[str]:

@@ -35,8 +35,8 @@ from grading.corrections import (
     reports_symptom,
     states_correction,
 )
-from grading.routing import routing_reasons
 from grading.matching import F, Unit, build_index, unit_features
+from grading.routing import routing_reasons
 from grading.scoring import CommentView
 from grading.synthetic import examples_of, parse_correction
 from grading.text import find
@@ -713,6 +713,31 @@ def test_a_problem_raised_in_a_bugs_file_without_a_line_routes(
     assert not any("in the file of" in r for r in elsewhere.evidence.review_reasons)
 
 
+def test_a_symptom_reported_against_a_bugs_function_routes(
+    grader: Grader, go_assessment: Assessment, go_key: AnswerKey
+) -> None:
+    """A tester leaves what they saw on the function's signature, or names the function in
+    the summary: the faulty line inside it is not pointed at, so a human reads it beside the
+    key; the same words on another function's code point at nothing of the bugs'."""
+    words = "ran it: `Allow(id, t0)` gives `(false, nil)` forever once a minute has passed"
+    holder = "reports a symptom of the function holding"
+    on_signature = grade(
+        grader, go_assessment, go_key, {"file": "quota.go", "line": 32, "body": words}
+    )
+    in_summary = grade(grader, go_assessment, go_key, summary=words)
+    for g in (on_signature, in_summary):
+        missed = {b.id for b in go_key.bugs} - {m.bug for m in g.matches}
+        routed = [r for r in g.evidence.review_reasons if holder in r]
+        assert missed and g.needs_review
+        assert {bug for bug in missed if any(f"'{bug}'" in r for r in routed)} == missed
+    assert in_summary.evidence.review_reasons[0].startswith("the summary ")
+    unnamed = "ran it: the handler gives `(false, nil)` forever once a minute has passed"
+    elsewhere = grade(
+        grader, go_assessment, go_key, {"file": "quota.go", "line": 48, "body": unnamed}
+    )
+    assert not any(holder in r for r in elsewhere.evidence.review_reasons)
+
+
 @pytest.mark.parametrize(
     ("text", "reports"),
     [
@@ -720,6 +745,13 @@ def test_a_problem_raised_in_a_bugs_file_without_a_line_routes(
         ("find_in_sorted([1, 3], 2) -> RecursionError", True),
         ("to_base(31, 16) returns 'F1', docstring says '1F'", True),
         ("throws NullPointerException on an empty list", True),
+        ('`levenshtein("abc", "abc")` = 3, expected 0', True),
+        ('wrap("your code is 4821", 153) returns []', True),
+        ('`"(()"` -> true', True),
+        ('levenshtein("abc", "abc") is 3.', True),
+        ("parse on a blank line returns an empty dict", True),
+        ("`stream()` is 40+ lines, split it", False),
+        ("```suggestion\nif lookup(key) == null {\n```", False),
         ("hangs under load", True),
         ("error handling reads well", False),
         ("it returns the ids in order", False),
