@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -143,6 +144,33 @@ class SnippetLine:
     starts: list[tuple[str, str]] = field(default_factory=list)  # (bug|decoy, key) begun here
 
 
+@dataclass(frozen=True)
+class ReasonView:
+    """Why the auto-grader asks a human, with the comment it is about (SUMMARY for the
+    summary, None for the review as a whole) taken off the front of the engine's words."""
+
+    comment: int | None
+    text: str
+
+
+# The engine starts a reason about one comment with "comment N " or "the summary ".
+REASON_SUBJECT_RE = re.compile(r"(?:comment (\d+)|the summary) (?=\S)")
+
+
+def reason_views(grade: Grade | None) -> list[ReasonView]:
+    """The auto-grader's reasons for asking a human, each tied to its comment where it names one."""
+    out = []
+    for reason in grade.evidence.review_reasons if grade else ():
+        subject = REASON_SUBJECT_RE.match(reason)
+        if subject is None:
+            out.append(ReasonView(None, reason[:1].upper() + reason[1:]))
+            continue
+        number = subject.group(1)
+        comment = int(number) - 1 if number is not None else SUMMARY
+        out.append(ReasonView(comment, reason[subject.end() :]))
+    return out
+
+
 @dataclass
 class ReviewPage:
     """Everything the review page shows."""
@@ -162,6 +190,7 @@ class ReviewPage:
     near_misses: list[NoteView]
     false_alarms: list[NoteView]
     flags: list[FlagView]
+    review_reasons: list[ReasonView]
     dimensions: list[DimensionView]
     auto_total: float | None
     total: float
@@ -439,6 +468,7 @@ def build_review_page(session: Session, submission_id: int) -> ReviewPage:
         near_misses=near_misses,
         false_alarms=false_alarms,
         flags=flags,
+        review_reasons=reason_views(grade),
         dimensions=dimensions,
         auto_total=auto.total if auto else None,
         total=now.total,

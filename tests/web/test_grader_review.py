@@ -179,6 +179,36 @@ def test_review_page_shows_the_evidence(
         assert f"<kbd>{key}</kbd>" in page
 
 
+def test_the_review_page_says_why_a_human_is_asked(
+    client: TestClient, session: Session, grader: tuple[User, str]
+) -> None:
+    """The engine's reasons for routing a review sit in the panel, each tied to the comment it
+    is about, with the candidate's words beside the key's; a signed grade no longer asks."""
+    submission = make_submission(session, comments=COMMENTS, summary="Streams hang on retry.")
+    why = [
+        "uncertain match: 'stream-retry-duplicates' found with best confidence 0.55",
+        "comment 3 points at the lines of 'stream-usage-lost' but is not credited with finding "
+        'it: "usage is logged <twice>"; the key says: "Streaming usage is recorded on success"',
+        "the summary reports a symptom of the function holding 'stream-retry-duplicates' but is "
+        'not credited with finding it: "Streams hang on retry."; the key says: "Retrying"',
+    ]
+    make_auto_score(
+        session, submission, score_dict(), evidence={**EVIDENCE, "needs_review_because": why}
+    )
+    page = client.get(f"/staff/submissions/{submission.id}").text
+    panel = page[page.index("Why a human is asked") :]
+    assert "Uncertain match: &#39;stream-retry-duplicates&#39; found" in panel
+    assert (
+        '<a href="#comment-2">Comment 3</a> points at the lines of &#39;stream-usage-lost&#39;'
+        in panel
+    )
+    assert "usage is logged &lt;twice&gt;" in panel  # the candidate's words, escaped
+    assert '<a href="#comment-summary">Summary</a> reports a symptom of the function' in panel
+
+    no_reasons = _graded(session)
+    assert "Why a human is asked" not in client.get(f"/staff/submissions/{no_reasons.id}").text
+
+
 def test_decisions_recompute_the_total(
     client: TestClient, session: Session, grader: tuple[User, str]
 ) -> None:
