@@ -86,7 +86,7 @@ def routing_reasons(
         if not raises_problem(label, unit, replace[i]) or finding[i]:
             continue
         in_range = a.features[i, :, F["in_range"]].tolist()
-        symptom = reports_symptom(unit.text)
+        symptom: bool | None = None  # read only when a bug's function could be its subject
         for j, bug in enumerate(index.bugs):
             if bug.id in found:
                 continue
@@ -95,20 +95,24 @@ def routing_reasons(
                 uncredited.setdefault((i, bug.id), "uncredited")
             elif _in_file_without_line(unit, target.file_index):
                 uncredited.setdefault((i, bug.id), "in_file")
-            elif symptom and _reports_on_holder(unit, target.file_index, holders[j]):
-                uncredited.setdefault((i, bug.id), "symptom")
-    summary_symptoms = [
-        r
-        for r, unit in enumerate(a.units)
-        if unit.comment == SUMMARY
-        and not unit.vague
-        and reports_symptom(unit.text)
-        and float(a.proba[r].max(initial=0.0)) < threshold
-    ]
-    for r in summary_symptoms:
-        for j, bug in enumerate(index.bugs):
-            if bug.id not in found and any(_names(a.units[r], h) for h, _ in holders[j]):
-                uncredited.setdefault((SUMMARY, bug.id), "symptom")
+            elif holders[j]:
+                if symptom is None:
+                    symptom = reports_symptom(unit.text)
+                if symptom and _reports_on_holder(unit, target.file_index, holders[j]):
+                    uncredited.setdefault((i, bug.id), "symptom")
+    held = [j for j, bug in enumerate(index.bugs) if bug.id not in found and holders[j]]
+    for r, unit in enumerate(a.units):
+        if unit.comment != SUMMARY or not held:
+            continue
+        named = [j for j in held if any(_names(unit, h) for h, _ in holders[j])]
+        if (
+            named
+            and not unit.vague
+            and reports_symptom(unit.text)
+            and float(a.proba[r].max(initial=0.0)) < threshold
+        ):
+            for j in named:
+                uncredited.setdefault((SUMMARY, index.bugs[j].id), "symptom")
     by_id = {b.id: b for b in index.bugs}
     for (i, bug_id), kind in sorted(uncredited.items()):
         what = {
@@ -239,7 +243,12 @@ def _reports_on_holder(unit: Unit, file_index: int, holders: Sequence[tuple[Hold
 
 def _names(unit: Unit, holder: Holder) -> bool:
     # A short name ("run", "get") is an ordinary word too often to say which function is meant.
-    return len(holder.name) >= MIN_HOLDER_NAME and holder.name.lower() in identifiers(unit.text)
+    name = holder.name.lower()
+    return (
+        len(name) >= MIN_HOLDER_NAME
+        and name in unit.text.lower()  # most texts name no function: skip tokenising them
+        and name in identifiers(unit.text)
+    )
 
 
 def _read_keys_fix(index: AssessmentIndex, j: int) -> frozenset[str]:
