@@ -294,3 +294,34 @@ def asks_correction(text: str) -> bool:
     """Whether a question states a defect or its correction for the reader to confirm
     (`ASKED_CORRECTION_RE`), rather than only asking."""
     return ASKED_CORRECTION_RE.search(text) is not None
+
+
+# Prose around code beyond which a comment says more than its code: "`>= 500`", "+1 `cursor`",
+# a suggestion block under "this:" are code with a word or two.
+BARE_CODE_WORDS = 3
+
+
+def is_bare_code(text: str) -> bool:
+    """Whether a text is code with at most a few words of prose: a correction written out."""
+    if "`" not in text:
+        return False
+    prose = INLINE_CODE_RE.sub(" ", FENCE_RE.sub(" ", text))
+    return len(prose.split()) <= BARE_CODE_WORDS
+
+
+def writes_fix(
+    tokens: frozenset[str], lines: frozenset[str], key_code: frozenset[str], *, bare: bool
+) -> bool:
+    """Whether code a comment writes is the key's correction of a bug's lines and no other.
+
+    Everything the comment names that the lines lack is code the key writes (`key_code`, in
+    backticks): "`>= 500`" on `status > 500` against a key saying "`> 500` instead of
+    `>= 500`". A different correction ("`depth >= 0`" where the key writes `depth == 0`)
+    names code the key does not. A key also names code only to say where ("`MemoryStore`
+    holds one lock"), so a name alone is a correction only when the comment is `bare` code
+    (a suggestion block, "`monotonic()`"); an operator or a value is one in any comment.
+    """
+    new = tokens - lines
+    if not new or not new <= key_code:
+        return False
+    return bare or any(not (t[0].isalpha() or t[0] == "_") for t in new)

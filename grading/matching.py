@@ -33,7 +33,15 @@ import scipy.sparse as sp
 from rapidfuzz import fuzz, process
 
 from grading.classification import CommentClassifier, CommentPredictions
-from grading.corrections import code_tokens, line_tokens, only_vague, states_correction
+from grading.corrections import (
+    asks_correction,
+    code_tokens,
+    is_bare_code,
+    line_tokens,
+    only_vague,
+    states_correction,
+    writes_fix,
+)
 from grading.errors import ModelError
 from grading.text import (
     TextFacts,
@@ -70,6 +78,9 @@ PRECISION_PRIOR = 1.0
 # The red-flag classifier's probability (rewrite plus framework) from which a comment proposes
 # replacing the code rather than correcting it.
 REPLACE_BAR = 0.5
+# The least P(found) of a comment writing the key's own correction on the bug's lines: sure
+# enough to grade without a human (the grader's uncertain band ends at 0.8).
+KEYS_FIX_FLOOR = 0.8
 
 FEATURES: tuple[str, ...] = (
     "anchored",
@@ -122,6 +133,10 @@ FEATURES: tuple[str, ...] = (
     # defect is not.
     "states_correction",
     "correction_precision",
+    # A comment on (or beside) the bug's lines that writes, as a correction, code the key
+    # writes and the lines lack, and nothing else new (`corrections.writes_fix`): RUBRIC.md's
+    # "states the correction, on the code". `MatchModel` holds such a pair at KEYS_FIX_FLOOR.
+    "writes_keys_fix",
     # How much the key says: a one-line key and a page-long one give the same comment very
     # different covers, so the model learns each text signal's weight per key size.
     "key_size",
@@ -320,6 +335,8 @@ class AssessmentIndex:
     line_tok: np.ndarray  # (T, B) 1 where the bug's lines hold the token
     key_tok: np.ndarray  # (T, B) 1 where the bug's key text names it
     new_tok: np.ndarray  # (T, B) named by the key but absent from the lines: the correction
+    line_token_sets: list[frozenset[str]]  # each bug's lines' code tokens
+    key_code_sets: list[frozenset[str]]  # the code tokens each bug's key writes in backticks
     key_size: np.ndarray  # (B,) log of the distinct stems of each bug's key text, scaled
     # stem -> (bugs whose title or phrases use it, bugs whose whole text does), ascending
     stem_bugs: dict[str, tuple[tuple[int, ...], tuple[int, ...]]]
@@ -422,6 +439,15 @@ def build_index(
         line_tok=line_tok,
         key_tok=key_tok,
         new_tok=key_tok * (1.0 - line_tok),
+        line_token_sets=[line_tokens(_bug_lines_text(assessment, b.file, b.lines)) for b in bugs],
+        key_code_sets=[
+            frozenset(
+                t
+                for span in code_spans("\n".join((b.title, b.description, *b.phrases)))
+                for t in line_tokens(span)
+            )
+            for b in bugs
+        ],
         key_size=np.array([math.log1p(len(set(content_stems(t)))) / 5.0 for t in views.full]),
         stem_bugs={
             token[2:]: (
@@ -762,6 +788,7 @@ def unit_features(
         :, None
     ]
     out[:, :, F["pasted"]] = np.array([u.pasted for u in units])[:, None]
+    replacing = np.zeros(n, dtype=bool)
     if flag_proba is not None:
         # "Should be a Temporal workflow", "use LangChain instead": a comment proposing to
         # replace the code (a rewrite, a framework) words the replacement, not a correction.
@@ -769,6 +796,7 @@ def unit_features(
         out[replacing, :, F["states_correction"]] = 0.0
         out[replacing, :, F["correction_precision"]] = 0.0
     _anchor_features(out, units, index)
+    _keys_fix_feature(out, units, index, replacing)
     out[:, :, F["key_size"]] = index.key_size[None, :]
     for signal in KEY_SIZE_SIGNALS:
         out[:, :, F[f"key_size_x_{signal}"]] = index.key_size[None, :] * out[:, :, F[signal]]
@@ -905,6 +933,23 @@ def _correction_features(
         out[:, :, F["token_new_value"]] = np.asarray(tok @ index.new_tok) > 0
 
 
+def _keys_fix_feature(
+    out: np.ndarray, units: Sequence[Unit], index: AssessmentIndex, replacing: np.ndarray
+) -> None:
+    """Fill `writes_keys_fix` in place: only units on or beside a bug's lines can, so only
+    they are read. A comment proposing to replace the code (`replacing`) corrects nothing."""
+    near = out[:, :, F["near_range"]] > 0
+    for r in np.flatnonzero(near.any(axis=1) & ~replacing).tolist():
+        unit = units[r]
+        bare = is_bare_code(unit.text)
+        if not (bare or unit.correction or asks_correction(unit.text)):
+            continue
+        for j in np.flatnonzero(near[r]).tolist():
+            lines, key_code = index.line_token_sets[j], index.key_code_sets[j]
+            if writes_fix(unit.tokens, lines, key_code, bare=bare):
+                out[r, j, F["writes_keys_fix"]] = 1.0
+
+
 def _anchor_features(out: np.ndarray, units: Sequence[Unit], index: AssessmentIndex) -> None:
     """Fill the anchor columns of `out` (n_units, n_bugs, n_features) in place, vectorised."""
     n = len(units)
@@ -1013,6 +1058,10 @@ class MatchModel:
         from sklearn.linear_model import LogisticRegression
         from sklearn.preprocessing import StandardScaler
 
+        # `writes_keys_fix` is a rule (see `predict_proba`), not a weight: the other signals'
+        # weights are learned as if it were not there.
+        x = x.copy()
+        x[..., F["writes_keys_fix"]] = 0.0
         self.scaler_ = StandardScaler().fit(x)
         model = LogisticRegression(C=self.C, max_iter=5000)
         model.fit(self.scaler_.transform(x), y)
@@ -1023,11 +1072,17 @@ class MatchModel:
         return self
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        """P(found) for each row of `x` (any leading shape, last axis the features)."""
+        """P(found) for each row of `x` (any leading shape, last axis the features).
+
+        A comment writing the key's own correction on the bug's lines is a find by the
+        rubric, however few words it shares with the key: it is held at KEYS_FIX_FLOOR, which
+        the weights alone, learned from keys that spell out few corrections, may not reach.
+        """
         if not hasattr(self, "coef_"):
             raise ModelError("the match model is not trained")
         z = x @ self.coef_ + self.intercept_
-        return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+        p = 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+        return np.where(x[..., F["writes_keys_fix"]] > 0, np.maximum(p, KEYS_FIX_FLOOR), p)
 
     def contributions(self, x: np.ndarray) -> np.ndarray:
         """Each feature's additive share of the log-odds, for explanations."""

@@ -30,10 +30,12 @@ from grading.corrections import (
     _may_name_operator,
     asks_correction,
     code_tokens,
+    is_bare_code,
     line_tokens,
     only_vague,
     reports_symptom,
     states_correction,
+    writes_fix,
 )
 from grading.matching import F, Unit, build_index, unit_features
 from grading.routing import routing_reasons
@@ -229,6 +231,55 @@ def test_one_line_correction_on_the_exact_line_is_a_find(
     g = grade(grader, go_assessment, key, {"file": "quota.go", "line": LIMIT_LINE, "body": comment})
     assert [(m.bug, m.comment) for m in g.matches] == [("off-by-one-limit", 0)]
     assert g.dimension("detection") == 50.0  # the subtle bug weighs 2 of 4
+
+
+@pytest.mark.parametrize(
+    "comment", ["`<=`", "nit: `<=` here?", "```suggestion\n\treturn w.count <= limit, nil\n```"]
+)
+@pytest.mark.parametrize("key_length", ["full key", "terse key"])
+def test_writing_the_keys_correction_on_the_line_is_a_sure_find(
+    grader: Grader, go_assessment: Assessment, go_key: AnswerKey, comment: str, key_length: str
+) -> None:
+    """Bare code, a nit or a suggestion block: the comment writes the key's own correction on
+    the bug's line and nothing else new, so it is a find no human needs to confirm."""
+    key = go_key if key_length == "full key" else terse_key(go_key)
+    g = grade(grader, go_assessment, key, {"file": "quota.go", "line": LIMIT_LINE, "body": comment})
+    assert [(m.bug, m.comment) for m in g.matches] == [("off-by-one-limit", 0)]
+    assert g.matches[0].confidence >= grader.settings.uncertain[1]
+    assert not any("off-by-one-limit" in r for r in g.evidence.review_reasons)
+
+
+@pytest.mark.parametrize(
+    ("tokens", "bare", "writes"),
+    [
+        ({">="}, True, True),  # the key's operator
+        ({">=", "500"}, False, True),  # with a value the lines hold
+        ({"depth", "<=", "0"}, True, False),  # another correction: `<=` is not the key's
+        ({"memorystore"}, False, False),  # a name the key uses to say where, in prose
+        ({"memorystore"}, True, True),  # the same name written as the fix
+        ({"status", "500"}, True, False),  # only quotes the lines
+    ],
+)
+def test_a_comment_writes_the_keys_fix_only_with_nothing_else_new(
+    tokens: set[str], bare: bool, writes: bool
+) -> None:
+    lines = frozenset({"return", "status", ">", "500"})
+    key_code = frozenset({">", ">=", "500", "status", "depth", "==", "0", "memorystore"})
+    assert writes_fix(frozenset(tokens), lines, key_code, bare=bare) is writes
+
+
+@pytest.mark.parametrize(
+    ("text", "bare"),
+    [
+        ("`>= 500`", True),
+        ("this: `cursor !== null`", True),
+        ("```suggestion\n    } while (cursor !== null);\n```", True),
+        ("should be >= 500", False),  # no code written as code
+        ("`>= 500` here, half of the first attempts fail with a 500", False),
+    ],
+)
+def test_bare_code_is_code_with_a_word_or_two(text: str, bare: bool) -> None:
+    assert is_bare_code(text) is bare
 
 
 @pytest.mark.parametrize("key_length", ["full key", "terse key"])
