@@ -65,22 +65,51 @@ CORRECTION_RE = re.compile(
 # What a tester sees, not why: an exception by name, a hang, what the code gives against what
 # it should ("`bitcount(7)` never comes back", "-> RecursionError", "returns 'F1' but the
 # docstring says '1F'"). RUBRIC.md counts a reproducible symptom at the code as a defect found;
-# whether this one is the seeded bug is for a human to say.
-SYMPTOM_RE = re.compile(
-    r"\w(?:error|exception)\b|\bhangs?\b|\bhung\b|\bforever\b|\binfinite(?:ly)?\b"
-    r"|\bnever\s+(?:returns|ends|terminates|finishes|comes\s+back)\b|\bstack\s*overflow"
-    r"|\b(?:returns?|gives?|outputs?|prints?|yields?|comes?\s+out(?:\s+as)?)\b[^.?!\n]{0,60}"
-    r"\b(?:but|expected|docstring|instead)\b"
+# whether this one is the seeded bug is for a human to say. Written as its alternatives, each
+# with what every match of it holds, lower-cased: one of each tuple of words (see
+# `reports_symptom`).
+_SYMPTOM_ALTERNATIVES: tuple[tuple[tuple[tuple[str, ...], ...], str], ...] = (
+    ((("error", "exception"),), r"\w(?:error|exception)\b"),
+    (
+        (("hang", "hung", "forever", "infinite"),),
+        r"\bhangs?\b|\bhung\b|\bforever\b|\binfinite(?:ly)?\b",
+    ),
+    (
+        (("never", "stack"),),
+        r"\bnever\s+(?:returns|ends|terminates|finishes|comes\s+back)\b|\bstack\s*overflow",
+    ),
+    (
+        (
+            ("return", "give", "output", "print", "yield", "come"),
+            ("but", "expected", "docstring", "instead"),
+        ),
+        r"\b(?:returns?|gives?|outputs?|prints?|yields?|comes?\s+out(?:\s+as)?)\b[^.?!\n]{0,60}"
+        r"\b(?:but|expected|docstring|instead)\b",
+    ),
     # A tester's notation, a call or an input and what came out: "`levenshtein("abc", "abc")`
     # = 3", "`wrap(body, 153)` returns []", "`"(()"` -> true", "= 7, expected 0".
-    r"|\w\([^()\n]{0,80}\)`?\s*(?:(?:->|→|=>|==?|returns?|gives?)\s*`?[\w\[{\"'-]"
-    r"|(?:is|was)\s+`?(?:-?\d+(?:\.\d+)?`?(?=\s*(?:[.,;:)!]|$|\s(?:but|instead|expected|not)\b))"
-    r"|true\b|false\b|null\b|none\b|nil\b|undefined\b|\[|\{|[\"']))"
-    r"|[\"'`][^\"'`\n]{1,40}[\"'`]`?\s*(?:->|→|=>)\s*`?(?:true|false|null|none|nil|undefined|-?\d"
-    r"|\[\]|\{\})"
-    r"|(?:=|->|→)\s*[^.?!\n]{0,40}\bexpected\b"
-    r"|\b(?:returns?|gives?)\s+(?:an?\s+)?(?:empty|true|false|null|none|nil|undefined|\[\]|\{\})",
-    re.I,
+    (
+        (("(",), (")",)),
+        r"\w\([^()\n]{0,80}\)`?\s*(?:(?:->|→|=>|==?|returns?|gives?)\s*`?[\w\[{\"'-]"
+        r"|(?:is|was)\s+`?(?:-?\d+(?:\.\d+)?`?(?=\s*(?:[.,;:)!]|$|\s(?:but|instead|expected|not)\b))"
+        r"|true\b|false\b|null\b|none\b|nil\b|undefined\b|\[|\{|[\"']))",
+    ),
+    (
+        (('"', "'", "`"), ("->", "→", "=>")),
+        r"[\"'`][^\"'`\n]{1,40}[\"'`]`?\s*(?:->|→|=>)\s*`?(?:true|false|null|none|nil|undefined|-?\d"
+        r"|\[\]|\{\})",
+    ),
+    ((("=", "->", "→"), ("expected",)), r"(?:=|->|→)\s*[^.?!\n]{0,40}\bexpected\b"),
+    (
+        (("return", "give"),),
+        r"\b(?:returns?|gives?)\s+(?:an?\s+)?(?:empty|true|false|null|none|nil|undefined|\[\]|\{\})",
+    ),
+)
+SYMPTOM_RE = re.compile("|".join(source for _, source in _SYMPTOM_ALTERNATIVES), re.I)
+# The alternatives for lower-cased ASCII text: they spell no upper-case letter, so there they
+# match where SYMPTOM_RE does, without folding case.
+_LOWER_SYMPTOM_ALTERNATIVES = tuple(
+    (needs, re.compile(source)) for needs, source in _SYMPTOM_ALTERNATIVES
 )
 # A defect or its correction put as a question, as terse reviewers often write one: the
 # correction asked ("should this be `zone`?", "shouldn't `t` be now?") or a claim held up for
@@ -286,8 +315,29 @@ def states_correction(text: str) -> bool:
 
 def reports_symptom(text: str) -> bool:
     """Whether a text reports what the code does wrong when run (`SYMPTOM_RE`), outside its
-    code blocks: a pasted suggestion is code, not a report."""
-    return SYMPTOM_RE.search(FENCE_RE.sub(" ", text) if "```" in text else text) is not None
+    code blocks: a pasted suggestion is code, not a report.
+
+    Each alternative of the pattern starts with `\\b` or `\\w`, so one scan tries all of them
+    at every position of the text; most texts lack the words an alternative needs, which a
+    substring test tells for far less, and only the alternatives left are scanned for.
+    """
+    if "```" in text:
+        text = FENCE_RE.sub(" ", text)
+    if not text.isascii():
+        # Lower-casing and the regex engine's case folding may disagree outside ASCII.
+        return SYMPTOM_RE.search(text) is not None
+    lower = text.lower()
+    for needs, alternative in _LOWER_SYMPTOM_ALTERNATIVES:
+        if all(_contains_any(lower, words) for words in needs) and alternative.search(lower):
+            return True
+    return False
+
+
+def _contains_any(text: str, words: tuple[str, ...]) -> bool:
+    for word in words:  # noqa: SIM110 (a loop, not a generator: it costs less than the tests)
+        if word in text:
+            return True
+    return False
 
 
 def asks_correction(text: str) -> bool:
