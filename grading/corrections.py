@@ -343,7 +343,9 @@ def _contains_any(text: str, words: tuple[str, ...]) -> bool:
 def asks_correction(text: str) -> bool:
     """Whether a question states a defect or its correction for the reader to confirm
     (`ASKED_CORRECTION_RE`), rather than only asking."""
-    return ASKED_CORRECTION_RE.search(text) is not None
+    # Both alternatives end with the question mark; most comments have none, and the scan
+    # would try every word of them.
+    return "?" in text and ASKED_CORRECTION_RE.search(text) is not None
 
 
 # Prose around code beyond which a comment says more than its code: "`>= 500`", "+1 `cursor`",
