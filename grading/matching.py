@@ -39,6 +39,7 @@ from grading.corrections import (
     is_bare_code,
     line_tokens,
     only_vague,
+    reports_symptom,
     states_correction,
     writes_fix,
 )
@@ -187,6 +188,7 @@ class UnitText:
 
     __slots__ = (
         "_correction",
+        "_symptom",
         "_vague",
         "classes",
         "cues",
@@ -202,6 +204,7 @@ class UnitText:
         self.facts = TextFacts(text)
         self.tokens = code_tokens(text)
         self._correction: bool | None = None
+        self._symptom: bool | None = None
         self._vague: bool | None = None
         # Filled on first use, each with the model or index it was computed for: the
         # classifier's (kind, tradeoff, flag) reading, the text columns of `unit_features`,
@@ -224,6 +227,14 @@ class UnitText:
         if self._correction is None:
             self._correction = states_correction(self.text)
         return self._correction
+
+    @property
+    def symptom(self) -> bool:
+        """Whether the text reports a symptom seen when running the code (corrections.py),
+        read once: routing asks it of a comment for each question it answers."""
+        if self._symptom is None:
+            self._symptom = reports_symptom(self.text)
+        return self._symptom
 
 
 TextMemo = dict[str, UnitText]
@@ -285,6 +296,11 @@ class Unit:
         Computed on demand, once per text: the scan costs more than tokenising the unit.
         """
         return self.read.correction
+
+    @property
+    def symptom(self) -> bool:
+        """Whether the unit reports a symptom seen when running the code (corrections.py)."""
+        return self.read.symptom
 
     @property
     def vague(self) -> bool:

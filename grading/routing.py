@@ -11,10 +11,10 @@ import numpy as np
 
 from grading import scoring
 from grading.analysis import Analysis, F
-from grading.corrections import asks_correction, line_tokens, reports_symptom
+from grading.corrections import asks_correction, line_tokens
 from grading.matching import REPLACE_BAR, SUMMARY, AssessmentIndex, Unit
 from grading.outline import Holder, holder_of
-from grading.text import code_spans, identifiers, normalise_space
+from grading.text import code_spans, normalise_space
 from grading.types import CommentLabel, NearMiss, RedFlag, Review, SeededBug, comment_label
 
 if TYPE_CHECKING:
@@ -97,7 +97,7 @@ def routing_reasons(
                 uncredited.setdefault((i, bug.id), "in_file")
             elif holders[j]:
                 if symptom is None:
-                    symptom = reports_symptom(unit.text)
+                    symptom = unit.symptom
                 if symptom and _reports_on_holder(unit, target.file_index, holders[j]):
                     uncredited.setdefault((i, bug.id), "symptom")
     held = [j for j, bug in enumerate(index.bugs) if bug.id not in found and holders[j]]
@@ -108,7 +108,7 @@ def routing_reasons(
         if (
             named
             and not unit.vague
-            and reports_symptom(unit.text)
+            and unit.symptom
             and float(a.proba[r].max(initial=0.0)) < threshold
         ):
             for j in named:
@@ -244,11 +244,7 @@ def _reports_on_holder(unit: Unit, file_index: int, holders: Sequence[tuple[Hold
 def _names(unit: Unit, holder: Holder) -> bool:
     # A short name ("run", "get") is an ordinary word too often to say which function is meant.
     name = holder.name.lower()
-    return (
-        len(name) >= MIN_HOLDER_NAME
-        and name in unit.text.lower()  # most texts name no function: skip tokenising them
-        and name in identifiers(unit.text)
-    )
+    return len(name) >= MIN_HOLDER_NAME and name in unit.facts.identifiers
 
 
 def _read_keys_fix(index: AssessmentIndex, j: int) -> frozenset[str]:
@@ -281,7 +277,7 @@ def raises_problem(label: CommentLabel, unit: Unit, p_replace: float) -> bool:
         return False
     if label.kind != "defect" and (
         label.kind == "praise"
-        or not (unit.correction or reports_symptom(unit.text))
+        or not (unit.correction or unit.symptom)
         or NIT_RE.match(unit.text) is not None
     ):
         return False
