@@ -275,13 +275,6 @@ def search(
     return pattern.search(text) if folded is None else folded.search(lower)
 
 
-def heavy_tools(facts: TextFacts) -> list[str]:
-    """Heavy frameworks and platforms a text names."""
-    found = sorted(facts.word_set & HEAVY_WORDS)
-    found.extend(p for p in HEAVY_PHRASES if p in facts.lower)
-    return found
-
-
 def prose(text: str) -> str:
     """The text a classifier reads: code collapsed to marker words, clipped."""
     text = clip(text)
@@ -291,25 +284,44 @@ def prose(text: str) -> str:
     return text.lower()
 
 
+def _heavy_tool_count(facts: TextFacts) -> int:
+    """How many heavy frameworks and platforms a text names."""
+    count = len(facts.word_set & HEAVY_WORDS)
+    for phrase in HEAVY_PHRASES:
+        if phrase in facts.lower:
+            count += 1
+    return count
+
+
+# The cues of a text with nothing but white space in it.
+_BLANK_CUES = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+
+
 def cue_features(facts: Sequence[TextFacts]) -> sp.csr_matrix:
     """Cues that generalise across assessments, as a sparse block."""
-    rows = np.zeros((len(facts), N_CUES), dtype=np.float64)
-    for i, f in enumerate(facts):
+    # Rows built as tuples and turned into an array once: setting an array's cells one by
+    # one cost more than computing the cues.
+    rows: list[tuple[float, ...]] = []
+    for f in facts:
         stripped = f.lower.strip()
         if not stripped:
-            rows[i, 8] = 1.0
+            rows.append(_BLANK_CUES)
             continue
-        rows[i, 0] = 1.0 if stripped.endswith("?") else 0.0
-        rows[i, 1] = min(stripped.count("?"), 3) / 3.0
-        first = stripped.split(None, 1)[0]
-        rows[i, 2] = 1.0 if first in QUESTION_WORDS else 0.0
-        rows[i, 3] = min(len(heavy_tools(f)), 2) / 2.0
-        rows[i, 4] = 1.0 if search(REWRITE_RE, f.text, REWRITE_HINTS) else 0.0
-        rows[i, 5] = min(len(f.word_set & TRADEOFF_WORDS), 4) / 4.0
-        rows[i, 6] = min(len(f.word_set & STYLE_WORDS), 3) / 3.0
-        rows[i, 7] = min(len(f.text), 2000) / 2000.0
-        rows[i, 9] = min(len(f.word_set & DEFECT_WORDS), 4) / 4.0
-    return sp.csr_matrix(rows)
+        rows.append(
+            (
+                1.0 if stripped.endswith("?") else 0.0,
+                min(stripped.count("?"), 3) / 3.0,
+                1.0 if stripped.split(None, 1)[0] in QUESTION_WORDS else 0.0,
+                min(_heavy_tool_count(f), 2) / 2.0,
+                1.0 if search(REWRITE_RE, f.text, REWRITE_HINTS, lower=f.lower) else 0.0,
+                min(len(f.word_set & TRADEOFF_WORDS), 4) / 4.0,
+                min(len(f.word_set & STYLE_WORDS), 3) / 3.0,
+                min(len(f.text), 2000) / 2000.0,
+                0.0,
+                min(len(f.word_set & DEFECT_WORDS), 4) / 4.0,
+            )
+        )
+    return sp.csr_matrix(np.array(rows, dtype=np.float64).reshape(len(facts), N_CUES))
 
 
 TOKEN_RE = re.compile(r"\w+|\?")
