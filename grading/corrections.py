@@ -344,9 +344,18 @@ def reports_symptom(text: str) -> bool:
         return SYMPTOM_RE.search(text) is not None
     lower = text.lower()
     for needs, alternative in _LOWER_SYMPTOM_ALTERNATIVES:
-        if all(_contains_any(lower, words) for words in needs) and alternative.search(lower):
+        if _contains_each(lower, needs) and alternative.search(lower):
             return True
     return False
+
+
+def _contains_each(text: str, needs: tuple[tuple[str, ...], ...]) -> bool:
+    """Whether `text` contains one word of each tuple of `needs` (plain loops: a generator
+    costs more than the substring tests)."""
+    for words in needs:  # noqa: SIM110 (a loop, not a generator: see above)
+        if not _contains_any(text, words):
+            return False
+    return True
 
 
 def _contains_any(text: str, words: tuple[str, ...]) -> bool:
