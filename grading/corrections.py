@@ -402,3 +402,19 @@ def writes_fix(
     if not new or not new <= key_code:
         return False
     return bare or any(not (t[0].isalpha() or t[0] == "_") for t in new)
+
+
+def drops_fix(
+    suggested: frozenset[str], replaced: frozenset[str], key_code: frozenset[str]
+) -> bool:
+    """Whether a suggestion block rewriting lines only drops code the key says to drop.
+
+    `suggested` holds the block's code tokens and `replaced` those of the lines it stands
+    for. "`return levenshtein(a, b)`" for `return 1 + levenshtein(a, b)`, against a key
+    saying "`1 + levenshtein(...)` should be `levenshtein(...)`", adds nothing and drops only
+    `+`, which the key writes: the fix. Dropping a name alone says nothing a key can confirm.
+    """
+    gone = replaced - suggested
+    if not gone or not suggested or suggested - replaced or not gone <= key_code:
+        return False
+    return any(not (t[0].isalpha() or t[0] == "_") for t in gone)

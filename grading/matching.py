@@ -36,6 +36,7 @@ from grading.classification import CommentClassifier, CommentPredictions
 from grading.corrections import (
     asks_correction,
     code_tokens,
+    drops_fix,
     is_bare_code,
     line_tokens,
     only_vague,
@@ -45,6 +46,7 @@ from grading.corrections import (
 )
 from grading.errors import ModelError
 from grading.text import (
+    FENCE_RE,
     TextFacts,
     clip,
     code_spans,
@@ -960,10 +962,25 @@ def _keys_fix_feature(
         bare = is_bare_code(unit.text)
         if not (bare or unit.correction or asks_correction(unit.text)):
             continue
+        suggested = _suggestion(unit, index) if bare else None
         for j in np.flatnonzero(near[r]).tolist():
             lines, key_code = index.line_token_sets[j], index.key_code_sets[j]
-            if writes_fix(unit.tokens, lines, key_code, bare=bare):
+            if writes_fix(unit.tokens, lines, key_code, bare=bare) or (
+                suggested is not None and drops_fix(suggested[0], suggested[1], key_code)
+            ):
                 out[r, j, F["writes_keys_fix"]] = 1.0
+
+
+def _suggestion(unit: Unit, index: AssessmentIndex) -> tuple[frozenset[str], frozenset[str]] | None:
+    """A suggestion block's code tokens and those of the lines it would replace, or None
+    when the unit holds no block or points at no line of a known file."""
+    blocks = [m.group(1) for m in FENCE_RE.finditer(unit.text)]
+    if len(blocks) != 1 or unit.start is None or unit.file_index < 0:
+        return None
+    source = index.assessment.files[unit.file_index].text.splitlines()
+    end = unit.end if unit.end is not None else unit.start
+    replaced = "\n".join(source[unit.start - 1 : end])
+    return line_tokens(blocks[0]), line_tokens(replaced)
 
 
 def _anchor_features(out: np.ndarray, units: Sequence[Unit], index: AssessmentIndex) -> None:

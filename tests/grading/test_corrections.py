@@ -30,6 +30,7 @@ from grading.corrections import (
     _may_name_operator,
     asks_correction,
     code_tokens,
+    drops_fix,
     is_bare_code,
     line_tokens,
     only_vague,
@@ -266,6 +267,24 @@ def test_a_comment_writes_the_keys_fix_only_with_nothing_else_new(
     lines = frozenset({"return", "status", ">", "500"})
     key_code = frozenset({">", ">=", "500", "status", "depth", "==", "0", "memorystore"})
     assert writes_fix(frozenset(tokens), lines, key_code, bare=bare) is writes
+
+
+@pytest.mark.parametrize(
+    ("suggested", "drops"),
+    [
+        ("return levenshtein(a.substring(1), b.substring(1));", True),  # drops the key's `1 +`
+        ("return 2 + levenshtein(a.substring(1), b.substring(1));", False),  # adds a value
+        ("return 1 + levenshtein(a.substring(1));", False),  # drops `b`, a name
+        ("return 1 + levenshtein(a.substring(1), b.substring(1));", False),  # the line itself
+        ("", False),  # a block that deletes the line says nothing a key can confirm
+    ],
+)
+def test_a_suggestion_drops_the_keys_fix_only_when_it_drops_nothing_else(
+    suggested: str, drops: bool
+) -> None:
+    replaced = line_tokens("return 1 + levenshtein(a.substring(1), b.substring(1));")
+    key_code = line_tokens("1 + levenshtein(...)") | line_tokens("levenshtein(...)")
+    assert drops_fix(line_tokens(suggested), replaced, frozenset(key_code)) is drops
 
 
 @pytest.mark.parametrize(
