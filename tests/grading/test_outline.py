@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from grading.outline import Holder, holder_of
 
@@ -64,3 +66,21 @@ func (s *Service) Allow(id string) bool {
 )
 def test_the_holder_of_a_line(source: str, line: int, holder: Holder | None) -> None:
     assert holder_of(source, line) == holder
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.text(alphabet=" \t(){}:;=<>_abcdefXYZ019\"'#/", max_size=40), min_size=1, max_size=30
+    ),
+    st.integers(min_value=-2, max_value=40),
+)
+def test_any_source_gives_a_holder_at_or_above_the_line_or_none(
+    lines: list[str], line: int
+) -> None:
+    """Authors upload code in any language and shape: reading it never fails, and a holder is
+    a name declared on a line at or above the one asked about."""
+    holder = holder_of("\n".join(lines), line)
+    if holder is not None:
+        assert 1 <= holder.line <= line
+        assert holder.name in lines[holder.line - 1]
