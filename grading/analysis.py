@@ -6,10 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from grading.matching import FEATURES, Unit
-
-# A feature's column in `Analysis.features`.
-F = {name: i for i, name in enumerate(FEATURES)}
+from grading.matching import Unit
 
 
 @dataclass

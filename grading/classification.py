@@ -20,7 +20,14 @@ import numpy as np
 import scipy.sparse as sp
 
 from grading.errors import ModelError
-from grading.text import FENCE_RE, INLINE_CODE_RE, TextFacts, case_sensitive_twin, clip
+from grading.text import (
+    FENCE_RE,
+    INLINE_CODE_RE,
+    TextFacts,
+    case_sensitive_twin,
+    clip,
+    contains_any,
+)
 from grading.types import COMMENT_KINDS
 
 FLAG_CLASSES: tuple[str, ...] = ("none", "rewrite", "framework")
@@ -238,15 +245,6 @@ N_CUES = 10
 @functools.cache
 def _hint_re(hints: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("|".join(re.escape(h) for h in hints), re.I)
-
-
-def contains_any(text: str, words: tuple[str, ...]) -> bool:
-    """Whether `text` contains one of `words`: `any(w in text for w in words)` without a
-    generator, which costs more than the substring tests themselves."""
-    for word in words:  # noqa: SIM110 (a loop, not a generator: see above)
-        if word in text:
-            return True
-    return False
 
 
 def search(

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from grading.text import FENCE_RE, INLINE_CODE_RE, find
+from grading.text import FENCE_RE, INLINE_CODE_RE, contains_any, find
 
 _NUMBER = r"\d+(?:\.\d+)?"
 _OPERATORS = (
@@ -166,14 +166,14 @@ def only_vague(text: str) -> bool:
     rest = VAGUE_RE.sub(" ", text)
     if states_correction(rest):
         return False
-    return all(t[0].isalpha() or t[0] == "_" for t in code_tokens(rest))
+    return all(_is_name(t) for t in code_tokens(rest))
 
 
 def _may_be_vague(text: str) -> bool:
     """False only when VAGUE_RE cannot match: ASCII text without any of VAGUE_HINTS. Most
     comments have none, and a substring test per hint costs less than the scan, whose every
     alternative starts with `\\b` and is tried at every position."""
-    return not text.isascii() or _contains_any(text.lower(), VAGUE_HINTS)
+    return not text.isascii() or contains_any(text.lower(), VAGUE_HINTS)
 
 
 def _code_tokens(code: str) -> set[str]:
@@ -353,16 +353,9 @@ def _contains_each(text: str, needs: tuple[tuple[str, ...], ...]) -> bool:
     """Whether `text` contains one word of each tuple of `needs` (plain loops: a generator
     costs more than the substring tests)."""
     for words in needs:  # noqa: SIM110 (a loop, not a generator: see above)
-        if not _contains_any(text, words):
+        if not contains_any(text, words):
             return False
     return True
-
-
-def _contains_any(text: str, words: tuple[str, ...]) -> bool:
-    for word in words:  # noqa: SIM110 (a loop, not a generator: it costs less than the tests)
-        if word in text:
-            return True
-    return False
 
 
 def asks_correction(text: str) -> bool:
@@ -401,7 +394,7 @@ def writes_fix(
     new = tokens - lines
     if not new or not new <= key_code:
         return False
-    return bare or any(not (t[0].isalpha() or t[0] == "_") for t in new)
+    return bare or not all(_is_name(t) for t in new)
 
 
 def drops_fix(
@@ -417,4 +410,9 @@ def drops_fix(
     gone = replaced - suggested
     if not gone or not suggested or suggested - replaced or not gone <= key_code:
         return False
-    return any(not (t[0].isalpha() or t[0] == "_") for t in gone)
+    return not all(_is_name(t) for t in gone)
+
+
+def _is_name(token: str) -> bool:
+    """Whether a code token is an identifier, not a number or an operator."""
+    return token[0].isalpha() or token[0] == "_"

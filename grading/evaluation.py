@@ -24,11 +24,10 @@ from sklearn.metrics import cohen_kappa_score
 
 from grading.errors import ModelError
 from grading.grader import Grader
-from grading.matching import FEATURES, PairScorer
+from grading.matching import F, PairScorer
 from grading.training import FULL_KEY, Corpus, LabelledReview, train_grader
 from grading.types import DIMENSIONS, Grade, Rubric
 
-F = {name: i for i, name in enumerate(FEATURES)}
 TOTAL_BIN = 10.0  # totals are binned in steps of 10 points (0-9.99, 10-19.99, ..., 90-100)
 
 

@@ -10,12 +10,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from grading import scoring
-from grading.analysis import Analysis, F
+from grading.analysis import Analysis
 from grading.classification import FLAG_CLASSES, CommentClassifier
 from grading.matching import (
     FEATURES,
     SUMMARY,
     AssessmentIndex,
+    F,
     PairScorer,
     TextMemo,
     Unit,

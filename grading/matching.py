@@ -45,6 +45,7 @@ from grading.corrections import (
     writes_fix,
 )
 from grading.errors import ModelError
+from grading.outline import Holder, holder_of
 from grading.text import (
     FENCE_RE,
     TextFacts,
@@ -355,6 +356,9 @@ class AssessmentIndex:
     new_tok: np.ndarray  # (T, B) named by the key but absent from the lines: the correction
     line_token_sets: list[frozenset[str]]  # each bug's lines' code tokens
     key_code_sets: list[frozenset[str]]  # the code tokens each bug's key writes in backticks
+    # Per bug, the functions holding its line ranges, each with the last line it holds there
+    # (see `outline.holder_of`): a tester reports a symptom against the function.
+    holders: list[tuple[tuple[Holder, int], ...]]
     key_size: np.ndarray  # (B,) log of the distinct stems of each bug's key text, scaled
     # stem -> (bugs whose title or phrases use it, bugs whose whole text does), ascending
     stem_bugs: dict[str, tuple[tuple[int, ...], tuple[int, ...]]]
@@ -417,7 +421,8 @@ def build_index(
         )
         if token.startswith("s:"):
             general[i] = bg.get(token[2:], 1.0)
-    token_vocab, line_tok, key_tok = _token_matrices(assessment, bugs, views.full)
+    line_sets = [line_tokens(_bug_lines_text(assessment, b.file, b.lines)) for b in bugs]
+    token_vocab, line_tok, key_tok = _token_matrices(line_sets, views.full)
     targets = tuple(
         _Target(b.id, snippet.file_index(b.file), b.lines, text)
         for b, text in zip(bugs, views.full, strict=True)
@@ -457,7 +462,7 @@ def build_index(
         line_tok=line_tok,
         key_tok=key_tok,
         new_tok=key_tok * (1.0 - line_tok),
-        line_token_sets=[line_tokens(_bug_lines_text(assessment, b.file, b.lines)) for b in bugs],
+        line_token_sets=line_sets,
         key_code_sets=[
             frozenset(
                 t
@@ -466,6 +471,7 @@ def build_index(
             )
             for b in bugs
         ],
+        holders=[_holders(assessment, b) for b in bugs],
         key_size=np.array([math.log1p(len(set(content_stems(t)))) / 5.0 for t in views.full]),
         stem_bugs={
             token[2:]: (
@@ -625,18 +631,25 @@ def _weight_matrices(
     return vocab, mats, phrase_mat, phrase_owner
 
 
+def _holders(assessment: Assessment, bug: SeededBug) -> tuple[tuple[Holder, int], ...]:
+    snippet = assessment.file(bug.file) if bug.file else None
+    if snippet is None:
+        return ()
+    held = ((holder_of(snippet.text, r.start), r.end) for r in bug.lines)
+    return tuple((holder, end) for holder, end in held if holder is not None)
+
+
 def _token_matrices(
-    assessment: Assessment, bugs: Sequence[SeededBug], key_texts: Sequence[str]
+    line_sets: Sequence[frozenset[str]], key_texts: Sequence[str]
 ) -> tuple[dict[str, int], np.ndarray, np.ndarray]:
     """Code tokens (corrections.py) of each bug's lines and of its key text, as (T, B) 0/1."""
-    line_sets = [line_tokens(_bug_lines_text(assessment, b.file, b.lines)) for b in bugs]
     key_sets = [code_tokens(text) for text in key_texts]
     token_vocab: dict[str, int] = {}
     for group in (*line_sets, *key_sets):
         for t in sorted(group):
             token_vocab.setdefault(t, len(token_vocab))
-    line_tok = np.zeros((len(token_vocab), len(bugs)))
-    key_tok = np.zeros((len(token_vocab), len(bugs)))
+    line_tok = np.zeros((len(token_vocab), len(line_sets)))
+    key_tok = np.zeros((len(token_vocab), len(line_sets)))
     for j, (lines_j, key_j) in enumerate(zip(line_sets, key_sets, strict=True)):
         line_tok[[token_vocab[t] for t in lines_j], j] = 1.0
         key_tok[[token_vocab[t] for t in key_j], j] = 1.0

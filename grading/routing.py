@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from grading import scoring
-from grading.analysis import Analysis, F
-from grading.corrections import asks_correction, line_tokens
-from grading.matching import REPLACE_BAR, SUMMARY, AssessmentIndex, Unit
-from grading.outline import Holder, holder_of
-from grading.text import code_spans, normalise_space
-from grading.types import CommentLabel, NearMiss, RedFlag, Review, SeededBug, comment_label
+from grading.analysis import Analysis
+from grading.corrections import asks_correction
+from grading.matching import REPLACE_BAR, SUMMARY, AssessmentIndex, F, Unit
+from grading.outline import Holder
+from grading.text import normalise_space
+from grading.types import CommentLabel, NearMiss, RedFlag, Review, comment_label
 
 if TYPE_CHECKING:
     from grading.grader import GraderSettings
@@ -24,7 +23,6 @@ if TYPE_CHECKING:
 # their own account.
 NIT_RE = re.compile(r"\s*(?:\*\*|_)?nit(?:pick)?\b", re.I)
 SURE_DEFECT = 0.5  # the classifier's confidence from which a comment surely reports a defect
-KEY_READING_CACHE_SIZE = 64
 MIN_HOLDER_NAME = 4
 
 
@@ -80,7 +78,7 @@ def routing_reasons(
     uncredited: dict[tuple[int, str], str] = {(n.comment, n.bug): n.kind for n in near_misses}
     replace = a.flag_proba[: len(labels), 1:].sum(axis=1).tolist()
     finding: list[bool] = np.asarray((a.proba[: len(labels)] >= threshold).any(axis=1)).tolist()
-    holders = _key_reading(index).holders
+    holders = index.holders
     for i, label in enumerate(labels):
         unit = a.units[i]
         if not raises_problem(label, unit, replace[i]) or finding[i]:
@@ -189,43 +187,7 @@ def _writes_keys_fix(
 
 def _keys_fix_tokens(index: AssessmentIndex, j: int) -> frozenset[str]:
     """The code tokens bug `j`'s key writes in backticks and its lines lack: its fix."""
-    return _key_reading(index).fixes[j]
-
-
-@dataclass(frozen=True)
-class _KeyReading:
-    """What routing reads from an answer key and its code, once per index: it depends on the
-    key, not on the review."""
-
-    fixes: list[frozenset[str]]  # per bug, see `_keys_fix_tokens`
-    # Per bug, the functions holding its line ranges, each with the last line it holds there.
-    holders: list[tuple[tuple[Holder, int], ...]]
-
-
-def _key_reading(index: AssessmentIndex) -> _KeyReading:
-    known = _key_readings.get(id(index))
-    if known is None or known[0] is not index:
-        if len(_key_readings) >= KEY_READING_CACHE_SIZE:
-            _key_readings.clear()
-        reading = _KeyReading(
-            fixes=[_read_keys_fix(index, j) for j in range(len(index.bugs))],
-            holders=[_read_holders(index, bug) for bug in index.bugs],
-        )
-        known = _key_readings[id(index)] = (index, reading)
-    return known[1]
-
-
-# Each index's reading, with the index itself: an id alone can be reused once its index is
-# gone.
-_key_readings: dict[int, tuple[AssessmentIndex, _KeyReading]] = {}
-
-
-def _read_holders(index: AssessmentIndex, bug: SeededBug) -> tuple[tuple[Holder, int], ...]:
-    snippet = index.assessment.file(bug.file) if bug.file else None
-    if snippet is None:
-        return ()
-    held = ((holder_of(snippet.text, r.start), r.end) for r in bug.lines)
-    return tuple((holder, end) for holder, end in held if holder is not None)
+    return index.key_code_sets[j] - index.line_token_sets[j]
 
 
 def _reports_on_holder(unit: Unit, file_index: int, holders: Sequence[tuple[Holder, int]]) -> bool:
@@ -245,18 +207,6 @@ def _names(unit: Unit, holder: Holder) -> bool:
     # A short name ("run", "get") is an ordinary word too often to say which function is meant.
     name = holder.name.lower()
     return len(name) >= MIN_HOLDER_NAME and name in unit.facts.identifiers
-
-
-def _read_keys_fix(index: AssessmentIndex, j: int) -> frozenset[str]:
-    bug = index.bugs[j]
-    written = "\n".join((bug.title, bug.description, *bug.phrases))
-    out = set()
-    for span in code_spans(written):
-        for token in line_tokens(span):
-            t = index.token_vocab.get(token)
-            if t is not None and index.new_tok[t, j] > 0:
-                out.add(token)
-    return frozenset(out)
 
 
 def raises_problem(label: CommentLabel, unit: Unit, p_replace: float) -> bool:

@@ -19,10 +19,9 @@ from grading.classification import (
     HEAVY_RE,
     REWRITE_RE,
     TRADEOFF_RE,
-    contains_any,
     search,
 )
-from grading.text import find, matched_words, normalise_space, quote, sentences
+from grading.text import contains_any, find, matched_words, normalise_space, quote, sentences
 from grading.types import SEVERITIES, SUMMARY, Point, RedFlag, SeededBug, comment_label
 
 NO_SEVERITY = len(SEVERITIES)

@@ -260,6 +260,15 @@ def case_sensitive_twin(pattern: re.Pattern[str]) -> re.Pattern[str] | None:
 _folded: dict[int, tuple[re.Pattern[str], re.Pattern[str] | None]] = {}
 
 
+def contains_any(text: str, words: tuple[str, ...]) -> bool:
+    """Whether `text` contains one of `words`: `any(w in text for w in words)` without a
+    generator, which costs more than the substring tests themselves."""
+    for word in words:  # noqa: SIM110 (a loop, not a generator: see above)
+        if word in text:
+            return True
+    return False
+
+
 def find(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
     """`pattern.search(text)`, by lower-casing ASCII text when that gives the same span.
 
