@@ -274,7 +274,7 @@ def test_a_comment_writes_the_keys_fix_only_with_nothing_else_new(
     [
         ("return levenshtein(a.substring(1), b.substring(1));", True),  # drops the key's `1 +`
         ("return 2 + levenshtein(a.substring(1), b.substring(1));", False),  # adds a value
-        ("return 1 + levenshtein(a.substring(1));", False),  # drops `b`, a name
+        ("return 1 + levenshtein(a.substring(1));", False),  # drops `b`, which the key never writes
         ("return 1 + levenshtein(a.substring(1), b.substring(1));", False),  # the line itself
         ("", False),  # a block that deletes the line says nothing a key can confirm
     ],
