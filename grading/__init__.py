@@ -23,7 +23,8 @@ from grading.errors import (
     ReviewFormatError,
 )
 from grading.grader import Grader, GraderSettings
-from grading.matching import AssessmentIndex, MatchModel, build_index
+from grading.index import AssessmentIndex, build_index
+from grading.matching import MatchModel
 from grading.models import Models, assemble
 from grading.registry import ModelInfo, Registry, RetrainRunning
 from grading.registry import new_version as new_model_version

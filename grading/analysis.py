@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from grading.matching import Unit
+from grading.units import Unit
 
 
 @dataclass

@@ -12,19 +12,8 @@ import numpy as np
 from grading import scoring
 from grading.analysis import Analysis
 from grading.classification import FLAG_CLASSES, CommentClassifier
-from grading.matching import (
-    FEATURES,
-    SUMMARY,
-    AssessmentIndex,
-    F,
-    PairScorer,
-    TextMemo,
-    Unit,
-    build_index,
-    classify_units,
-    review_units,
-    unit_features,
-)
+from grading.index import AssessmentIndex, build_index
+from grading.matching import FEATURES, SUMMARY, F, PairScorer, unit_features
 from grading.models import model_digest
 from grading.routing import raises_problem, routing_reasons
 from grading.text import join_words
@@ -47,6 +36,7 @@ from grading.types import (
     SeededBug,
     comment_label,
 )
+from grading.units import TextMemo, Unit, classify_units, review_units
 
 NEAR_MISS_COLUMNS = [
     F[name]

@@ -11,10 +11,12 @@ import numpy as np
 from grading import scoring
 from grading.analysis import Analysis
 from grading.corrections import asks_correction
-from grading.matching import REPLACE_BAR, SUMMARY, AssessmentIndex, F, Unit
+from grading.index import AssessmentIndex
+from grading.matching import REPLACE_BAR, SUMMARY, F
 from grading.outline import Holder
 from grading.text import normalise_space
 from grading.types import CommentLabel, NearMiss, RedFlag, Review, comment_label
+from grading.units import Unit
 
 if TYPE_CHECKING:
     from grading.grader import GraderSettings

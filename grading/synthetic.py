@@ -21,7 +21,8 @@ import numpy as np
 from grading.classification import CommentClassifier
 from grading.corrections import CODE_TOKEN_RE
 from grading.errors import ReviewFormatError
-from grading.matching import build_index, classify_units, review_units, unit_features
+from grading.index import build_index
+from grading.matching import unit_features
 from grading.text import CODE_KEYWORDS
 from grading.types import (
     AnswerKey,
@@ -32,6 +33,7 @@ from grading.types import (
     SeededBug,
     SnippetFile,
 )
+from grading.units import classify_units, review_units
 
 OPERATORS = ("<", "<=", ">", ">=", "==", "!=", "+", "-", "&", "|", "^", "and", "or")
 

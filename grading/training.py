@@ -26,21 +26,15 @@ from threadpoolctl import threadpool_limits
 from grading.classification import CommentClassifier
 from grading.content import CatalogEntry, check_answer_key, load_catalog
 from grading.errors import ModelError, Problem, ReviewFormatError
-from grading.matching import (
-    FEATURES,
-    SUMMARY,
-    MatchModel,
-    build_index,
-    classify_units,
-    review_units,
-    unit_features,
-)
+from grading.index import build_index
+from grading.matching import FEATURES, SUMMARY, MatchModel, unit_features
 from grading.models import Models, assemble
 from grading.reviews import parse_review
 from grading.scoring import LevelModel
 from grading.synthetic import Correction, parse_correction, synthetic_examples
 from grading.text import content_stems
 from grading.types import AnswerKey, Review
+from grading.units import classify_units, review_units
 
 if TYPE_CHECKING:
     from grading.grader import Grader

@@ -38,12 +38,14 @@ from grading.corrections import (
     states_correction,
     writes_fix,
 )
-from grading.matching import F, Unit, build_index, unit_features
+from grading.index import build_index
+from grading.matching import F, unit_features
 from grading.routing import routing_reasons
 from grading.scoring import CommentView
 from grading.synthetic import examples_of, parse_correction
 from grading.text import find
 from grading.types import COMMENT_KINDS, SUMMARY, CommentLabel, RedFlag
+from grading.units import Unit
 from tests.grading.conftest import grade, review, shipped, texts_of
 
 LIMIT_LINE = 44  # `return w.count < limit, nil` in the Go fixture
