@@ -100,6 +100,9 @@ _SYMPTOM_ALTERNATIVES: tuple[tuple[tuple[tuple[str, ...], ...], str], ...] = (
         r"|\[\]|\{\})",
     ),
     ((("=", "->", "→"), ("expected",)), r"(?:=|->|→)\s*[^.?!\n]{0,40}\bexpected\b"),
+    # What happened against what the tester expected of it: "breaker went open anyway.
+    # expected it to open only on consecutive errors".
+    ((("expected",),), r"\bexpected\s+(?:it|them|this|that|the\s+\w+)\s+to\b"),
     (
         (("return", "give"),),
         r"\b(?:returns?|gives?)\s+(?:an?\s+)?(?:empty|true|false|null|none|nil|undefined|\[\]|\{\})",

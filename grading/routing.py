@@ -11,7 +11,7 @@ import numpy as np
 from grading import scoring
 from grading.analysis import Analysis
 from grading.corrections import asks_correction
-from grading.index import AssessmentIndex
+from grading.index import NO_FILE, AssessmentIndex
 from grading.matching import REPLACE_BAR, SUMMARY, F
 from grading.outline import Holder
 from grading.text import normalise_space
@@ -100,6 +100,14 @@ def routing_reasons(
                     symptom = unit.symptom
                 if symptom and _reports_on_holder(unit, target.file_index, holders[j]):
                     uncredited.setdefault((i, bug.id), "symptom")
+        unplaced = unit.file_index == NO_FILE and unit.start is None
+        if unplaced and unit.symptom and not any(c == i for c, _ in uncredited):
+            # A tester's report with no file or line points nowhere the matcher can read; the
+            # missed bug its words come nearest is what a human is shown it beside.
+            missed = [j for j, bug in enumerate(index.bugs) if bug.id not in found]
+            if missed:
+                nearest = max(missed, key=lambda j: float(a.proba[i, j]))
+                uncredited.setdefault((i, index.bugs[nearest].id), "unanchored")
     held = [j for j, bug in enumerate(index.bugs) if bug.id not in found and holders[j]]
     for r, unit in enumerate(a.units):
         if unit.comment != SUMMARY or not held:
@@ -121,6 +129,7 @@ def routing_reasons(
             "uncredited": "raises a problem on the lines of",
             "in_file": "raises a problem, with no line, in the file of",
             "symptom": "reports a symptom of the function holding",
+            "unanchored": "reports a symptom, with no file or line, nearest to",
         }[kind]
         words = normalise_space(review.summary if i == SUMMARY else review.comments[i].body)
         words = words if len(words) <= 160 else words[:159] + "…"

@@ -810,6 +810,23 @@ def test_a_symptom_reported_against_a_bugs_function_routes(
     assert not any(holder in r for r in elsewhere.evidence.review_reasons)
 
 
+def test_a_symptom_with_no_file_or_line_routes(
+    grader: Grader, go_assessment: Assessment, go_key: AnswerKey
+) -> None:
+    """A tester's report left with no file and no line points nowhere the matcher can read:
+    a human reads it beside the missed bug its words come nearest. Once every bug is found
+    there is nothing it could have been."""
+    words = "ran it for a minute: every request after that is refused, expected it to pass again"
+    g = grade(grader, go_assessment, go_key, {"body": words})
+    missed = {b.id for b in go_key.bugs} - {m.bug for m in g.matches}
+    routed = [r for r in g.evidence.review_reasons if "with no file or line, nearest to" in r]
+    assert missed and g.needs_review
+    assert len(routed) == 1 and any(f"'{bug}'" in routed[0] for bug in missed)
+    assert words in routed[0]
+    remark = grade(grader, go_assessment, go_key, {"body": "this module could use more tests"})
+    assert not any("with no file or line" in r for r in remark.evidence.review_reasons)
+
+
 @pytest.mark.parametrize(
     ("text", "reports"),
     [
@@ -825,6 +842,8 @@ def test_a_symptom_reported_against_a_bugs_function_routes(
         ("`stream()` is 40+ lines, split it", False),
         ("```suggestion\nif lookup(key) == null {\n```", False),
         ("hangs under load", True),
+        ("breaker went open anyway. expected it to open only on consecutive errors", True),
+        ("is this expected to be None?", False),
         ("error handling reads well", False),
         ("it returns the ids in order", False),
         ("what happens when the upstream is slow?", False),
