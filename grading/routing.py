@@ -86,6 +86,7 @@ def routing_reasons(
         if not raises_problem(label, unit, replace[i]) or finding[i]:
             continue
         in_range = a.features[i, :, F["in_range"]].tolist()
+        near_range = a.features[i, :, F["near_range"]].tolist()
         symptom: bool | None = None  # read only when a bug's function could be its subject
         for j, bug in enumerate(index.bugs):
             if bug.id in found:
@@ -95,6 +96,8 @@ def routing_reasons(
                 uncredited.setdefault((i, bug.id), "uncredited")
             elif _in_file_without_line(unit, target.file_index):
                 uncredited.setdefault((i, bug.id), "in_file")
+            elif near_range[j] > 0 and _about(a.features[i, j]):
+                uncredited.setdefault((i, bug.id), "beside")
             elif holders[j]:
                 if symptom is None:
                     symptom = unit.symptom
@@ -130,6 +133,7 @@ def routing_reasons(
             "in_file": "raises a problem, with no line, in the file of",
             "symptom": "reports a symptom of the function holding",
             "unanchored": "reports a symptom, with no file or line, nearest to",
+            "beside": "describes, a few lines from them,",
         }[kind]
         words = normalise_space(review.summary if i == SUMMARY else review.comments[i].body)
         words = words if len(words) <= 160 else words[:159] + "…"
@@ -158,6 +162,14 @@ def routing_reasons(
                 f"decision boundary {boundary:g}"
             )
     return reasons
+
+
+def _about(f: np.ndarray) -> bool:
+    """Whether a unit's words are about a bug more than any other: its best text match, and
+    a good share of its title or a phrase (as a near miss placed elsewhere is read)."""
+    return bool(
+        f[F["best_text_bug"]] > 0 and (f[F["phrase_cover"]] >= 0.5 or f[F["title_cover"]] >= 0.4)
+    )
 
 
 def _in_file_without_line(unit: Unit, file_index: int) -> bool:

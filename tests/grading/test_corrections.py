@@ -810,6 +810,42 @@ def test_a_symptom_reported_against_a_bugs_function_routes(
     assert not any(holder in r for r in elsewhere.evidence.review_reasons)
 
 
+@pytest.mark.parametrize(
+    ("line", "body", "routes"),
+    [
+        # Two lines below the check, saying what the key's title says: a find a line off.
+        (LIMIT_LINE + 2, "this rejects the last allowed request, free plan gets 59 not 60", True),
+        # Far from it, the same words are another place's business (a misplaced near miss).
+        (LIMIT_LINE + 20, "this rejects the last allowed request, free plan gets 59 not 60", False),
+        # Beside it, words about something else point at nothing of this bug's.
+        (LIMIT_LINE + 2, "this error message leaks the customer id", False),
+    ],
+)
+def test_a_problem_described_a_few_lines_from_a_bug_routes(
+    grader: Grader, go_assessment: Assessment, go_key: AnswerKey, line: int, body: str, routes: bool
+) -> None:
+    """A reviewer anchors a line or two off and says what the key says: if the matcher does
+    not credit it, a human reads it beside the key rather than nobody."""
+    index = grader.index(go_assessment, go_key)
+    one = review({"file": "quota.go", "line": line, "body": body}, assessment=go_assessment.slug)
+    (analysis,) = grader.analyse([one], index)
+    analysis.proba[:] = 0.0  # credited with nothing
+    reasons = routing_reasons(
+        one,
+        analysis,
+        index,
+        grader.settings,
+        found={},
+        labels=[CommentLabel("defect", 0.9, False)],
+        flags=[],
+        views=[],
+        near_misses=[],
+        total=20.0,
+    )
+    beside = [r for r in reasons if "a few lines from them, 'off-by-one-limit'" in r]
+    assert bool(beside) is routes, reasons
+
+
 def test_a_symptom_with_no_file_or_line_routes(
     grader: Grader, go_assessment: Assessment, go_key: AnswerKey
 ) -> None:
