@@ -19,8 +19,15 @@ class Analysis:
     kind_proba: np.ndarray  # (n_units, n_kinds)
     tradeoff: np.ndarray  # (n_units,)
     flag_proba: np.ndarray  # (n_units, n_flags)
-    # Decided over the whole batch at once when the grader analysed it: each unit's kind
-    # index (`CommentClassifier.decide`) and, per bug, the first comment finding it (see
-    # `Grader.decide_matches`); `first` is not recomputed if `proba` is changed afterwards.
+    # Decided over the whole batch at once when the grader analysed it, and not recomputed if
+    # `proba` is changed afterwards: each unit's kind index (`CommentClassifier.decide`); per
+    # bug, the first comment finding it (see `Grader.decide_matches`); whether each unit finds
+    # some bug; each unit's most likely flag class and its probability of proposing to replace
+    # the code (a rewrite or a framework); the kind of the summary's sentences taken together
+    # (None without a summary).
     kinds: list[int]
     first: list[int]
+    finds: list[bool]
+    flags: list[int]
+    replacing: list[float]
+    summary_kind: int | None

@@ -267,8 +267,16 @@ class Grader:
         vague = [r for r, unit in enumerate(units) if unit.vague]
         if vague:
             proba[vague] = 0.0
+        # What each review's scoring reads unit by unit, decided here for the whole batch in a
+        # few array operations rather than in as many for every review.
         kinds = self.classifier.decide(preds.kind_proba).tolist()
         firsts = iter(self._first_finders(per_review, proba))
+        finds: list[bool] = np.asarray(
+            (proba >= self.settings.match_threshold).any(axis=1)
+        ).tolist()
+        flags: list[int] = np.argmax(preds.flag_proba, axis=1).tolist()
+        replacing: list[float] = preds.flag_proba[:, 1:].sum(axis=1).tolist()
+        summary_kinds = iter(self._summary_kinds(per_review, preds.kind_proba))
         out = []
         start = 0
         for us in per_review:
@@ -283,10 +291,38 @@ class Grader:
                     preds.flag_proba[start:stop],
                     kinds[start:stop],
                     next(firsts) if us else [],
+                    finds[start:stop],
+                    flags[start:stop],
+                    replacing[start:stop],
+                    next(summary_kinds),
                 )
             )
             start = stop
         return out
+
+    def _summary_kinds(
+        self, per_review: Sequence[list[Unit]], kind_proba: np.ndarray
+    ) -> list[int | None]:
+        """For each review, the kind of its summary as a whole: that of the mean reading of its
+        sentences (the last units of the review), None without one. The sums are taken in one
+        reduction over the batch, row after row as a mean over each review's rows adds them."""
+        bounds: list[int] = []  # each summary's first row and the row after its last
+        has_summary: list[bool] = []
+        stop = 0
+        for us in per_review:
+            stop += len(us)
+            sentences = sum(1 for u in us if u.comment == SUMMARY)
+            has_summary.append(sentences > 0)
+            if sentences:
+                bounds += [stop - sentences, stop]
+        if not bounds:
+            return [None] * len(per_review)
+        # A zero row after the batch, so that a summary ending the batch has a row after it.
+        padded = np.vstack([kind_proba, np.zeros((1, kind_proba.shape[1]))])
+        sums = np.add.reduceat(padded, bounds, axis=0)[::2]
+        counts = np.diff(np.array(bounds, dtype=np.int64).reshape(-1, 2), axis=1)
+        decided = iter(self.classifier.decide(sums / counts).tolist())
+        return [next(decided) if has else None for has in has_summary]
 
     def _first_finders(
         self, per_review: Sequence[list[Unit]], proba: np.ndarray
@@ -500,8 +536,7 @@ class Grader:
         labels: Sequence[CommentLabel],
         summary_rows: Sequence[int],
     ) -> list[scoring.CommentView]:
-        n = len(labels)
-        flags = np.argmax(a.flag_proba[:n], axis=1).tolist()
+        flags = a.flags
         flag_proba: list[list[float]] = a.flag_proba.tolist()
         tradeoff: list[float] = a.tradeoff.tolist()
         views = [
@@ -526,8 +561,8 @@ class Grader:
             )
             flag = FLAG_CLASSES[f]
             flag_conf = flag_proba[r][f]
-            mean = a.kind_proba[summary_rows].mean(axis=0, keepdims=True)
-            kind = COMMENT_KINDS[int(self.classifier.decide(mean)[0])]
+            assert a.summary_kind is not None  # the summary has sentences: it was decided
+            kind = COMMENT_KINDS[a.summary_kind]
             views.append(scoring.CommentView(SUMMARY, review.summary, kind, trade, flag, flag_conf))
         return views
 
@@ -539,9 +574,8 @@ class Grader:
         labels: Sequence[CommentLabel],
     ) -> list[NearMiss]:
         n = len(labels)
-        replace = a.flag_proba[:n, 1:].sum(axis=1).tolist()
         raising = [
-            i for i, label in enumerate(labels) if raises_problem(label, a.units[i], replace[i])
+            i for i, label in enumerate(labels) if raises_problem(label, a.units[i], a.replacing[i])
         ]
         if not raising:
             return []
@@ -566,11 +600,9 @@ class Grader:
     def _false_alarms(
         self, a: Analysis, index: AssessmentIndex, labels: Sequence[CommentLabel]
     ) -> list[FalseAlarm]:
-        passing = a.proba[: len(labels)] >= self.settings.match_threshold
-        finds: list[bool] = np.asarray(passing.any(axis=1)).tolist()
         out = []
         for i, label in enumerate(labels):
-            if label.kind != "defect" or finds[i]:
+            if label.kind != "defect" or a.finds[i]:
                 continue
             unit = a.units[i]
             if unit.start is None or unit.end is None:
@@ -649,7 +681,7 @@ def _urgency_items(
     """
     threshold = settings.match_threshold
     # Most comments find nothing: they mention no bug, and need no look at where they do.
-    finding: list[bool] = np.asarray((a.proba >= threshold).any(axis=1)).tolist()
+    finding = a.finds
     proba: list[list[float]] = a.proba.tolist()
     items = []
     for i, label in enumerate(d.labels):

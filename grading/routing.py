@@ -78,12 +78,11 @@ def routing_reasons(
                 "states the defect is for a human to say"
             )
     uncredited: dict[tuple[int, str], str] = {(n.comment, n.bug): n.kind for n in near_misses}
-    replace = a.flag_proba[: len(labels), 1:].sum(axis=1).tolist()
     finding: list[bool] = np.asarray((a.proba[: len(labels)] >= threshold).any(axis=1)).tolist()
     holders = index.holders
     for i, label in enumerate(labels):
         unit = a.units[i]
-        if not raises_problem(label, unit, replace[i]) or finding[i]:
+        if not raises_problem(label, unit, a.replacing[i]) or finding[i]:
             continue
         in_range = a.features[i, :, F["in_range"]].tolist()
         near_range = a.features[i, :, F["near_range"]].tolist()
@@ -201,7 +200,7 @@ def _writes_keys_fix(
             continue
         f = a.features[r, j]
         anchored = f[F["in_range"]] > 0 or f[F["near_range"]] > 0
-        replacing = float(a.flag_proba[r, 1:].sum()) >= REPLACE_BAR
+        replacing = a.replacing[r] >= REPLACE_BAR
         stated = f[F["states_correction"]] > 0 or (not replacing and asks_correction(unit.text))
         if anchored and stated and not fix.isdisjoint(unit.tokens):
             return True
