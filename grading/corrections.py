@@ -198,9 +198,31 @@ def code_tokens(text: str) -> frozenset[str]:
     if _may_name_operator(text):
         out.update(PROSE_OPERATOR_RE.findall(text))
     if _may_name_identifier(text):
-        for ident in PROSE_IDENT_RE.findall(text):
+        for ident in _prose_identifiers(text):
             out |= _code_tokens(ident)
     return frozenset(out)
+
+
+def _prose_identifiers(text: str) -> list[str]:
+    """`PROSE_IDENT_RE.findall(text)`, scanning only the words of the text that can hold a
+    match: most words of prose cannot, and a substring test tells for less than the scan.
+
+    A match is made of word characters and dots and looks ahead only at `(` or `.`, so it lies
+    within one run of characters between white space, which the pattern reads as it reads the
+    ends of the text; and it holds an underscore, a `(`, a dot or a small letter followed by
+    a capital. Each run that can hold one, scanned alone, gives the matches the scan of the
+    whole text gives there, in the same order.
+    """
+    found: list[str] = []
+    for word in text.split():
+        if (
+            "_" in word
+            or "(" in word
+            or "." in word
+            or (not word.islower() and _CAMEL_HUMP_RE.search(word) is not None)
+        ):
+            found += PROSE_IDENT_RE.findall(word)
+    return found
 
 
 # Most prose names no operator and no identifier written as code. A substring test for what

@@ -28,6 +28,7 @@ from grading.corrections import (
     VAGUE_RE,
     _may_name_identifier,
     _may_name_operator,
+    _prose_identifiers,
     asks_correction,
     code_tokens,
     drops_fix,
@@ -193,6 +194,15 @@ def test_code_token_shortcuts_skip_only_scans_that_find_nothing(text: str) -> No
         assert PROSE_OPERATOR_RE.search(text) is None
     if not _may_name_identifier(text):
         assert PROSE_IDENT_RE.search(text) is None
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    texts_of([*CODE_PIECES, "getX(", "a.b_c", "(x)", "é", "\u2003", "\x1c"], glues=(" ", "", "\t"))
+)
+def test_identifiers_read_word_by_word_are_those_of_the_whole_text(text: str) -> None:
+    """Scanning only the words that can hold an identifier finds what one scan finds."""
+    assert _prose_identifiers(text) == PROSE_IDENT_RE.findall(text)
 
 
 VAGUE_PIECES = [
