@@ -122,9 +122,11 @@ def cmd_grade(args: argparse.Namespace) -> int:
     progress = Progress(_count_lines(reviews_path), label="grading")
     out_path = Path(args.out)
     written = 0
+    # One encoder for the batch: `json.dumps` with options builds a new one for every line.
+    encoder = json.JSONEncoder(ensure_ascii=False)
     with out_path.open("w", encoding="utf-8") as out:
         for grade in grader.iter_grade(good_reviews(), assessment, answer_key):
-            out.write(json.dumps(grade.to_dict(explain=args.explain), ensure_ascii=False) + "\n")
+            out.write(encoder.encode(grade.to_dict(explain=args.explain)) + "\n")
             written += 1
             progress.advance()
     progress.close()

@@ -111,10 +111,14 @@ def routing_reasons(
                 nearest = max(missed, key=lambda j: float(a.proba[i, j]))
                 uncredited.setdefault((i, index.bugs[nearest].id), "unanchored")
     held = [j for j, bug in enumerate(index.bugs) if bug.id not in found and holders[j]]
+    # The names each held bug's holders go by, read once for all the summary's sentences.
+    held_names = [
+        (j, {n for n in (_name(h) for h, _ in holders[j]) if n is not None}) for j in held
+    ]
     for r, unit in enumerate(a.units):
         if unit.comment != SUMMARY or not held:
             continue
-        named = [j for j in held if any(_names(unit, h) for h, _ in holders[j])]
+        named = [j for j, names in held_names if not names.isdisjoint(unit.facts.identifiers)]
         if (
             named
             and not unit.vague
@@ -226,9 +230,15 @@ def _reports_on_holder(unit: Unit, file_index: int, holders: Sequence[tuple[Hold
 
 
 def _names(unit: Unit, holder: Holder) -> bool:
+    name = _name(holder)
+    return name is not None and name in unit.facts.identifiers
+
+
+def _name(holder: Holder) -> str | None:
+    """The lower-cased name a text names a holder by; None for a name too short to tell."""
     # A short name ("run", "get") is an ordinary word too often to say which function is meant.
     name = holder.name.lower()
-    return len(name) >= MIN_HOLDER_NAME and name in unit.facts.identifiers
+    return name if len(name) >= MIN_HOLDER_NAME else None
 
 
 def raises_problem(label: CommentLabel, unit: Unit, p_replace: float) -> bool:
