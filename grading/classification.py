@@ -323,11 +323,23 @@ def cue_features(facts: Sequence[TextFacts]) -> sp.csr_matrix:
 
 
 TOKEN_RE = re.compile(r"\w+|\?")
+# Every byte of ASCII text that TOKEN_RE leaves out of its tokens, made a space.
+_ASCII_TOKEN_BYTES = bytes(
+    c if c < 128 and (chr(c).isalnum() or chr(c) in "_?") else ord(" ") for c in range(256)
+)
 
 
 def tokens(text: str) -> list[str]:
     """The words of a text's prose (and '?' as a word), in order."""
-    return TOKEN_RE.findall(prose(text))
+    lowered = prose(text)
+    if lowered.isascii():
+        # What TOKEN_RE finds, its runs of word characters and lone question marks, is what is
+        # left between spaces once every other character is one: a byte table maps them in
+        # one C loop, several times faster than the scan. Outside ASCII `\w` takes in letters
+        # no such table lists.
+        spaced = lowered.encode().translate(_ASCII_TOKEN_BYTES).replace(b"?", b" ? ")
+        return spaced.decode().split()
+    return TOKEN_RE.findall(lowered)
 
 
 def grams(words: list[str]) -> list[str]:

@@ -213,3 +213,12 @@ def test_tfidf_rows_are_those_of_one_dictionary_per_document(
         got = dict(zip(x.indices[a:b].tolist(), x.data[a:b].tolist(), strict=True))
         assert sorted(got) == sorted(row)
         assert np.allclose([got[c] for c in row], list(row.values()), rtol=1e-12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=40))
+def test_tokens_of_ascii_prose_are_those_the_pattern_finds(text: str) -> None:
+    """Tokenising ASCII prose by a byte table gives what one scan of TOKEN_RE gives."""
+    assert classification.tokens(text) == classification.TOKEN_RE.findall(
+        classification.prose(text)
+    )
