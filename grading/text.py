@@ -127,13 +127,15 @@ def identifiers(text: str, *, min_length: int = 3) -> set[str]:
 
 
 @lru_cache(maxsize=131072)
-def _token_info(token: str) -> tuple[str | None, tuple[str, ...], tuple[tuple[str, str], ...]]:
-    """(identifier or None, its words, its content (word, stem) pairs), memoised per token."""
+def _token_info(
+    token: str,
+) -> tuple[str | None, tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """(identifier or None, its words, its content words, their stems), memoised per token."""
     lowered = token.lower()
     ident = lowered if len(token) >= 3 and lowered not in CODE_KEYWORDS else None
     parts = tuple(_split_token(token))
-    content = tuple((w, stem(w)) for w in parts if w not in STOPWORDS and len(w) > 1)
-    return ident, parts, content
+    content = [w for w in parts if w not in STOPWORDS and len(w) > 1]
+    return ident, parts, tuple(content), tuple(stem(w) for w in content)
 
 
 class TextFacts:
@@ -147,12 +149,21 @@ class TextFacts:
     def __init__(self, text: str) -> None:
         self.text = text
         self.lower = text.lower()
-        infos = [_token_info(t) for t in IDENT_RE.findall(text)]
-        pairs = [p for info in infos for p in info[2]]
-        self.words = [w for w, _ in pairs]
-        self.stems = [s for _, s in pairs]
-        self.identifiers = {info[0] for info in infos if info[0] is not None}
-        self.word_set = {w for info in infos for w in info[1]}
+        # One loop over the tokens fills all four, each in the tokens' order: a comprehension
+        # apiece went over them four times.
+        words: list[str] = []
+        stems: list[str] = []
+        identifiers: set[str] = set()
+        word_set: set[str] = set()
+        for ident, parts, content, content_stems in map(_token_info, IDENT_RE.findall(text)):
+            if content:
+                words += content
+                stems += content_stems
+            if ident is not None:
+                identifiers.add(ident)
+            word_set.update(parts)
+        self.words, self.stems = words, stems
+        self.identifiers, self.word_set = identifiers, word_set
 
 
 def code_spans(text: str) -> list[str]:
