@@ -156,9 +156,9 @@ class Grader:
         self.taste_model = taste_model
         self._indexes: OrderedDict[tuple[Assessment, AnswerKey], AssessmentIndex] = OrderedDict()
         self._index_lock = threading.Lock()
-        # (model, signals, rule score) -> the learned level and its explanation: many reviews
-        # of a batch give a level model the same signals.
-        self._levels: dict[tuple[object, ...], tuple[float, str]] = {}
+        # (model, signals, rule score) -> the learned level: many reviews of a batch give a
+        # level model the same signals.
+        self._levels: dict[tuple[object, ...], float] = {}
         # (id of the bugs, which comment finds each) -> the bugs and their detection score:
         # reviews of a batch find the same bugs with the same comments over and over. Keyed by
         # id, as hashing the bugs costs a fair share of scoring them.
@@ -770,27 +770,31 @@ def _learned_level(
     model: scoring.LevelModel,
     signals: Sequence[float],
     names: Sequence[str],
-    memo: dict[tuple[object, ...], tuple[float, str]],
+    memo: dict[tuple[object, ...], float],
 ) -> scoring.DimensionScore:
-    """Replace a rule-of-thumb level by the learned one, keeping the per-comment reasons;
-    `memo` keeps the level and its explanation per model and signals (a grader's lifetime)."""
+    """Replace a rule-of-thumb level by the learned one, keeping the per-comment reasons
+    (listed on first use); `memo` keeps the level per model, signals and rule score (a
+    grader's lifetime)."""
     key = (model, tuple(signals), rule.score)
     known = memo.get(key)
     if known is None:
-        level = model.predict(signals)
+        known = model.predict(signals)
+        if len(memo) >= MEMO_TEXTS:
+            memo.clear()
+        memo[key] = known
+    level = known  # a float for good: `reasons` reads it later
+
+    def reasons() -> list[Point]:
         why = (
             f"level {level:g}, picked by a model trained on graders' scores from what the "
             f"review does: {scoring.describe_signals(names, signals)} (the fixed rules alone "
             f"give {rule.score:g})"
         )
-        if len(memo) >= MEMO_TEXTS:
-            memo.clear()
-        memo[key] = (level, why)
-    else:
-        level, why = known
-    kept = [Point(0.0, p.reason, p.comment, p.quote, p.signal) for p in rule.points]
-    kept.append(Point(level, why, signal="level_model"))
-    return scoring.DimensionScore(level, kept)
+        kept = [Point(0.0, p.reason, p.comment, p.quote, p.signal) for p in rule.points]
+        kept.append(Point(level, why, signal="level_model"))
+        return kept
+
+    return scoring.DimensionScore(level, reasons)
 
 
 def _names(f: np.ndarray, p: float, bar: float) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import operator
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -229,12 +229,28 @@ class CommentView:
         return found
 
 
-@dataclass
 class DimensionScore:
-    """A dimension's score and the reasons for it."""
+    """A dimension's score and the reasons for it.
 
-    score: float
-    points: list[Point] = field(default_factory=list)
+    The reasons may be given as a function listing them, called on first use: a batch graded
+    without explanations never reads them, and quoting the words behind each costs more than
+    the score.
+    """
+
+    __slots__ = ("_points", "score")
+
+    def __init__(
+        self, score: float, points: list[Point] | Callable[[], list[Point]] | None = None
+    ) -> None:
+        self.score = score
+        self._points = [] if points is None else points
+
+    @property
+    def points(self) -> list[Point]:
+        """The reasons behind the score, in the order a grader reads them."""
+        if callable(self._points):
+            self._points = self._points()
+        return self._points
 
 
 def detection(found: Mapping[str, int], bugs: Sequence[SeededBug]) -> DimensionScore:
@@ -421,14 +437,15 @@ def tradeoffs(
         # The first passing mention is all that is quoted: the cue is looked for no further.
         passing = next((v for v in views if v.tradeoff >= threshold / 2 or v.cue("tradeoff")), None)
         if passing is not None:
+            mention = passing  # not None for good: the reasons are listed later
             return DimensionScore(
                 25.0,
-                [
+                lambda: [
                     Point(
                         25.0,
                         "one passing mention of a cost or alternative",
-                        passing.comment,
-                        _first_sentence_matching(passing.text, TRADEOFF_RE),
+                        mention.comment,
+                        _first_sentence_matching(mention.text, TRADEOFF_RE),
                         "tradeoff",
                     )
                 ],
@@ -441,20 +458,27 @@ def tradeoffs(
                 )
             ],
         )
-    points = [
-        Point(
-            0.0,
-            f"{comment_label(v.comment)} weighs a cost or condition (likelihood {v.tradeoff:.0%})",
-            v.comment,
-            _first_sentence_matching(v.text, TRADEOFF_RE),
-            "tradeoff",
-        )
-        for v in framed
-    ]
+
+    def weighed() -> list[Point]:
+        return [
+            Point(
+                0.0,
+                f"{comment_label(v.comment)} weighs a cost or condition "
+                f"(likelihood {v.tradeoff:.0%})",
+                v.comment,
+                _first_sentence_matching(v.text, TRADEOFF_RE),
+                "tradeoff",
+            )
+            for v in framed
+        ]
+
     if len(framed) == 1:
         return DimensionScore(
             50.0,
-            [*points, Point(50.0, "one fix framed with a condition or cost", signal="tradeoff")],
+            lambda: [
+                *weighed(),
+                Point(50.0, "one fix framed with a condition or cost", signal="tradeoff"),
+            ],
         )
     problems = [v for v in views if v.kind in PROBLEM_KINDS and v.comment != SUMMARY]
     consistent = len(framed) >= max(3, (len(problems) + 1) // 2)
@@ -463,8 +487,8 @@ def tradeoffs(
     if consistent and measures and sequences:
         return DimensionScore(
             100.0,
-            [
-                *points,
+            lambda: [
+                *weighed(),
                 Point(
                     100.0,
                     "weighs options throughout, orders the work and says what to measure first",
@@ -474,8 +498,8 @@ def tradeoffs(
         )
     return DimensionScore(
         75.0,
-        [
-            *points,
+        lambda: [
+            *weighed(),
             Point(
                 75.0,
                 f"{len(framed)} fixes framed with conditions, measurements or sequencing",
@@ -524,15 +548,15 @@ def tool_taste(views: Sequence[CommentView], *, flag_threshold: float = 0.5) -> 
         return Point(0.0, f"{where}", v.comment, _first_sentence_matching(v.text, pattern))
 
     if rewrites and (frameworks or any(find(HEAVY_RE, v.text) for v in rewrites)):
-        v = rewrites[0]
+        rewrite = rewrites[0]
         return DimensionScore(
             0.0,
-            [
+            lambda: [
                 Point(
                     0.0,
                     "proposes rewriting the whole thing on a framework",
-                    v.comment,
-                    _first_sentence_matching(v.text, REWRITE_RE),
+                    rewrite.comment,
+                    _first_sentence_matching(rewrite.text, REWRITE_RE),
                     "red_flag:rewrite",
                 )
             ],
@@ -543,47 +567,53 @@ def tool_taste(views: Sequence[CommentView], *, flag_threshold: float = 0.5) -> 
             if suggestions >= 2
             else f"mostly style: {len(styles)} of {len(problems)} remarks"
         )
-        pts = [Point(25.0, why, signal="tool_taste")]
-        pts += [at(v, HEAVY_RE) for v in frameworks]
-        return DimensionScore(25.0, pts)
+        return DimensionScore(
+            25.0,
+            lambda: [Point(25.0, why, signal="tool_taste"), *(at(v, HEAVY_RE) for v in frameworks)],
+        )
     if frameworks or rewrites or (len(styles) >= 3 and style_share >= 0.4):
         if frameworks or rewrites:
-            v = (frameworks or rewrites)[0]
+            suggestion = (frameworks or rewrites)[0]
             pattern = HEAVY_RE if frameworks else REWRITE_RE
-            pts = [
-                Point(
-                    50.0,
-                    "one disproportionate suggestion",
-                    v.comment,
-                    _first_sentence_matching(v.text, pattern),
-                    "red_flag:framework",
-                )
-            ]
-        else:
-            pts = [
+            return DimensionScore(
+                50.0,
+                lambda: [
+                    Point(
+                        50.0,
+                        "one disproportionate suggestion",
+                        suggestion.comment,
+                        _first_sentence_matching(suggestion.text, pattern),
+                        "red_flag:framework",
+                    )
+                ],
+            )
+        return DimensionScore(
+            50.0,
+            [
                 Point(
                     50.0,
                     f"heavy with style nits: {len(styles)} of {len(problems)} remarks",
                     signal="tool_taste",
                 )
-            ]
-        return DimensionScore(50.0, pts)
+            ],
+        )
     tasteful = [v for v in views if v.cue("taste")]
     if tasteful:
-        v = tasteful[0]
-        span = needless_abstraction(v.text) or (0, 0)
-        return DimensionScore(
-            100.0,
-            [
+        remark = tasteful[0]
+
+        def names_abstraction() -> list[Point]:
+            span = needless_abstraction(remark.text) or (0, 0)
+            return [
                 Point(
                     100.0,
                     "proportionate, and names unnecessary abstraction or dependency",
-                    v.comment,
-                    quote(v.text, *span, width=90),
+                    remark.comment,
+                    quote(remark.text, *span, width=90),
                     "tool_taste",
                 )
-            ],
-        )
+            ]
+
+        return DimensionScore(100.0, names_abstraction)
     return DimensionScore(
         75.0,
         [

@@ -6,7 +6,7 @@ import pytest
 
 from grading import scoring
 from grading.scoring import CommentView, Item
-from grading.types import Rubric, SeededBug
+from grading.types import Point, Rubric, SeededBug
 
 CACHE = SeededBug(id="cache", title="Cache key ignores the tenant", description="d", rank=1)
 RETRY = SeededBug(id="retry", title="Retry duplicates the stream", description="d", rank=2)
@@ -139,6 +139,22 @@ def test_tradeoffs_anchor_points() -> None:
         view(2, "A lock costs a little latency; measure contention first.", tradeoff=0.9),
     ]
     assert scoring.tradeoffs(consistent).score == 100.0
+
+
+def test_tradeoff_reasons_are_quoted_when_read() -> None:
+    """The words behind a score are looked for only when someone reads the reasons, and once."""
+    calls: list[int] = []
+
+    def reasons() -> list[Point]:
+        calls.append(1)
+        return [Point(50.0, "why")]
+
+    lazy = scoring.DimensionScore(50.0, reasons)
+    assert calls == []
+    assert lazy.points == lazy.points == [Point(50.0, "why")]
+    assert calls == [1]
+    one = scoring.tradeoffs([view(0, "Add a lock; it adds contention.", tradeoff=0.9)])
+    assert "adds contention" in one.points[0].quote
 
 
 def test_rewrite_scores_zero_tradeoffs() -> None:
