@@ -860,8 +860,8 @@ def test_a_symptom_with_no_file_or_line_routes(
     grader: Grader, go_assessment: Assessment, go_key: AnswerKey
 ) -> None:
     """A tester's report left with no file and no line points nowhere the matcher can read:
-    a human reads it beside the missed bug its words come nearest. Once every bug is found
-    there is nothing it could have been."""
+    a human reads it beside the missed bug its words come nearest. A remark that reports no
+    symptom is not sent for that."""
     words = "ran it for a minute: every request after that is refused, expected it to pass again"
     g = grade(grader, go_assessment, go_key, {"body": words})
     missed = {b.id for b in go_key.bugs} - {m.bug for m in g.matches}
