@@ -12,7 +12,7 @@ import numpy as np
 from grading import scoring
 from grading.analysis import Analysis
 from grading.classification import FLAG_CLASSES, CommentClassifier
-from grading.index import AssessmentIndex, build_index
+from grading.index import ORDER_STEMS, AssessmentIndex, build_index
 from grading.matching import FEATURES, SUMMARY, F, PairScorer, unit_features
 from grading.models import model_digest
 from grading.routing import raises_problem, routing_reasons
@@ -739,19 +739,18 @@ def _mentioned(
         anchor_row = r if in_summary else rows[0]
         for j, p in enumerate(proba[r]):
             hit = p >= threshold
-            if naming is not None and not hit:
-                hit = bugs[j].id in found and _names(a.features[r, j], p, naming)
+            if naming is not None and not hit and bugs[j].id in found:
+                hit = _names(a.features[r, j], p, naming) or _orders_by_name(a.units[r], index, j)
             if hit:
                 hits.append((k if in_summary else 0, anchor_row, j))
     if len({j for _, _, j in hits}) < 2:
         # Most items find one bug or none: there is no order of mention to read.
         return tuple(dict.fromkeys(bugs[j].id for _, _, j in hits))
-    positions: list[tuple[int, int, str]] = []
-    where: dict[int, list[int]] = {}
-    for order, anchor_row, j in hits:
-        if anchor_row not in where:
-            where[anchor_row] = _mention_positions(a.units[anchor_row], index)
-        positions.append((order, where[anchor_row][j], bugs[j].id))
+    named: dict[int, list[int]] = {}  # anchor row -> the bugs it names
+    for _, anchor_row, j in hits:
+        named.setdefault(anchor_row, []).append(j)
+    where = {row: _mention_positions(a.units[row], index, js) for row, js in named.items()}
+    positions = [(order, where[row][j], bugs[j].id) for order, row, j in hits]
     return tuple(dict.fromkeys(b for _, _, b in sorted(positions)))
 
 
@@ -811,25 +810,48 @@ def _names(f: np.ndarray, p: float, bar: float) -> bool:
     )
 
 
-def _mention_positions(unit: Unit, index: AssessmentIndex) -> list[int]:
-    """Where in a unit each bug is first mentioned: the first of its title's words the unit
-    uses, else the first of its description's, else the end of the unit."""
-    known = unit.read.positions
-    if known is not None and known[0] is index:
-        return known[1]
+def _orders_by_name(unit: Unit, index: AssessmentIndex, j: int) -> bool:
+    """Whether a sentence orders work and says a word of bug `j` that no other bug's text
+    uses: "pagination first, then the zones" names both in a word each, too few for the
+    covers `_names` reads."""
     stems = unit.facts.stems
+    return not index.own_stems[j].isdisjoint(stems) and not ORDER_STEMS.isdisjoint(stems)
+
+
+def _mention_positions(unit: Unit, index: AssessmentIndex, named: Sequence[int]) -> dict[int, int]:
+    """Where in a unit each bug of `named` is first mentioned: the first word of its title or
+    phrases that no other bug of `named` uses; else, after every bug placed so, the first of
+    its title's or phrases' words, else of its description's, else the end of the unit.
+
+    A word two named bugs share places neither ("cache key first, then stream retry" when
+    the retry bug's phrases say "cached"), and an ordering word places none ("fix order: the
+    backfill, then the citations", where the citations bug's title says "order").
+    """
+    known = unit.read.positions
+    key = tuple(named)
+    if known is not None and known[0] is index and known[1] == key:
+        return known[2]
+    stems = unit.facts.stems
+    among = set(named)
+    alone: dict[int, int] = {}
     title: dict[int, int] = {}
     desc: dict[int, int] = {}
     for position, s in enumerate(stems):
         found = index.stem_bugs.get(s)
-        if found is not None:
-            for j in found[0]:
-                title.setdefault(j, position)
-            for j in found[1]:
-                desc.setdefault(j, position)
+        if found is None or s in ORDER_STEMS:
+            continue
+        said = [j for j in found[0] if j in among]
+        for j in said:
+            title.setdefault(j, position)
+        if len(said) == 1:
+            alone.setdefault(said[0], position)
+        for j in found[1]:
+            desc.setdefault(j, position)
+    # A bug the unit names only in words another named bug shares comes after those it
+    # names alone, in the order of those words.
     end = len(stems)
-    positions = [title.get(j, desc.get(j, end)) for j in range(len(index.bugs))]
-    unit.read.positions = (index, positions)
+    positions = {j: alone[j] if j in alone else end + title.get(j, desc.get(j, end)) for j in named}
+    unit.read.positions = (index, key, positions)
     return positions
 
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from grading.corrections import code_tokens, line_tokens
 from grading.outline import Holder, holder_of
-from grading.text import code_spans, content_stems, identifiers
+from grading.text import code_spans, content_stems, identifiers, stem
 from grading.types import AnswerKey, Assessment, Decoy, LineRange, SeededBug
 
 NO_FILE = -1
@@ -74,6 +74,9 @@ class AssessmentIndex:
     # (see `outline.holder_of`): a tester reports a symptom against the function.
     holders: list[tuple[tuple[Holder, int], ...]]
     key_size: np.ndarray  # (B,) log of the distinct stems of each bug's key text, scaled
+    # Per bug, the stems of its title and phrases that no other bug and no decoy uses: a
+    # priority statement that says one of them ("pagination first, then the zones") names it.
+    own_stems: list[frozenset[str]]
     # stem -> (bugs whose title or phrases use it, bugs whose whole text does), ascending
     stem_bugs: dict[str, tuple[tuple[int, ...], tuple[int, ...]]]
     # The vocabulary's rows by bare stem and by bare identifier, without the "s:"/"i:" prefix
@@ -187,6 +190,7 @@ def build_index(
         ],
         holders=[_holders(assessment, b) for b in bugs],
         key_size=np.array([math.log1p(len(set(content_stems(t)))) / 5.0 for t in views.full]),
+        own_stems=_own_stems(views),
         stem_bugs={
             token[2:]: (
                 tuple(np.flatnonzero(mats["title"][v] > 0).tolist()),
@@ -269,6 +273,51 @@ def _bug_views(
         ],
         phrases=[(j, p) for j, b in enumerate(bugs) for p in (b.title, *b.phrases)],
     )
+
+
+# The words a priority statement orders bugs with. They name no bug, even where a single
+# bug's title uses them ("stops after the first page").
+ORDER_STEMS = frozenset(
+    stem(w)
+    for w in [
+        "first",
+        "second",
+        "third",
+        "then",
+        "next",
+        "last",
+        "later",
+        "before",
+        "after",
+        "fix",
+        "fixes",
+        "fixed",
+        "urgent",
+        "priority",
+        "order",
+        "top",
+        "block",
+        "blocker",
+        "blocking",
+        "must",
+        "start",
+        "begin",
+        "immediately",
+    ]
+)
+
+
+def _own_stems(views: _BugViews) -> list[frozenset[str]]:
+    """Each bug's own words: stems of its title and phrases that no other bug's text, no
+    decoy and no ordering word uses."""
+    texts = [set(content_stems(t)) for t in views.full]
+    decoys = {s for t in views.decoys for s in content_stems(t)}
+    own = []
+    for j, short in enumerate(views.short):
+        others = set().union(*(t for k, t in enumerate(texts) if k != j))
+        said = {s for s in content_stems(short) if len(s) >= 3}
+        own.append(frozenset(said - others - decoys - ORDER_STEMS))
+    return own
 
 
 def _stem_weights(views: _BugViews, background: Mapping[str, float]) -> Callable[[str], float]:

@@ -56,7 +56,7 @@ class UnitText:
         # where each bug is first mentioned, and scoring's cue lookups.
         self.classes: tuple[CommentClassifier, np.ndarray, float, np.ndarray] | None = None
         self.said: tuple[AssessmentIndex, np.ndarray] | None = None
-        self.positions: tuple[AssessmentIndex, list[int]] | None = None
+        self.positions: tuple[AssessmentIndex, tuple[int, ...], dict[int, int]] | None = None
         self.cues: dict[str, bool] = {}
 
     @property

@@ -1,0 +1,99 @@
+"""A summary's order of work, read as a grader reads it.
+
+RUBRIC.md: an explicit priority in the summary overrides severity labels and comment order.
+Reviewers state it in a word per bug ("pagination first, then the zones"), far fewer words
+than a find needs; the grader must still read which bug comes first.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from grading import Grader
+from grading.grader import _mention_positions
+from grading.index import build_index
+from grading.types import SUMMARY
+from grading.units import Unit
+from tests.grading.conftest import grade, shipped
+
+ZONES = {
+    "file": "InvoiceRun.java",
+    "line": 94,
+    "body": "`to` is midnight UTC but `from` is midnight in the account's zone, so west of UTC "
+    "the last hours of the month are never billed. Use `zone` for both.",
+}
+PAGING = {
+    "file": "InvoiceRun.java",
+    "line": 106,
+    "body": "`page.size() <= PAGE_SIZE` is always true, so only the first page of usage is "
+    "billed. Should be `<`.",
+}
+
+
+@pytest.mark.parametrize(
+    "summary",
+    [
+        "Pagination first (largest money impact, every month), then the time zone window.",
+        "Fix the pagination first and the zone window next.",
+        "Most urgent: the paging loop in fetchUsage first; then the UTC window end.",
+    ],
+)
+def test_a_priority_naming_each_bug_in_a_word_puts_the_first_named_first(
+    grader: Grader, summary: str
+) -> None:
+    assessment, key = shipped("billing-proration")
+    g = grade(grader, assessment, key, ZONES, PAGING, summary=summary)
+    assert {m.bug for m in g.matches} == {"pagination-stops-after-first-page", "window-end-in-utc"}
+    assert g.evidence.summary_priority[0] == "pagination-stops-after-first-page"
+
+
+def test_a_word_of_one_bug_outside_an_order_of_work_names_nothing(grader: Grader) -> None:
+    """ "usage" and "window" are each one bug's own words, but "we saw usage in a window"
+    orders no work."""
+    assessment, key = shipped("billing-proration")
+    g = grade(
+        grader,
+        assessment,
+        key,
+        ZONES,
+        PAGING,
+        summary="Fix these before March. We saw odd usage numbers in one billing window.",
+    )
+    assert "window-end-in-utc" not in g.evidence.summary_priority[:1]
+
+
+def test_a_word_two_named_bugs_share_places_neither() -> None:
+    """ "cache key first, then stream retry": the retry bug's phrases say "cached" too, so
+    "cache" places only what nothing else places; "key" places the cache bug first."""
+    assessment, key = shipped("llm-gateway-client")
+    index = build_index(assessment, key)
+    ids = [b.id for b in index.bugs]
+    cache, retry = ids.index("cache-key-ignores-params"), ids.index("stream-retry-duplicates")
+    sentence = Unit(SUMMARY, "cache key first, then stream retry.")
+    positions = _mention_positions(sentence, index, [cache, retry])
+    assert positions[cache] < positions[retry]
+
+
+def test_an_ordering_word_in_a_bugs_title_places_nothing() -> None:
+    """ "fix order: the backfill, then the citations": "order" is in the citation bug's title
+    ("rerank order"), but here it orders the work."""
+    assessment, key = shipped("docs-rag")
+    index = build_index(assessment, key)
+    ids = [b.id for b in index.bugs]
+    backfill, citations = ids.index("backfill-drops-tenant"), ids.index("citations-wrong-order")
+    sentence = Unit(SUMMARY, "Fix order: 1) the backfill tenant filter, 2) the citation list.")
+    positions = _mention_positions(sentence, index, [backfill, citations])
+    assert positions[backfill] < positions[citations]
+
+
+def test_a_bug_named_only_in_shared_words_comes_after_those_named_alone() -> None:
+    assessment, key = shipped("agent-orchestrator")
+    index = build_index(assessment, key)
+    ids = [b.id for b in index.bugs]
+    lock, cancel = (
+        ids.index("memory-lock-across-llm-call"),
+        ids.index("pending-workers-not-cancelled"),
+    )
+    sentence = Unit(SUMMARY, "memory lock -> per-session lock now, revisit condensing later")
+    positions = _mention_positions(sentence, index, [lock, cancel])
+    assert positions[lock] < positions[cancel]
