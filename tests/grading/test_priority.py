@@ -62,38 +62,45 @@ def test_a_word_of_one_bug_outside_an_order_of_work_names_nothing(grader: Grader
     assert "window-end-in-utc" not in g.evidence.summary_priority[:1]
 
 
-def test_a_word_two_named_bugs_share_places_neither() -> None:
-    """ "cache key first, then stream retry": the retry bug's phrases say "cached" too, so
-    "cache" places only what nothing else places; "key" places the cache bug first."""
-    assessment, key = shipped("llm-gateway-client")
+def _placed(slug: str, sentence: str, *bugs: str) -> list[int]:
+    """Where a summary sentence places each of `bugs`, named together, of a shipped key."""
+    assessment, key = shipped(slug)
     index = build_index(assessment, key)
     ids = [b.id for b in index.bugs]
-    cache, retry = ids.index("cache-key-ignores-params"), ids.index("stream-retry-duplicates")
-    sentence = Unit(SUMMARY, "cache key first, then stream retry.")
-    positions = _mention_positions(sentence, index, [cache, retry])
-    assert positions[cache] < positions[retry]
+    named = [ids.index(b) for b in bugs]
+    positions = _mention_positions(Unit(SUMMARY, sentence), index, named)
+    return [positions[j] for j in named]
+
+
+def test_a_word_two_named_bugs_share_places_neither() -> None:
+    """ "cache key first, then stream retry": the retry bug's phrases say "cached" too, so
+    "cache" places neither; "key" places the cache bug first."""
+    cache, retry = _placed(
+        "llm-gateway-client",
+        "cache key first, then stream retry.",
+        "cache-key-ignores-params",
+        "stream-retry-duplicates",
+    )
+    assert cache < retry
 
 
 def test_an_ordering_word_in_a_bugs_title_places_nothing() -> None:
     """ "fix order: the backfill, then the citations": "order" is in the citation bug's title
     ("rerank order"), but here it orders the work."""
-    assessment, key = shipped("docs-rag")
-    index = build_index(assessment, key)
-    ids = [b.id for b in index.bugs]
-    backfill, citations = ids.index("backfill-drops-tenant"), ids.index("citations-wrong-order")
-    sentence = Unit(SUMMARY, "Fix order: 1) the backfill tenant filter, 2) the citation list.")
-    positions = _mention_positions(sentence, index, [backfill, citations])
-    assert positions[backfill] < positions[citations]
+    backfill, citations = _placed(
+        "docs-rag",
+        "Fix order: 1) the backfill tenant filter, 2) the citation list.",
+        "backfill-drops-tenant",
+        "citations-wrong-order",
+    )
+    assert backfill < citations
 
 
 def test_a_bug_named_only_in_shared_words_comes_after_those_named_alone() -> None:
-    assessment, key = shipped("agent-orchestrator")
-    index = build_index(assessment, key)
-    ids = [b.id for b in index.bugs]
-    lock, cancel = (
-        ids.index("memory-lock-across-llm-call"),
-        ids.index("pending-workers-not-cancelled"),
+    lock, cancel = _placed(
+        "agent-orchestrator",
+        "memory lock -> per-session lock now, revisit condensing later",
+        "memory-lock-across-llm-call",
+        "pending-workers-not-cancelled",
     )
-    sentence = Unit(SUMMARY, "memory lock -> per-session lock now, revisit condensing later")
-    positions = _mention_positions(sentence, index, [lock, cancel])
-    assert positions[lock] < positions[cancel]
+    assert lock < cancel
