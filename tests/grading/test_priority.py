@@ -48,8 +48,8 @@ def test_a_priority_naming_each_bug_in_a_word_puts_the_first_named_first(
 
 
 def test_a_word_of_one_bug_outside_an_order_of_work_names_nothing(grader: Grader) -> None:
-    """ "usage" and "window" are each one bug's own words, but "we saw usage in a window"
-    orders no work."""
+    """ "window" is one bug's own word, but "the billing window looked odd" orders no work:
+    the summary's other sentence orders it, and names no bug."""
     assessment, key = shipped("billing-proration")
     g = grade(
         grader,
@@ -57,7 +57,7 @@ def test_a_word_of_one_bug_outside_an_order_of_work_names_nothing(grader: Grader
         key,
         ZONES,
         PAGING,
-        summary="Fix these before March. We saw odd usage numbers in one billing window.",
+        summary="Fix these before March. The billing window looked odd in our logs.",
     )
     assert "window-end-in-utc" not in g.evidence.summary_priority[:1]
 
