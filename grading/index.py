@@ -18,7 +18,7 @@ import numpy as np
 
 from grading.corrections import code_tokens, line_tokens
 from grading.outline import Holder, holder_of
-from grading.text import code_spans, content_stems, identifiers, stem
+from grading.text import code_spans, content_stems, identifiers, stem, wordlist
 from grading.types import AnswerKey, Assessment, Decoy, LineRange, SeededBug
 
 NO_FILE = -1
@@ -279,31 +279,10 @@ def _bug_views(
 # bug's title uses them ("stops after the first page").
 ORDER_STEMS = frozenset(
     stem(w)
-    for w in [
-        "first",
-        "second",
-        "third",
-        "then",
-        "next",
-        "last",
-        "later",
-        "before",
-        "after",
-        "fix",
-        "fixes",
-        "fixed",
-        "urgent",
-        "priority",
-        "order",
-        "top",
-        "block",
-        "blocker",
-        "blocking",
-        "must",
-        "start",
-        "begin",
-        "immediately",
-    ]
+    for w in wordlist(
+        """first second third then next last later before after fix fixes fixed urgent priority
+        order top block blocker blocking must start begin immediately"""
+    )
 )
 
 

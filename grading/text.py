@@ -24,11 +24,12 @@ LINE_REF_RE = re.compile(
 )
 
 
-def _wordlist(text: str) -> frozenset[str]:
+def wordlist(text: str) -> frozenset[str]:
+    """The words of a list written one after another, as a set."""
     return frozenset(text.split())
 
 
-STOPWORDS = _wordlist(
+STOPWORDS = wordlist(
     """a about above after again against all also am an and any are as at be because been before
     being below between both but by can could did do does doing down during each few for from
     further had has have having here how i if in into is it its itself just me more most my no
@@ -41,7 +42,7 @@ STOPWORDS = _wordlist(
 )
 
 # Keywords and builtins of the snippet languages we expect; they identify nothing.
-CODE_KEYWORDS = _wordlist(
+CODE_KEYWORDS = wordlist(
     """abstract and as assert async await break case catch chan class const continue def default
     defer del elif else enum except extends false final finally for from func go goto if implements
     import in instanceof interface is lambda let map new nil none nonlocal not null or package pass
